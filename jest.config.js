@@ -1,0 +1,12 @@
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
+  // PowerShell-backed and end-to-end tests start real processes; give them room but keep a bound.
+  testTimeout: 60000,
+  // Two cores: run suites in two workers so the PowerShell engine hosts do not starve each other.
+  maxWorkers: 2,
+  globalSetup: '<rootDir>/test/support/globalSetup.js',
+};

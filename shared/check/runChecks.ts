@@ -1,0 +1,91 @@
+/**
+ * `check`: prove every dependency works, changing nothing. Each check says pass or fail, what it
+ * found, and for a failure what to do. Later checks still run after an earlier one fails, so one
+ * run of `check` lists every problem.
+ */
+import { AppError, ensureAppError } from '../errors';
+import type { CertificateSource, ExchangeShell, WaitingStep, WorkflowApi } from '../ports';
+import type { SweepSettings } from '../sweep/runSweep';
+
+export interface CheckResult {
+  name: string;
+  ok: boolean;
+  detail: string;
+  hint?: string;
+}
+
+export interface CheckDependencies {
+  workflowApi: WorkflowApi;
+  certificates?: CertificateSource;
+  exchange: ExchangeShell;
+  now: () => Date;
+}
+
+export async function runChecks(deps: CheckDependencies, settings: SweepSettings): Promise<CheckResult[]> {
+  const results: CheckResult[] = [{ name: 'configuration', ok: true, detail: 'all settings parsed' }];
+  const attempt = async (name: string, body: () => Promise<string>): Promise<void> => {
+    try {
+      results.push({ name, ok: true, detail: await body() });
+    } catch (thrown) {
+      const error = ensureAppError(thrown);
+      results.push({ name, ok: false, detail: error.message, ...(error.hint ? { hint: error.hint } : {}) });
+    }
+  };
+
+  for (const workflowName of settings.workflowNames) {
+    let step: WaitingStep | undefined;
+    await attempt(`workflow '${workflowName}'`, async () => {
+      step = await deps.workflowApi.resolveStep(workflowName, settings.stepName, settings.actionName);
+      return `workflow ${step.workflowId}, step '${step.stepName}' (${step.stepId})`;
+    });
+    if (!step) continue;
+    const resolved = step;
+    await attempt(`action '${settings.actionName}' on '${workflowName}'`, async () => {
+      // Actions appear only on waiting runs, so the first waiting run (if any) is the proof.
+      for await (const run of deps.workflowApi.listWaitingRuns(resolved)) {
+        if (run.signalHref) return `offered by waiting run ${run.runId}`;
+        throw new AppError('ActionNotFound', `waiting run ${run.runId} does not offer '${settings.actionName}'`, {
+          hint: `it offers: ${run.availableActions.join(', ') || 'nothing'}; set WORKFLOW_ACTION_NAME to one of them`,
+        });
+      }
+      return 'no run is waiting now, so the action name cannot be verified yet';
+    });
+  }
+
+  if (settings.exchange.auth === 'certificate') {
+    await attempt('certificate', async () => {
+      if (!deps.certificates) throw new AppError('CertificateSourceMissing', 'no certificate source is configured');
+      const certificate = await deps.certificates.load();
+      const days = Math.floor((certificate.expiresOn.getTime() - deps.now().getTime()) / (24 * 3600 * 1000));
+      return (
+        `${certificate.source}: thumbprint ${certificate.thumbprint}, expires ${certificate.expiresOn.toISOString()} ` +
+        `(${days} days)${certificate.version ? `, version ${certificate.version}` : ''}, ${certificate.format.toUpperCase()}`
+      );
+    });
+  } else {
+    results.push({ name: 'certificate', ok: true, detail: 'not needed: EXO_AUTH=managedIdentity' });
+  }
+
+  await attempt('PowerShell and Exchange module', async () => {
+    try {
+      const probe = await deps.exchange.probe();
+      if (!probe.exchangeModuleVersion) {
+        throw new AppError(
+          'ExchangeModuleMissing',
+          `PowerShell ${probe.powerShellVersion} at ${probe.executable} cannot find ExchangeOnlineManagement`,
+          { hint: 'install it for the user running the app: Install-Module ExchangeOnlineManagement -RequiredVersion 3.10.1 (see the README)' },
+        );
+      }
+      return `PowerShell ${probe.powerShellVersion} (${probe.executable}); ExchangeOnlineManagement ${probe.exchangeModuleVersion} from ${probe.exchangeModulePath ?? 'PSModulePath'}`;
+    } finally {
+      await deps.exchange.close();
+    }
+  });
+  return results;
+}
+
+export function renderChecks(results: readonly CheckResult[]): string {
+  return results
+    .map((r) => `${r.ok ? '✔' : '✘'} ${r.name}: ${r.detail}${!r.ok && r.hint ? `\n    fix: ${r.hint}` : ''}`)
+    .join('\n');
+}

@@ -1,0 +1,138 @@
+/**
+ * The composition root: the one file that knows every adapter. It turns a parsed Config into the
+ * use cases' dependencies. Triggers and the CLI call `sweep`, `check` here; nothing else builds
+ * adapters.
+ *
+ * Lifetimes: the certificate source and the run claims live as long as the worker process (so the
+ * certificate is cached and leases are shared); the SaaS Manager client and the PowerShell session
+ * are new for every sweep (one token, one pwsh process per sweep).
+ */
+import { BlobLeaseClaims } from './claims/blobLeaseClaims';
+import { LockFileClaims } from './claims/lockFileClaims';
+import { runChecks, type CheckResult } from './check/runChecks';
+import { FileCertificateSource } from './certificates/fileCertificateSource';
+import type { Config } from './config';
+import { findPowerShell } from './exchange/findPowerShell';
+import { PowerShellExchangeShell } from './exchange/powerShellExchangeShell';
+import { createAzureCredential } from './keyVault/credential';
+import { KeyVaultCertificateSource } from './keyVault/keyVaultCertificateSource';
+import type { CertificateSource, Clock, Logger, RunClaims } from './ports';
+import { SaasManagerClient } from './saasManager/saasManagerClient';
+import type { SweepReport } from './sweep/report';
+import { runSweep, type SweepRequest, type SweepSettings } from './sweep/runSweep';
+
+export interface Runtime {
+  logger: Logger;
+  /** The environment the PowerShell child process inherits (PSModulePath decides which Exchange module loads). */
+  env?: NodeJS.ProcessEnv;
+  clock?: Clock;
+  /** Cap for one PowerShell call, below the configured timeout (HTTP triggers must answer in time). */
+  maxCallTimeoutMs?: number;
+}
+
+const systemClock: Clock = { now: () => new Date() };
+
+// Worker-lifetime singletons, keyed by what they depend on (config can differ between tests).
+const certificateSources = new Map<string, CertificateSource>();
+const claimStores = new Map<string, RunClaims>();
+
+export function sweepSettings(config: Config): SweepSettings {
+  const exchange: SweepSettings['exchange'] =
+    config.exchange.auth === 'certificate'
+      ? { auth: 'certificate', organization: config.exchange.organization, appId: config.exchange.appId as string }
+      : {
+          auth: 'managedIdentity',
+          organization: config.exchange.organization,
+          ...(config.exchange.managedIdentityAccountId ? { managedIdentityAccountId: config.exchange.managedIdentityAccountId } : {}),
+        };
+  return {
+    workflowNames: config.workflows.names,
+    stepName: config.workflows.stepName,
+    actionName: config.workflows.actionName,
+    actions: config.exchange.actions,
+    autoMapping: config.exchange.autoMapping,
+    exchange,
+  };
+}
+
+function certificateSource(config: Config, logger: Logger, clock: Clock): CertificateSource | undefined {
+  const cert = config.certificate;
+  if (!cert) return undefined;
+  const key = JSON.stringify({ ...cert, password: undefined });
+  let source = certificateSources.get(key);
+  if (!source) {
+    source =
+      cert.kind === 'keyVault'
+        ? new KeyVaultCertificateSource({
+            vaultUrl: cert.vaultUrl,
+            certificateName: cert.name,
+            credential: createAzureCredential({
+              credential: cert.credential,
+              ...(cert.managedIdentityClientId ? { managedIdentityClientId: cert.managedIdentityClientId } : {}),
+            }),
+            clock,
+            logger,
+          })
+        : new FileCertificateSource({ path: cert.path, password: cert.password, clock });
+    certificateSources.set(key, source);
+  }
+  return source;
+}
+
+function runClaims(config: Config, env: NodeJS.ProcessEnv, logger: Logger): RunClaims {
+  const blobServiceUri = env.AzureWebJobsStorage__blobServiceUri;
+  const key = config.storageConnection ?? blobServiceUri ?? 'local';
+  let claims = claimStores.get(key);
+  if (!claims) {
+    if (config.storageConnection) {
+      claims = new BlobLeaseClaims({ connectionString: config.storageConnection, logger });
+    } else if (blobServiceUri) {
+      // Identity-based AzureWebJobsStorage (what infra/ deploys): the same user-assigned identity.
+      const clientId = env.AzureWebJobsStorage__clientId;
+      claims = new BlobLeaseClaims({
+        blobServiceUri,
+        credential: createAzureCredential({ credential: 'managedIdentity', ...(clientId ? { managedIdentityClientId: clientId } : {}) }),
+        logger,
+      });
+    } else {
+      claims = new LockFileClaims();
+    }
+    claimStores.set(key, claims);
+  }
+  return claims;
+}
+
+function buildDependencies(config: Config, runtime: Runtime) {
+  const env = runtime.env ?? process.env;
+  const clock = runtime.clock ?? systemClock;
+  const logger = runtime.logger;
+  const powerShell = findPowerShell(env);
+  const callTimeoutMs = Math.min(config.exchange.callTimeoutMs, runtime.maxCallTimeoutMs ?? Number.POSITIVE_INFINITY);
+  const certificates = certificateSource(config, logger, clock);
+  return {
+    workflowApi: new SaasManagerClient({
+      baseUrl: config.trelica.baseUrl,
+      clientId: config.trelica.clientId,
+      clientSecret: config.trelica.clientSecret,
+      pageSize: config.trelica.pageSize,
+      logger,
+      clock,
+    }),
+    exchange: new PowerShellExchangeShell({ executable: powerShell.executable, callTimeoutMs, env, logger }),
+    ...(certificates ? { certificates } : {}),
+    claims: runClaims(config, env, logger),
+    clock,
+    logger,
+  };
+}
+
+/** Run one sweep (or one rerun) with real adapters. */
+export async function sweep(config: Config, runtime: Runtime, request: SweepRequest): Promise<SweepReport> {
+  return runSweep(buildDependencies(config, runtime), sweepSettings(config), request);
+}
+
+/** Run every check, changing nothing. */
+export async function check(config: Config, runtime: Runtime): Promise<CheckResult[]> {
+  const deps = buildDependencies(config, runtime);
+  return runChecks({ ...deps, now: () => deps.clock.now() }, sweepSettings(config));
+}

@@ -1,0 +1,193 @@
+/**
+ * Ports: what the sweep use case needs from the outside world, named for the domain. Adapters
+ * (SaaS Manager REST, Key Vault, node-powershell, blob leases) implement them; the use case
+ * imports only this file, the plan and the report.
+ */
+import type { Secret } from './secret';
+
+// ---------------------------------------------------------------------------------------------
+// Logging and time
+
+export interface Logger {
+  debug(message: string, properties?: Record<string, unknown>): void;
+  info(message: string, properties?: Record<string, unknown>): void;
+  warn(message: string, properties?: Record<string, unknown>): void;
+  error(message: string, properties?: Record<string, unknown>): void;
+}
+
+export interface Clock {
+  now(): Date;
+}
+
+export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
+
+// ---------------------------------------------------------------------------------------------
+// SaaS Manager workflows
+
+/** The Signal step a workflow waits at for us, resolved once per sweep. */
+export interface WaitingStep {
+  workflowId: string;
+  workflowName: string;
+  stepId: string;
+  stepName: string;
+  /** The action to POST when the run's Exchange work is done (e.g. "Continue"). */
+  actionName: string;
+}
+
+export interface PersonRef {
+  name?: string;
+  email?: string;
+}
+
+/** The subject of a run, as SaaS Manager sends it. Every field is untrusted input. */
+export interface Person {
+  id?: string;
+  name?: string;
+  firstName?: string;
+  lastName?: string;
+  email?: string;
+  lineManager?: PersonRef;
+}
+
+export interface WorkflowRun {
+  runId: string;
+  workflowId: string;
+  workflowName: string;
+  /** The run's display name (usually the person's name). */
+  name?: string;
+  /** Run status as SaaS Manager reports it (Waiting, Completed, Failed, Terminated, ...). */
+  status: string;
+  person?: Person;
+  /** True when the run is not terminated and our step is Waiting. */
+  waitingAtStep: boolean;
+  /** Where to POST our action, when the waiting step offers it. */
+  signalHref?: string;
+  /** Names of the actions the waiting step offers (for a clear error when ours is missing). */
+  availableActions: string[];
+}
+
+/** 'signalled': our POST moved the run on. 'notWaiting': the step had already moved on (409). */
+export type SignalResult = 'signalled' | 'notWaiting';
+
+export interface WorkflowApi {
+  /** Find the workflow by exact name and its step by name; throws a setup WorkflowApiError if not exactly one. */
+  resolveStep(workflowName: string, stepName: string, actionName: string): Promise<WaitingStep>;
+  /** Every run waiting at the step, page by page (never all in memory). */
+  listWaitingRuns(step: WaitingStep): AsyncIterable<WorkflowRun>;
+  /** One run by id; undefined when the workflow has no such run. */
+  getRun(step: WaitingStep, runId: string): Promise<WorkflowRun | undefined>;
+  /** POST the step's action. Never retried blindly: after an ambiguous failure the run is re-read first. */
+  signal(step: WaitingStep, run: WorkflowRun): Promise<SignalResult>;
+  /** HTTP requests made so far, token requests included (for reports and benchmarks). */
+  readonly requestsMade?: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exchange certificate
+
+export interface ExchangeCertificate {
+  /** 'pfx': PKCS#12 bytes; 'pem': PEM text holding the certificate and its private key. */
+  format: 'pfx' | 'pem';
+  /** PFX bytes or PEM text (UTF-8 bytes). Never logged, never written to disk. */
+  material: Secret<Buffer>;
+  /** PFX password (empty for Key Vault PFX). */
+  password: Secret<string>;
+  /** SHA-1 thumbprint, upper-case hex, as Exchange and Entra show it. */
+  thumbprint: string;
+  subject?: string;
+  notBefore: Date;
+  expiresOn: Date;
+  /** Key Vault version, when it came from Key Vault. */
+  version?: string;
+  /** Where it came from, for check and logs (vault URL and name, or file path). Never secret. */
+  source: string;
+}
+
+export interface CertificateSource {
+  /** Load (or return the cached) certificate; throws CertificateError with a hint on failure. */
+  load(): Promise<ExchangeCertificate>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exchange Online through PowerShell
+
+export type ExchangeConnection =
+  | { auth: 'certificate'; organization: string; appId: string; certificate: ExchangeCertificate }
+  | { auth: 'managedIdentity'; organization: string; managedIdentityAccountId?: string };
+
+export type ActionName =
+  | 'convertToShared'
+  | 'grantManagerFullAccess'
+  | 'grantManagerSendAs'
+  | 'removeFromDistributionGroups';
+
+export type ActionStatus = 'done' | 'already' | 'failed' | 'skipped' | 'planned';
+
+/** One planned Exchange action; pure data built by the planner from the run. */
+export interface PlannedAction {
+  name: ActionName;
+  /** When set, the action is skipped by policy with this reason (e.g. no line manager). */
+  skipReason?: string;
+}
+
+export interface RunPlan {
+  runId: string;
+  /** The leaver's primary SMTP address, already validated by the planner. */
+  mailbox: string;
+  /** The line manager's address, validated, when there is one. */
+  manager?: string;
+  actions: PlannedAction[];
+  options: { autoMapping: boolean };
+}
+
+export interface ActionResult {
+  name: ActionName;
+  status: ActionStatus;
+  detail?: string;
+  /** The exact cmdlets run (or, in a dry run, that would run), with their targets. */
+  cmdlets?: string[];
+  /** Warnings Exchange wrote while doing this action. */
+  warnings?: string[];
+}
+
+export interface ExchangeRunResult {
+  actions: ActionResult[];
+  /** Number of Exchange cmdlet calls this run made (for benchmarks and logs). */
+  cmdletCalls: number;
+}
+
+export interface ShellProbe {
+  executable: string;
+  /** `$PSVersionTable.PSVersion` of the PowerShell that answered. */
+  powerShellVersion: string;
+  /** Version of the ExchangeOnlineManagement module PSModulePath resolves, if any. */
+  exchangeModuleVersion?: string;
+  exchangeModulePath?: string;
+}
+
+export interface ExchangeShell {
+  /**
+   * Run one run's plan. Starts PowerShell and connects on first use, and again after a timeout
+   * or crash. `whatIf` asks Exchange what it would do without changing anything (dry run).
+   * Per-action failures come back as results; only a broken session or connection throws.
+   */
+  runPlan(plan: RunPlan, connection: () => Promise<ExchangeConnection>, whatIf: boolean): Promise<ExchangeRunResult>;
+  /** Start PowerShell and find the Exchange module, without connecting (for `check`). */
+  probe(): Promise<ShellProbe>;
+  /** Disconnect-ExchangeOnline and stop the process. Safe to call when nothing was started. */
+  close(): Promise<void>;
+  /** How many PowerShell processes this shell has started (for reports and benchmarks). */
+  readonly processesStarted: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Claims: two sweeps at once never work on the same run
+
+export interface RunClaim {
+  release(): Promise<void>;
+}
+
+export interface RunClaims {
+  /** Claim the run for this sweep; undefined when another sweep holds it. */
+  tryClaim(runId: string): Promise<RunClaim | undefined>;
+}

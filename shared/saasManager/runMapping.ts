@@ -1,0 +1,71 @@
+/**
+ * SaaS Manager run JSON → the `WorkflowRun` port type. Pure, and defensive: every field is
+ * untrusted input, absent fields are omitted by the API (never null, except in custom fields),
+ * and only strings make it into the result.
+ */
+import type { Person, PersonRef, WaitingStep, WorkflowRun } from '../ports';
+
+/** The run's id, or undefined when the JSON is not a run at all. */
+export function runIdOf(json: unknown): string | undefined {
+  return isRecord(json) ? nonEmpty(json.id) : undefined;
+}
+
+export function toWorkflowRun(json: Record<string, unknown>, step: WaitingStep): WorkflowRun {
+  const runId = nonEmpty(json.id) ?? '';
+  const status = nonEmpty(json.status) ?? 'Unknown';
+  // A step can appear more than once (loops); the one that counts is the entry still waiting.
+  const waiting = (Array.isArray(json.steps) ? json.steps : [])
+    .filter(isRecord)
+    .find((entry) => entry.id === step.stepId && entry.status === 'Waiting');
+  const actions = waiting && isRecord(waiting.waiting) && Array.isArray(waiting.waiting.actions) ? waiting.waiting.actions : [];
+  const available = actions.filter(isRecord).filter((action) => nonEmpty(action.name) !== undefined);
+  const ours = available.find((action) => action.name === step.actionName);
+
+  const run: WorkflowRun = {
+    runId,
+    workflowId: step.workflowId,
+    workflowName: step.workflowName,
+    status,
+    waitingAtStep: status !== 'Terminated' && waiting !== undefined,
+    availableActions: available.map((action) => action.name as string),
+  };
+  const name = nonEmpty(json.name);
+  if (name !== undefined) run.name = name;
+  const person = toPerson(isRecord(json.context) ? json.context.person : undefined);
+  if (person) run.person = person;
+  const href = ours ? nonEmpty(ours.href) : undefined;
+  if (href !== undefined) run.signalHref = href;
+  return run;
+}
+
+function toPerson(value: unknown): Person | undefined {
+  if (!isRecord(value)) return undefined;
+  const person: Person = {};
+  for (const key of ['id', 'name', 'firstName', 'lastName', 'email'] as const) {
+    const field = nonEmpty(value[key]);
+    if (field !== undefined) person[key] = field;
+  }
+  const manager = toPersonRef(value.lineManager);
+  if (manager) person.lineManager = manager;
+  return Object.keys(person).length > 0 ? person : undefined;
+}
+
+function toPersonRef(value: unknown): PersonRef | undefined {
+  if (!isRecord(value)) return undefined;
+  const ref: PersonRef = {};
+  const name = nonEmpty(value.name);
+  const email = nonEmpty(value.email);
+  if (name !== undefined) ref.name = name;
+  if (email !== undefined) ref.email = email;
+  return Object.keys(ref).length > 0 ? ref : undefined;
+}
+
+function nonEmpty(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const trimmed = value.trim();
+  return trimmed === '' ? undefined : trimmed;
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,81 @@
+/**
+ * Planning: from a run's person (untrusted) and the configured actions to a RunPlan, with no I/O.
+ * Addresses are validated here, before anything reaches PowerShell; ExoActions.psm1 checks them
+ * again on its side, so neither layer trusts the other with hostile input.
+ */
+import type { ActionName, PlannedAction, RunPlan, WorkflowRun } from '../ports';
+
+export interface PlanOptions {
+  actions: readonly ActionName[];
+  autoMapping: boolean;
+}
+
+export type PlanResult = { ok: true; plan: RunPlan } | { ok: false; error: string };
+
+const MANAGER_ACTIONS: ReadonlySet<ActionName> = new Set(['grantManagerFullAccess', 'grantManagerSendAs']);
+
+// Letters, marks and digits from any script (zoë.ångström@), plus the punctuation real tenants
+// use in local parts (o'brien@, first+tag@). Everything PowerShell or OPATH treats specially
+// ($ ` " ; | * { } ( ) and the typographic quotes) is outside this set.
+const LOCAL_PART = /^[\p{L}\p{M}\p{N}_%+'-]+(\.[\p{L}\p{M}\p{N}_%+'-]+)*$/u;
+const DOMAIN = /^([\p{L}\p{M}\p{N}]([\p{L}\p{M}\p{N}-]{0,61}[\p{L}\p{M}\p{N}])?\.)+[\p{L}\p{M}]{2,63}$/u;
+
+/** Why an address is unusable, or undefined when it is a plausible mailbox address. */
+export function addressProblem(address: string): string | undefined {
+  if (address.length > 254) return 'is longer than 254 characters';
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(address)) return 'contains control characters';
+  const at = address.indexOf('@');
+  if (at < 0 || at !== address.lastIndexOf('@')) return 'must contain exactly one @';
+  const local = address.slice(0, at);
+  const domain = address.slice(at + 1);
+  if (local.length === 0 || local.length > 64 || !LOCAL_PART.test(local)) return 'has an invalid local part';
+  if (!DOMAIN.test(domain)) return 'has an invalid domain';
+  return undefined;
+}
+
+/** A short, safe rendering of untrusted text for error messages: no control characters, bounded length. */
+export function quoteUntrusted(value: string): string {
+  // eslint-disable-next-line no-control-regex
+  const printable = value.replace(/[\u0000-\u001f\u007f-\u009f]/g, '�');
+  return JSON.stringify(printable.length > 80 ? `${printable.slice(0, 80)}…` : printable);
+}
+
+export function planRun(run: WorkflowRun, options: PlanOptions): PlanResult {
+  const rawEmail = run.person?.email;
+  if (typeof rawEmail !== 'string' || rawEmail.trim() === '') {
+    return { ok: false, error: 'the run has no person email (context.person.email is missing)' };
+  }
+  const mailbox = rawEmail.trim();
+  const mailboxProblem = addressProblem(mailbox);
+  if (mailboxProblem) return { ok: false, error: `the person's email ${quoteUntrusted(mailbox)} ${mailboxProblem}` };
+
+  const rawManager = run.person?.lineManager?.email;
+  let manager: string | undefined;
+  if (typeof rawManager === 'string' && rawManager.trim() !== '') {
+    manager = rawManager.trim();
+    const managerProblem = addressProblem(manager);
+    if (managerProblem) {
+      return { ok: false, error: `the line manager's email ${quoteUntrusted(manager)} ${managerProblem}` };
+    }
+    if (manager.toLowerCase() === mailbox.toLowerCase()) {
+      return { ok: false, error: 'the line manager is the leaver themself; fix the manager in SaaS Manager' };
+    }
+  }
+
+  const actions: PlannedAction[] = options.actions.map((name) =>
+    MANAGER_ACTIONS.has(name) && manager === undefined
+      ? { name, skipReason: 'the person has no line manager in SaaS Manager' }
+      : { name },
+  );
+  return {
+    ok: true,
+    plan: {
+      runId: run.runId,
+      mailbox,
+      ...(manager === undefined ? {} : { manager }),
+      actions,
+      options: { autoMapping: options.autoMapping },
+    },
+  };
+}

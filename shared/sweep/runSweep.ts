@@ -1,0 +1,268 @@
+/**
+ * The sweep use case: the one flow behind the timer, the HTTP triggers and the CLI.
+ *
+ * Per workflow: resolve the Signal step, list the runs waiting there, and for each run claim it,
+ * re-read it, plan it, run the plan in Exchange, and POST the step's action only when every
+ * action ended done, already or skipped by policy. One failing run never stops the others; a run
+ * that failed stays waiting and is tried again by the next sweep.
+ */
+import { AppError, ensureAppError } from '../errors';
+import type {
+  ActionName,
+  ActionResult,
+  CertificateSource,
+  Clock,
+  ExchangeConnection,
+  ExchangeShell,
+  Logger,
+  RunClaims,
+  WaitingStep,
+  WorkflowApi,
+  WorkflowRun,
+} from '../ports';
+import { planRun } from './plan';
+import { summarize, type RunReport, type SweepReport } from './report';
+
+export interface SweepDependencies {
+  workflowApi: WorkflowApi;
+  exchange: ExchangeShell;
+  /** Absent when Exchange is reached with a managed identity. Loaded only when a run needs Exchange. */
+  certificates?: CertificateSource;
+  claims: RunClaims;
+  clock: Clock;
+  logger: Logger;
+}
+
+export interface SweepSettings {
+  workflowNames: readonly string[];
+  stepName: string;
+  actionName: string;
+  actions: readonly ActionName[];
+  autoMapping: boolean;
+  exchange:
+    | { auth: 'certificate'; organization: string; appId: string }
+    | { auth: 'managedIdentity'; organization: string; managedIdentityAccountId?: string };
+}
+
+export type SweepProgress =
+  | { kind: 'workflow'; workflowName: string; waiting: number }
+  | { kind: 'run'; workflowName: string; runId: string; index: number; total: number }
+  | { kind: 'runDone'; run: RunReport };
+
+export interface SweepRequest {
+  dryRun: boolean;
+  /** Process only this run (HTTP rerun, CLI rerun). */
+  runId?: string;
+  /** Start no new run after this moment (HTTP triggers must answer within 230 s). */
+  deadline?: Date;
+  /** Time a run may need at most; a run starts only while this much is left before the deadline. */
+  reserveMs?: number;
+  onProgress?: (event: SweepProgress) => void;
+}
+
+const EXPIRY_WARNING_DAYS = 30;
+const DAY_MS = 24 * 3600 * 1000;
+const SIGNALLABLE: ReadonlySet<ActionResult['status']> = new Set(['done', 'already', 'skipped']);
+
+export async function runSweep(deps: SweepDependencies, settings: SweepSettings, request: SweepRequest): Promise<SweepReport> {
+  const { clock, logger } = deps;
+  const startedAt = clock.now();
+  const runs: RunReport[] = [];
+  const warnings: string[] = [];
+  let deferred = 0;
+  let exchangeCmdletCalls = 0;
+  /** True once a run's plan reached Exchange: from then on a setup failure must not lose the report. */
+  let exchangeUsed = false;
+  let certificateChecked = false;
+  /** Set when setup broke after Exchange work began: the sweep stops, and says why. */
+  let abortAfter: string | undefined;
+
+  // Lazily, on the first run that needs Exchange: load the certificate (cached by its source).
+  const connection = async (): Promise<ExchangeConnection> => {
+    const target = settings.exchange;
+    if (target.auth === 'managedIdentity') return target;
+    if (!deps.certificates) {
+      throw new AppError('CertificateSourceMissing', 'certificate authentication is configured but no certificate source was built');
+    }
+    const certificate = await deps.certificates.load();
+    if (!certificateChecked) {
+      certificateChecked = true;
+      const daysLeft = Math.floor((certificate.expiresOn.getTime() - clock.now().getTime()) / DAY_MS);
+      if (daysLeft < EXPIRY_WARNING_DAYS) {
+        const warning = `the Exchange certificate ${certificate.thumbprint} expires in ${daysLeft} day(s) (${certificate.expiresOn.toISOString()}); rotate it (see the README)`;
+        warnings.push(warning);
+        logger.warn(warning);
+      }
+    }
+    return { auth: 'certificate', organization: target.organization, appId: target.appId, certificate };
+  };
+
+  const outOfTime = (): boolean =>
+    request.deadline !== undefined && clock.now().getTime() + (request.reserveMs ?? 0) > request.deadline.getTime();
+
+  try {
+    const steps: WaitingStep[] = [];
+    for (const workflowName of settings.workflowNames) {
+      steps.push(await deps.workflowApi.resolveStep(workflowName, settings.stepName, settings.actionName));
+    }
+
+    if (request.runId !== undefined) {
+      const { step, run } = await findRunForRerun(deps.workflowApi, steps, request.runId);
+      request.onProgress?.({ kind: 'run', workflowName: step.workflowName, runId: run.runId, index: 1, total: 1 });
+      const report = await processRun(step, run.runId);
+      runs.push(report);
+      request.onProgress?.({ kind: 'runDone', run: report });
+    } else {
+      sweep: for (const step of steps) {
+        // Only ids are kept: the run itself is re-read under the claim, so a page of stale data
+        // never decides what we do, and thousands of waiting runs cost a few kilobytes.
+        const waitingIds: string[] = [];
+        for await (const run of deps.workflowApi.listWaitingRuns(step)) waitingIds.push(run.runId);
+        request.onProgress?.({ kind: 'workflow', workflowName: step.workflowName, waiting: waitingIds.length });
+        for (const [index, runId] of waitingIds.entries()) {
+          if (outOfTime()) {
+            deferred += waitingIds.length - index;
+            continue sweep;
+          }
+          request.onProgress?.({ kind: 'run', workflowName: step.workflowName, runId, index: index + 1, total: waitingIds.length });
+          const report = await processRun(step, runId);
+          runs.push(report);
+          request.onProgress?.({ kind: 'runDone', run: report });
+          if (report.error !== undefined && abortAfter !== undefined) break sweep;
+        }
+      }
+    }
+  } finally {
+    await deps.exchange.close();
+  }
+
+  if (deferred > 0) {
+    warnings.push(`${deferred} waiting run(s) were left for the next sweep because this sweep's time budget ran out`);
+  }
+  if (abortAfter !== undefined) warnings.push(abortAfter);
+
+  return {
+    dryRun: request.dryRun,
+    startedAt: startedAt.toISOString(),
+    finishedAt: clock.now().toISOString(),
+    runs,
+    summary: summarize(runs),
+    warnings,
+    deferred,
+    stats: {
+      workflows: settings.workflowNames.length,
+      ...(deps.workflowApi.requestsMade === undefined ? {} : { apiRequests: deps.workflowApi.requestsMade }),
+      powerShellProcesses: deps.exchange.processesStarted,
+      exchangeCmdletCalls,
+    },
+  };
+
+  // ------------------------------------------------------------------------------------------
+
+  async function processRun(step: WaitingStep, runId: string): Promise<RunReport> {
+    const base = { runId, workflowId: step.workflowId, workflowName: step.workflowName };
+    const claim = await deps.claims.tryClaim(runId);
+    if (!claim) {
+      return { ...base, email: '', outcome: 'skipped', actions: [], signalled: false, detail: 'another sweep is processing this run' };
+    }
+    try {
+      const run = await deps.workflowApi.getRun(step, runId);
+      if (!run || !run.waitingAtStep) {
+        return {
+          ...base,
+          email: run?.person?.email ?? '',
+          outcome: 'skipped',
+          actions: [],
+          signalled: false,
+          detail: 'the run is no longer waiting at this step',
+        };
+      }
+      return await processWaitingRun(step, run);
+    } catch (thrown) {
+      const error = ensureAppError(thrown);
+      if (error.isSetupError) {
+        if (!exchangeUsed) throw error;
+        // Setup broke mid-sweep (e.g. the certificate was rotated to a bad one): stop here, keep the report.
+        abortAfter = `the sweep stopped early: ${error.describe()}`;
+      }
+      logger.error(`run ${runId} failed: ${error.describe()}`, { runId, code: error.code });
+      return { ...base, email: '', outcome: 'failed', actions: [], signalled: false, error: error.describe() };
+    } finally {
+      await claim.release().catch((releaseError: unknown) =>
+        logger.warn(`could not release the claim on run ${runId}: ${ensureAppError(releaseError).message}`),
+      );
+    }
+  }
+
+  async function processWaitingRun(step: WaitingStep, run: WorkflowRun): Promise<RunReport> {
+    const base = { runId: run.runId, workflowId: step.workflowId, workflowName: step.workflowName };
+    const email = typeof run.person?.email === 'string' ? run.person.email : '';
+    const failed = (error: string, actions: ActionResult[] = []): RunReport => {
+      logger.warn(`run ${run.runId} failed, not signalled: ${error}`, { runId: run.runId });
+      return { ...base, email, outcome: 'failed', actions, signalled: false, error };
+    };
+
+    const planned = planRun(run, { actions: settings.actions, autoMapping: settings.autoMapping });
+    if (!planned.ok) return failed(planned.error);
+    if (!run.signalHref) {
+      const offered = run.availableActions.length > 0 ? run.availableActions.join(', ') : 'none';
+      return failed(`the step '${step.stepName}' does not offer the action '${step.actionName}' (it offers: ${offered})`);
+    }
+
+    const plan = planned.plan;
+    let actions: ActionResult[];
+    if (plan.actions.every((action) => action.skipReason !== undefined)) {
+      actions = plan.actions.map((action) => ({ name: action.name, status: 'skipped', detail: action.skipReason as string }));
+    } else {
+      const result = await deps.exchange.runPlan(plan, connection, request.dryRun);
+      exchangeUsed = true;
+      exchangeCmdletCalls += result.cmdletCalls;
+      actions = result.actions;
+    }
+
+    if (request.dryRun) {
+      return { ...base, email, outcome: 'planned', actions, signalled: false };
+    }
+    const blocking = actions.filter((action) => !SIGNALLABLE.has(action.status));
+    if (blocking.length > 0 || actions.length !== plan.actions.length) {
+      const reasons = blocking.map((action) => `${action.name}: ${action.detail ?? action.status}`);
+      return failed(reasons.length > 0 ? reasons.join('; ') : 'Exchange did not report every action', actions);
+    }
+
+    const signal = await deps.workflowApi.signal(step, run);
+    if (signal === 'notWaiting') {
+      logger.warn(`run ${run.runId}: the step was no longer waiting when we signalled (409); someone else moved it on`);
+      return {
+        ...base,
+        email,
+        outcome: 'completed',
+        actions,
+        signalled: false,
+        detail: 'the step was no longer waiting when we signalled (409)',
+      };
+    }
+    logger.info(`run ${run.runId} completed and signalled '${step.actionName}'`, { runId: run.runId });
+    return { ...base, email, outcome: 'completed', actions, signalled: true };
+  }
+}
+
+async function findRunForRerun(
+  api: WorkflowApi,
+  steps: readonly WaitingStep[],
+  runId: string,
+): Promise<{ step: WaitingStep; run: WorkflowRun }> {
+  for (const step of steps) {
+    const run = await api.getRun(step, runId);
+    if (!run) continue;
+    if (!run.waitingAtStep) {
+      throw new AppError('RunNotWaiting', `run ${runId} is not waiting at the step '${step.stepName}' (status ${run.status})`, {
+        status: 409,
+        hint: 'only runs waiting at the Signal step can be rerun',
+      });
+    }
+    return { step, run };
+  }
+  throw new AppError('RunNotFound', `run ${runId} was not found in the workflows ${steps.map((s) => `'${s.workflowName}'`).join(', ')}`, {
+    status: 404,
+  });
+}
