@@ -177,46 +177,55 @@ const schema = z
     // Not settings of ours: tell where we run, to pick the Key Vault credential.
     IDENTITY_ENDPOINT: optional,
     WEBSITE_SITE_NAME: optional,
-  })
-  .superRefine((env, ctx) => {
-    const problem = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
-    if (!env.TRELICA_CLIENT_ID) problem('TRELICA_CLIENT_ID', 'is required');
-    if (!env.TRELICA_CLIENT_SECRET) problem('TRELICA_CLIENT_SECRET', 'is required');
-    if (!env.EXO_ORGANIZATION) problem('EXO_ORGANIZATION', 'is required (e.g. contoso.onmicrosoft.com)');
-    else if (!ONMICROSOFT.test(env.EXO_ORGANIZATION))
-      problem('EXO_ORGANIZATION', "must be the tenant's primary .onmicrosoft.com domain (e.g. contoso.onmicrosoft.com)");
-    if (env.EXO_AUTH === 'certificate') {
-      if (!env.EXO_APP_ID) problem('EXO_APP_ID', 'is required when EXO_AUTH=certificate');
-      else if (!GUID.test(env.EXO_APP_ID)) problem('EXO_APP_ID', 'must be the Entra application (client) id, a GUID');
-      if (env.KEY_VAULT_URL && env.EXO_CERTIFICATE_PATH)
-        problem('EXO_CERTIFICATE_PATH', 'set either KEY_VAULT_URL (Key Vault mode) or EXO_CERTIFICATE_PATH (file mode), not both');
-      if (!env.KEY_VAULT_URL && !env.EXO_CERTIFICATE_PATH)
-        problem('KEY_VAULT_URL', 'is required when EXO_AUTH=certificate (or EXO_CERTIFICATE_PATH for local development)');
-    }
-    if (env.EXO_MANAGED_IDENTITY_ID && !GUID.test(env.EXO_MANAGED_IDENTITY_ID))
-      problem('EXO_MANAGED_IDENTITY_ID', 'must be a client id (GUID)');
-    if (env.KEY_VAULT_URL) {
-      const parsed = httpsUrl.safeParse(env.KEY_VAULT_URL);
-      if (!parsed.success) problem('KEY_VAULT_URL', 'must be an https:// URL such as https://my-vault.vault.azure.net');
-    }
-    if (env.AZURE_CLIENT_ID && !GUID.test(env.AZURE_CLIENT_ID)) problem('AZURE_CLIENT_ID', 'must be a client id (GUID)');
-    if (env.KEY_VAULT_CREDENTIAL && !['managedIdentity', 'azureCli'].includes(env.KEY_VAULT_CREDENTIAL))
-      problem('KEY_VAULT_CREDENTIAL', 'must be managedIdentity or azureCli');
-    const fields = env.SWEEP_SCHEDULE.split(/\s+/);
-    if (!(fields.length === 6 || fields.length === 5) || !fields.every((f) => NCRONTAB_FIELD.test(f)))
-      problem('SWEEP_SCHEDULE', 'must be an NCRONTAB expression with six fields, e.g. "0 0 * * * *" (hourly)');
   });
+
+/**
+ * Checks that involve more than one setting. They run on the raw values even when single-setting
+ * checks failed, so one message lists every problem.
+ */
+function crossSettingProblems(raw: Record<string, string | undefined>): string[] {
+  const env = Object.fromEntries(
+    Object.entries(raw).map(([key, value]) => [key, typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined]),
+  );
+  const problems: string[] = [];
+  const problem = (setting: string, message: string) => problems.push(`${setting} ${message}`);
+  if (!env.TRELICA_CLIENT_ID) problem('TRELICA_CLIENT_ID', 'is required');
+  if (!env.TRELICA_CLIENT_SECRET) problem('TRELICA_CLIENT_SECRET', 'is required');
+  if (!env.EXO_ORGANIZATION) problem('EXO_ORGANIZATION', 'is required (e.g. contoso.onmicrosoft.com)');
+  else if (!ONMICROSOFT.test(env.EXO_ORGANIZATION))
+    problem('EXO_ORGANIZATION', "must be the tenant's primary .onmicrosoft.com domain (e.g. contoso.onmicrosoft.com)");
+  if ((env.EXO_AUTH ?? DEFAULTS.EXO_AUTH) === 'certificate') {
+    if (!env.EXO_APP_ID) problem('EXO_APP_ID', 'is required when EXO_AUTH=certificate');
+    else if (!GUID.test(env.EXO_APP_ID)) problem('EXO_APP_ID', 'must be the Entra application (client) id, a GUID');
+    if (env.KEY_VAULT_URL && env.EXO_CERTIFICATE_PATH)
+      problem('EXO_CERTIFICATE_PATH', 'set either KEY_VAULT_URL (Key Vault mode) or EXO_CERTIFICATE_PATH (file mode), not both');
+    if (!env.KEY_VAULT_URL && !env.EXO_CERTIFICATE_PATH)
+      problem('KEY_VAULT_URL', 'is required when EXO_AUTH=certificate (or EXO_CERTIFICATE_PATH for local development)');
+  }
+  if (env.EXO_MANAGED_IDENTITY_ID && !GUID.test(env.EXO_MANAGED_IDENTITY_ID))
+    problem('EXO_MANAGED_IDENTITY_ID', 'must be a client id (GUID)');
+  if (env.KEY_VAULT_URL && !httpsUrl.safeParse(env.KEY_VAULT_URL).success)
+    problem('KEY_VAULT_URL', 'must be an https:// URL such as https://my-vault.vault.azure.net');
+  if (env.AZURE_CLIENT_ID && !GUID.test(env.AZURE_CLIENT_ID)) problem('AZURE_CLIENT_ID', 'must be a client id (GUID)');
+  if (env.KEY_VAULT_CREDENTIAL && !['managedIdentity', 'azureCli'].includes(env.KEY_VAULT_CREDENTIAL))
+    problem('KEY_VAULT_CREDENTIAL', 'must be managedIdentity or azureCli');
+  const fields = (env.SWEEP_SCHEDULE ?? DEFAULTS.SWEEP_SCHEDULE).split(/\s+/);
+  if (!(fields.length === 6 || fields.length === 5) || !fields.every((f) => NCRONTAB_FIELD.test(f)))
+    problem('SWEEP_SCHEDULE', 'must be an NCRONTAB expression with six fields, e.g. "0 0 * * * *" (hourly)');
+  return problems;
+}
 
 /** Parse the environment (process.env or app settings) into a Config, or throw one ConfigError listing every problem. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const parsed = schema.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
-      const setting = String(issue.path[0] ?? 'configuration');
-      return `${setting} ${describeIssue(issue, env[setting])}`;
-    });
-    throw new ConfigError([...new Set(problems)]);
-  }
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => {
+        const setting = String(issue.path[0] ?? 'configuration');
+        return `${setting} ${describeIssue(issue, env[setting])}`;
+      });
+  problems.push(...crossSettingProblems(env));
+  if (!parsed.success || problems.length > 0) throw new ConfigError([...new Set(problems)]);
   const e = parsed.data;
   const config: Config = {
     trelica: {

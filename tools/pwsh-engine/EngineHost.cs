@@ -101,32 +101,32 @@ internal sealed class EngineHostUserInterface : PSHostUserInterface
 
     private TextWriter Out => RouteOutputToError ? Console.Error : Console.Out;
 
-    public override void Write(string value) => Out.Write(value);
+    public override void Write(string value) => Out.Write(Plain(value));
 
     public override void Write(ConsoleColor foregroundColor, ConsoleColor backgroundColor, string value) =>
-        Out.Write(value);
+        Out.Write(Plain(value));
 
     public override void WriteLine() => Out.WriteLine();
 
-    public override void WriteLine(string value) => Out.WriteLine(value);
+    public override void WriteLine(string value) => Out.WriteLine(Plain(value));
 
     public override void WriteLine(ConsoleColor foregroundColor, ConsoleColor backgroundColor, string value) =>
-        Out.WriteLine(value);
+        Out.WriteLine(Plain(value));
 
     public override void WriteErrorLine(string value)
     {
         // pwsh skips empty error lines too.
         if (!string.IsNullOrEmpty(value))
         {
-            Console.Error.WriteLine(value);
+            Console.Error.WriteLine(Plain(value));
         }
     }
 
-    public override void WriteWarningLine(string message) => Out.WriteLine("WARNING: " + message);
+    public override void WriteWarningLine(string message) => Out.WriteLine("WARNING: " + Plain(message));
 
-    public override void WriteVerboseLine(string message) => Out.WriteLine("VERBOSE: " + message);
+    public override void WriteVerboseLine(string message) => Out.WriteLine("VERBOSE: " + Plain(message));
 
-    public override void WriteDebugLine(string message) => Out.WriteLine("DEBUG: " + message);
+    public override void WriteDebugLine(string message) => Out.WriteLine("DEBUG: " + Plain(message));
 
     public override void WriteInformation(InformationRecord record)
     {
@@ -238,6 +238,9 @@ internal sealed class EngineHostUserInterface : PSHostUserInterface
             }
         }
     }
+
+    /// <summary>Strip VT sequences ($PSStyle decorations such as table header colours): output here is plain text.</summary>
+    private static string Plain(string value) => GetOutputString(value, supportsVirtualTerminal: false);
 
     private void WriteCaption(string caption, string message)
     {

@@ -1,0 +1,83 @@
+/**
+ * What the Functions host would receive: load the compiled entry point (package.json "main") with
+ * the real @azure/functions library, in a separate Node process whose "@azure/functions-core" is a
+ * recording stand-in, and check function names, triggers, schedule, routes, methods and auth.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = join(__dirname, '..', '..');
+
+interface Binding {
+  type: string;
+  direction: string;
+  schedule?: string;
+  route?: string;
+  methods?: string[];
+  authLevel?: string;
+  runOnStartup?: boolean;
+}
+interface Registration {
+  metadata: { name: string; bindings: Record<string, Binding> };
+  handlerType: string;
+}
+
+function loadEntryPoint(): { programmingModel: { name: string }; registrations: Registration[] } {
+  const main = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).main as string;
+  if (!existsSync(join(root, 'dist', 'functions'))) {
+    throw new Error('dist/ is missing: run `npm run build` first (`npm test` does it through pretest)');
+  }
+  const script = `
+    // package.json "main" is "<folder>/<pattern with *>", as the Functions host reads it.
+    const path = require('node:path'), fs = require('node:fs');
+    const main = path.join(${JSON.stringify(root)}, ${JSON.stringify(main)});
+    const pattern = new RegExp('^' + path.basename(main).replace(/[.]/g, '\\.').replace(/[*]/g, '.*') + '$');
+    for (const file of fs.readdirSync(path.dirname(main)).filter((f) => pattern.test(f)).sort()) require(path.join(path.dirname(main), file));
+    process.stdout.write(JSON.stringify(require('@azure/functions-core').__recorded()));
+  `;
+  const output = execFileSync(process.execPath, ['-e', script], {
+    cwd: root,
+    env: { ...process.env, NODE_PATH: join(root, 'test', 'support', 'functionsHost') },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  return JSON.parse(output);
+}
+
+describe('function registration (compiled entry point)', () => {
+  const recorded = loadEntryPoint();
+  const byName = new Map(recorded.registrations.map((r) => [r.metadata.name, r]));
+  const trigger = (name: string): Binding => {
+    const registration = byName.get(name);
+    if (!registration) throw new Error(`function ${name} was not registered`);
+    const bindings = Object.values(registration.metadata.bindings).filter((b) => b.direction === 'in');
+    return bindings[0] as Binding;
+  };
+
+  it('registers exactly the three functions with the v4 programming model', () => {
+    expect(recorded.programmingModel.name).toBe('@azure/functions');
+    expect([...byName.keys()].sort()).toEqual(['rerunHttp', 'sweepHttp', 'sweepTimer']);
+    for (const registration of recorded.registrations) expect(registration.handlerType).toBe('function');
+  });
+
+  it('schedules the timer from the SWEEP_SCHEDULE app setting and never on startup', () => {
+    expect(trigger('sweepTimer')).toMatchObject({ type: 'timerTrigger', schedule: '%SWEEP_SCHEDULE%', runOnStartup: false });
+  });
+
+  it('exposes POST sweep and POST runs/{runId}/rerun behind function keys', () => {
+    expect(trigger('sweepHttp')).toMatchObject({ type: 'httpTrigger', route: 'sweep', methods: ['POST'], authLevel: 'function' });
+    expect(trigger('rerunHttp')).toMatchObject({
+      type: 'httpTrigger',
+      route: 'runs/{runId}/rerun',
+      methods: ['POST'],
+      authLevel: 'function',
+    });
+  });
+
+  it('has no anonymous HTTP function', () => {
+    const http = recorded.registrations.flatMap((r) => Object.values(r.metadata.bindings)).filter((b) => b.type === 'httpTrigger');
+    expect(http.length).toBeGreaterThan(0);
+    for (const binding of http) expect(binding.authLevel).not.toBe('anonymous');
+  });
+});

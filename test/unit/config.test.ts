@@ -1,0 +1,106 @@
+import { inspect } from 'node:util';
+import { ConfigError } from '../../shared/errors';
+import { DEFAULTS, loadConfig, SETTINGS } from '../../shared/config';
+
+const valid = {
+  TRELICA_CLIENT_ID: 'client',
+  TRELICA_CLIENT_SECRET: 's3cr3t-value',
+  EXO_APP_ID: '6f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9',
+  EXO_ORGANIZATION: 'Contoso.onmicrosoft.com',
+  KEY_VAULT_URL: 'https://contoso-kv.vault.azure.net/',
+};
+
+function problemsOf(env: Record<string, string | undefined>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return [...error.problems];
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    const config = loadConfig(valid);
+    expect(config.trelica.baseUrl).toBe(DEFAULTS.TRELICA_BASE_URL);
+    expect(config.trelica.pageSize).toBe(100);
+    expect(config.workflows).toEqual({ names: ['Terminate Users'], stepName: 'Signal', actionName: 'Continue' });
+    expect(config.exchange).toMatchObject({
+      organization: 'contoso.onmicrosoft.com',
+      auth: 'certificate',
+      autoMapping: true,
+      actions: ['convertToShared', 'grantManagerFullAccess', 'grantManagerSendAs', 'removeFromDistributionGroups'],
+    });
+    expect(config.dryRun).toBe(false);
+    expect(config.schedule).toBe('0 0 * * * *');
+    expect(config.certificate).toEqual({
+      kind: 'keyVault',
+      vaultUrl: 'https://contoso-kv.vault.azure.net',
+      name: 'exo-app-only',
+      credential: 'azureCli',
+    });
+  });
+
+  it('uses the managed identity for Key Vault when running in Azure', () => {
+    const config = loadConfig({ ...valid, IDENTITY_ENDPOINT: 'http://localhost:8081/msi/token', AZURE_CLIENT_ID: '0d6c1c1e-8a49-4a4b-9c2c-3f1d0e5b6a7c' });
+    expect(config.certificate).toMatchObject({ credential: 'managedIdentity', managedIdentityClientId: '0d6c1c1e-8a49-4a4b-9c2c-3f1d0e5b6a7c' });
+  });
+
+  it('treats empty strings as missing and reports every problem at once, naming each setting', () => {
+    const problems = problemsOf({
+      TRELICA_CLIENT_ID: '',
+      TRELICA_CLIENT_SECRET: '  ',
+      EXO_APP_ID: 'not-a-guid',
+      EXO_ORGANIZATION: 'contoso.com',
+      TRELICA_BASE_URL: 'ftp://example.com',
+      TRELICA_PAGE_SIZE: '5000',
+      DRY_RUN: 'maybe',
+      EXO_ACTIONS: 'convertToShared,deleteEverything',
+      SWEEP_SCHEDULE: 'every hour',
+      EXO_AUTH: 'password',
+    });
+    const joined = problems.join('\n');
+    for (const setting of [
+      'TRELICA_CLIENT_ID',
+      'TRELICA_CLIENT_SECRET',
+      'EXO_ORGANIZATION',
+      'TRELICA_BASE_URL',
+      'TRELICA_PAGE_SIZE',
+      'DRY_RUN',
+      'EXO_ACTIONS',
+      'SWEEP_SCHEDULE',
+      'EXO_AUTH',
+    ]) {
+      expect(joined).toContain(setting);
+    }
+  });
+
+  it('asks for a certificate source in certificate mode, and for only one of them', () => {
+    expect(problemsOf({ ...valid, KEY_VAULT_URL: '' }).join()).toMatch(/KEY_VAULT_URL is required when EXO_AUTH=certificate/);
+    expect(problemsOf({ ...valid, EXO_CERTIFICATE_PATH: '/tmp/x.pfx' }).join()).toMatch(/not both/);
+  });
+
+  it('needs no certificate or app id with EXO_AUTH=managedIdentity', () => {
+    const config = loadConfig({ ...valid, EXO_AUTH: 'managedIdentity', EXO_APP_ID: '', KEY_VAULT_URL: '' });
+    expect(config.certificate).toBeUndefined();
+    expect(config.exchange.auth).toBe('managedIdentity');
+  });
+
+  it('selects file mode for local development', () => {
+    const config = loadConfig({ ...valid, KEY_VAULT_URL: undefined, EXO_CERTIFICATE_PATH: './dev.pfx', EXO_CERTIFICATE_PASSWORD: 'pw' });
+    expect(config.certificate).toMatchObject({ kind: 'file', path: './dev.pfx' });
+  });
+
+  it('never shows the client secret or certificate password when the config is logged', () => {
+    const config = loadConfig({ ...valid, KEY_VAULT_URL: undefined, EXO_CERTIFICATE_PATH: './dev.pfx', EXO_CERTIFICATE_PASSWORD: 'pfx-pass-123' });
+    const shown = `${JSON.stringify(config)} ${inspect(config, { depth: 10 })} ${String(config.trelica.clientSecret)}`;
+    expect(shown).not.toContain('s3cr3t-value');
+    expect(shown).not.toContain('pfx-pass-123');
+    expect(config.trelica.clientSecret.reveal()).toBe('s3cr3t-value');
+  });
+
+  it('documents a default for every defaulted setting in the settings table', () => {
+    for (const name of Object.keys(DEFAULTS)) expect(Object.keys(SETTINGS)).toContain(name);
+  });
+});
