@@ -41,13 +41,20 @@ export interface CertificateMaterial {
  * Throws CertificateError: CertificatePasswordWrong, CertificateNoPrivateKey,
  * CertificateKeyMismatch or CertificateUnreadable. Does not look at the clock (see assertCertificateCurrent).
  */
-export function openCertificate(material: CertificateMaterial, origin: CertificateOrigin): ExchangeCertificate {
+export function openCertificate(
+  material: CertificateMaterial,
+  origin: CertificateOrigin,
+): ExchangeCertificate {
   const { certificates, keys } =
     material.format === 'pfx' ? readPfx(material, origin) : readPem(material, origin);
   if (certificates.length === 0) {
-    throw new CertificateError('CertificateUnreadable', `The certificate from ${origin.source} holds a private key but no certificate`, {
-      hint: 'the material must contain the X.509 certificate together with its private key',
-    });
+    throw new CertificateError(
+      'CertificateUnreadable',
+      `The certificate from ${origin.source} holds a private key but no certificate`,
+      {
+        hint: 'the material must contain the X.509 certificate together with its private key',
+      },
+    );
   }
   if (keys.length === 0) {
     throw new CertificateError(
@@ -61,7 +68,9 @@ export function openCertificate(material: CertificateMaterial, origin: Certifica
     throw new CertificateError(
       'CertificateKeyMismatch',
       `The private key from ${origin.source} does not belong to its certificate (thumbprint ${thumbprintOf(certificates[0] as X509Certificate)})`,
-      { hint: 'put the certificate and its own private key together (export them again from the same certificate)' },
+      {
+        hint: 'put the certificate and its own private key together (export them again from the same certificate)',
+      },
     );
   }
   return {
@@ -78,7 +87,11 @@ export function openCertificate(material: CertificateMaterial, origin: Certifica
 }
 
 /** Refuse a certificate that is expired or not yet valid at `now`. `renewHint` says how to replace it. */
-export function assertCertificateCurrent(certificate: ExchangeCertificate, now: Date, renewHint: string): void {
+export function assertCertificateCurrent(
+  certificate: ExchangeCertificate,
+  now: Date,
+  renewHint: string,
+): void {
   if (now.getTime() < certificate.notBefore.getTime()) {
     throw new CertificateError(
       'CertificateNotYetValid',
@@ -101,7 +114,11 @@ export function assertCertificateCurrent(certificate: ExchangeCertificate, now: 
  * Warnings every report and log should carry for this certificate at `now`: one line when it
  * expires within EXPIRY_WARNING_DAYS, else none. Pure, for the sweep report and `check`.
  */
-export function certificateWarnings(certificate: ExchangeCertificate, now: Date, withinDays = EXPIRY_WARNING_DAYS): string[] {
+export function certificateWarnings(
+  certificate: ExchangeCertificate,
+  now: Date,
+  withinDays = EXPIRY_WARNING_DAYS,
+): string[] {
   const left = certificate.expiresOn.getTime() - now.getTime();
   if (left < 0 || left > withinDays * DAY_MS) return [];
   const days = Math.floor(left / DAY_MS);
@@ -184,7 +201,11 @@ function readPfx(material: CertificateMaterial, origin: CertificateOrigin): Cont
   return { certificates, keys };
 }
 
-function openPkcs12(asn1: forge.asn1.Asn1, password: string, origin: CertificateOrigin): forge.pkcs12.Pkcs12Pfx {
+function openPkcs12(
+  asn1: forge.asn1.Asn1,
+  password: string,
+  origin: CertificateOrigin,
+): forge.pkcs12.Pkcs12Pfx {
   // An empty password is written two ways: "" (two zero bytes, .NET/OpenSSL -passout pass:) or
   // no password at all (some Windows and Key Vault exports). Try both before calling it wrong.
   const attempts: (string | null)[] = password === '' ? ['', null] : [password];
@@ -241,7 +262,9 @@ function readPem(material: CertificateMaterial, origin: CertificateOrigin): Cont
 function parsePemKey(block: string, label: string, password: string, origin: CertificateOrigin): KeyObject {
   const encrypted = label === 'ENCRYPTED PRIVATE KEY' || /Proc-Type:\s*4,ENCRYPTED/.test(block);
   try {
-    return createPrivateKey(encrypted ? { key: block, format: 'pem', passphrase: password } : { key: block, format: 'pem' });
+    return createPrivateKey(
+      encrypted ? { key: block, format: 'pem', passphrase: password } : { key: block, format: 'pem' },
+    );
   } catch {
     if (encrypted) {
       throw new CertificateError(
@@ -284,7 +307,11 @@ function toDer(asn1: forge.asn1.Asn1): Buffer {
 }
 
 function unreadable(origin: CertificateOrigin, why: string): CertificateError {
-  return new CertificateError('CertificateUnreadable', `The certificate from ${origin.source} cannot be read: ${why}`, {
-    hint: 'provide a PFX (PKCS#12) or a PEM holding the certificate and its private key',
-  });
+  return new CertificateError(
+    'CertificateUnreadable',
+    `The certificate from ${origin.source} cannot be read: ${why}`,
+    {
+      hint: 'provide a PFX (PKCS#12) or a PEM holding the certificate and its private key',
+    },
+  );
 }

@@ -57,7 +57,12 @@ export function isRetryableStatus(status: number): boolean {
  * wins: it says when trying again makes sense. Otherwise exponential back-off with "equal jitter"
  * (half fixed, half random), so many clients that failed together do not come back together.
  */
-export function retryDelay(policy: RetryPolicy, retry: number, retryAfterMs: number | undefined, random: () => number): number {
+export function retryDelay(
+  policy: RetryPolicy,
+  retry: number,
+  retryAfterMs: number | undefined,
+  random: () => number,
+): number {
   if (retryAfterMs !== undefined) return Math.max(0, Math.ceil(retryAfterMs));
   const exponential = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, retry - 1));
   const jitter = Math.min(1, Math.max(0, random()));
@@ -76,5 +81,7 @@ export function parseRetryAfter(value: string | null | undefined, now: Date): nu
 }
 
 function stripUndefined(options: RetryOptions): RetryOptions {
-  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as RetryOptions;
+  return Object.fromEntries(
+    Object.entries(options).filter(([, value]) => value !== undefined),
+  ) as RetryOptions;
 }

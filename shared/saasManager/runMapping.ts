@@ -17,7 +17,10 @@ export function toWorkflowRun(json: Record<string, unknown>, step: WaitingStep):
   const waiting = (Array.isArray(json.steps) ? json.steps : [])
     .filter(isRecord)
     .find((entry) => entry.id === step.stepId && entry.status === 'Waiting');
-  const actions = waiting && isRecord(waiting.waiting) && Array.isArray(waiting.waiting.actions) ? waiting.waiting.actions : [];
+  const actions =
+    waiting && isRecord(waiting.waiting) && Array.isArray(waiting.waiting.actions)
+      ? waiting.waiting.actions
+      : [];
   const available = actions.filter(isRecord).filter((action) => nonEmpty(action.name) !== undefined);
   const ours = available.find((action) => action.name === step.actionName);
 

@@ -23,9 +23,12 @@ import {
 } from './retry';
 import { isRecord, runIdOf, toWorkflowRun } from './runMapping';
 
-export const DEFAULT_BASE_URL = 'https://app.trelica.com';
 /** Exactly what a sweep needs: find workflows, read runs, fire the step's action. */
-export const SAAS_MANAGER_SCOPES = ['Workflows.Read', 'Workflows.Runs.Read', 'Workflows.Runs.Execute'] as const;
+export const SAAS_MANAGER_SCOPES = [
+  'Workflows.Read',
+  'Workflows.Runs.Read',
+  'Workflows.Runs.Execute',
+] as const;
 
 const WORKFLOWS_PATH = '/api/workflows/v1';
 const DEFAULT_PAGE_SIZE = 100;
@@ -136,10 +139,14 @@ export class SaasManagerClient implements WorkflowApi {
         seen.length > 0
           ? `; workflows this API client can see: ${quoteList(seen)}`
           : '; this API client sees no workflows at all';
-      throw new WorkflowApiError('WorkflowNotFound', `No SaaS Manager workflow is named "${workflowName}"${found}`, {
-        setup: true,
-        hint: 'set WORKFLOW_NAMES to the exact workflow name (letter case matters)',
-      });
+      throw new WorkflowApiError(
+        'WorkflowNotFound',
+        `No SaaS Manager workflow is named "${workflowName}"${found}`,
+        {
+          setup: true,
+          hint: 'set WORKFLOW_NAMES to the exact workflow name (letter case matters)',
+        },
+      );
     }
     if (exact.length > 1) {
       const ids = exact.map((workflow) => String(workflow.id)).join(', ');
@@ -153,21 +160,31 @@ export class SaasManagerClient implements WorkflowApi {
     const workflow = exact[0] as Record<string, unknown>;
     const workflowId = typeof workflow.id === 'string' && workflow.id !== '' ? workflow.id : undefined;
     if (!workflowId) {
-      throw new WorkflowApiError('BadResponse', `SaaS Manager listed workflow "${workflowName}" without an id`, {
-        method: 'GET',
-        path: safePath(url),
-        setup: true,
-      });
+      throw new WorkflowApiError(
+        'BadResponse',
+        `SaaS Manager listed workflow "${workflowName}" without an id`,
+        {
+          method: 'GET',
+          path: safePath(url),
+          setup: true,
+        },
+      );
     }
     const steps = (Array.isArray(workflow.steps) ? workflow.steps : []).filter(isRecord);
     const matches = steps.filter((step) => step.name === stepName || step.customName === stepName);
     if (matches.length === 0) {
-      const existing = steps.map((step) => `"${String(step.name)}"${step.type ? ` (${String(step.type)})` : ''}`);
+      const existing = steps.map(
+        (step) => `"${String(step.name)}"${step.type ? ` (${String(step.type)})` : ''}`,
+      );
       const list = existing.length > 0 ? `; its steps are: ${existing.join(', ')}` : '; it has no steps';
-      throw new WorkflowApiError('StepNotFound', `Workflow "${workflowName}" has no step named "${stepName}"${list}`, {
-        setup: true,
-        hint: 'set WORKFLOW_STEP_NAME to the name of the Signal step that waits for this app',
-      });
+      throw new WorkflowApiError(
+        'StepNotFound',
+        `Workflow "${workflowName}" has no step named "${stepName}"${list}`,
+        {
+          setup: true,
+          hint: 'set WORKFLOW_STEP_NAME to the name of the Signal step that waits for this app',
+        },
+      );
     }
     if (matches.length > 1) {
       const ids = matches.map((step) => String(step.id)).join(', ');
@@ -179,11 +196,15 @@ export class SaasManagerClient implements WorkflowApi {
     }
     const stepId = (matches[0] as Record<string, unknown>).id;
     if (typeof stepId !== 'string' || stepId === '') {
-      throw new WorkflowApiError('BadResponse', `Workflow "${workflowName}" lists step "${stepName}" without an id`, {
-        method: 'GET',
-        path: safePath(url),
-        setup: true,
-      });
+      throw new WorkflowApiError(
+        'BadResponse',
+        `Workflow "${workflowName}" lists step "${stepName}" without an id`,
+        {
+          method: 'GET',
+          path: safePath(url),
+          setup: true,
+        },
+      );
     }
     return { workflowId, workflowName, stepId, stepName, actionName };
   }
@@ -196,7 +217,9 @@ export class SaasManagerClient implements WorkflowApi {
     for await (const { results } of this.#pages(url, false)) {
       for (const item of results) {
         if (!isRecord(item) || runIdOf(item) === undefined) {
-          this.#logger.warn('SaaS Manager listed a run without an id; skipping it', { workflowId: step.workflowId });
+          this.#logger.warn('SaaS Manager listed a run without an id; skipping it', {
+            workflowId: step.workflowId,
+          });
           continue;
         }
         const run = toWorkflowRun(item, step);
@@ -215,13 +238,18 @@ export class SaasManagerClient implements WorkflowApi {
     if (answer.status === 404) return undefined;
     let json = answer.body;
     // Tolerate a list-shaped answer (the published docs show one for this endpoint).
-    if (isRecord(json) && Array.isArray(json.results)) json = json.results.find((item) => runIdOf(item) === runId);
+    if (isRecord(json) && Array.isArray(json.results))
+      json = json.results.find((item) => runIdOf(item) === runId);
     if (!isRecord(json) || runIdOf(json) !== runId) {
-      throw new WorkflowApiError('BadResponse', `SaaS Manager GET ${url.pathname} did not return run ${runId}`, {
-        method: 'GET',
-        path: safePath(url),
-        status: answer.status,
-      });
+      throw new WorkflowApiError(
+        'BadResponse',
+        `SaaS Manager GET ${url.pathname} did not return run ${runId}`,
+        {
+          method: 'GET',
+          path: safePath(url),
+          status: answer.status,
+        },
+      );
     }
     return toWorkflowRun(json, step);
   }
@@ -230,30 +258,35 @@ export class SaasManagerClient implements WorkflowApi {
     if (!run.waitingAtStep) return 'notWaiting';
     const started = this.#now();
     let current = run;
-    // Set once a POST failed in a way that may have happened after the server acted.
-    let mayHaveActed = false;
     for (let attempt = 1; ; attempt++) {
       if (current.signalHref === undefined) throw actionNotFound(step, current);
       const url = this.#resolveReference(current.signalHref, 'action href');
       const exchange = await this.#authorized('POST', url);
       if (exchange.kind === 'response') {
         if (isSuccess(exchange.status)) {
-          this.#logger.info('SaaS Manager signal fired', this.#runProps(step, current, { action: step.actionName }));
+          this.#logger.info(
+            'SaaS Manager signal fired',
+            this.#runProps(step, current, { action: step.actionName }),
+          );
           return 'signalled';
         }
         if (exchange.status === 409) {
-          this.#logger.info('SaaS Manager step no longer waiting (409); not signalled', this.#runProps(step, current));
+          this.#logger.info(
+            'SaaS Manager step no longer waiting (409); not signalled',
+            this.#runProps(step, current),
+          );
           return 'notWaiting';
         }
-        if (exchange.status !== 429 && exchange.status < 500) throw this.#signalRefused(step, current, url, exchange);
+        if (exchange.status !== 429 && exchange.status < 500)
+          throw this.#signalRefused(step, current, url, exchange);
       }
 
-      // 429, 5xx or no answer. Only 429 proves nothing happened; the rest may hide a fired signal.
-      const rateLimited = exchange.kind === 'response' && exchange.status === 429;
-      if (!rateLimited) mayHaveActed = true;
+      // 429, 5xx or no answer. A 429 proves nothing happened; the others may hide a fired signal,
+      // so the run is re-read before anything else: never a second POST on a guess.
+      const mayHaveActed = !(exchange.kind === 'response' && exchange.status === 429);
       const wait = this.#delayAfter(exchange, attempt);
-      if (attempt >= this.#retry.maxAttempts || this.#now() - started + wait > this.#retry.maxTotalMs) {
-        throw this.#signalGaveUp(step, current, url, exchange, attempt, !rateLimited);
+      if (this.#now() - started + wait > this.#retry.maxTotalMs) {
+        throw this.#signalGaveUp(step, current, url, exchange, attempt, mayHaveActed);
       }
       this.#logger.warn(
         `SaaS Manager POST ${url.pathname} ${describeExchange(exchange)}; re-reading the run in ${wait} ms before deciding whether to signal again`,
@@ -284,7 +317,7 @@ export class SaasManagerClient implements WorkflowApi {
         );
       }
       if (!fresh.waitingAtStep) {
-        // Moved on: after a 5xx or a lost answer that is almost certainly our POST.
+        // Moved on. After a 5xx or a lost answer that is, almost certainly, our own POST.
         this.#logger.info(
           mayHaveActed
             ? 'SaaS Manager signal took effect although its answer was an error; not signalling again'
@@ -293,6 +326,9 @@ export class SaasManagerClient implements WorkflowApi {
         );
         return mayHaveActed ? 'signalled' : 'notWaiting';
       }
+      // Still waiting, so that POST did nothing: safe to post again, if attempts remain.
+      if (attempt >= this.#retry.maxAttempts)
+        throw this.#signalGaveUp(step, fresh, url, exchange, attempt, false);
       current = fresh;
     }
   }
@@ -305,25 +341,34 @@ export class SaasManagerClient implements WorkflowApi {
     const visited = new Set<string>();
     for (let page = 1; url !== undefined; page++) {
       if (page > MAX_PAGES || visited.has(url.href)) {
-        throw new WorkflowApiError('PagingLoop', `SaaS Manager paging for ${first.pathname} did not come to an end`, {
-          method: 'GET',
-          path: safePath(url),
-        });
+        throw new WorkflowApiError(
+          'PagingLoop',
+          `SaaS Manager paging for ${first.pathname} did not come to an end`,
+          {
+            method: 'GET',
+            path: safePath(url),
+          },
+        );
       }
       visited.add(url.href);
       const answer = await this.#get(url, setup, false);
       const body = answer.body;
       if (!isRecord(body) || !Array.isArray(body.results)) {
-        throw new WorkflowApiError('BadResponse', `SaaS Manager GET ${url.pathname} did not return a list of results`, {
-          method: 'GET',
-          path: safePath(url),
-          status: answer.status,
-          setup,
-        });
+        throw new WorkflowApiError(
+          'BadResponse',
+          `SaaS Manager GET ${url.pathname} did not return a list of results`,
+          {
+            method: 'GET',
+            path: safePath(url),
+            status: answer.status,
+            setup,
+          },
+        );
       }
       // Stop on an empty page even if it carries a `next` (the documented end condition).
       if (body.results.length === 0) return;
-      const next = typeof body.next === 'string' && body.next.trim() !== '' ? body.next : linkNext(answer.headers);
+      const next =
+        typeof body.next === 'string' && body.next.trim() !== '' ? body.next : linkNext(answer.headers);
       const nextUrl = next === undefined ? undefined : this.#resolveReference(next, 'next page URL');
       yield { results: body.results };
       url = nextUrl;
@@ -334,7 +379,9 @@ export class SaasManagerClient implements WorkflowApi {
     try {
       const answer = await this.#get(this.#apiUrl(WORKFLOWS_PATH, { limit: '50' }), true, false);
       const results = isRecord(answer.body) && Array.isArray(answer.body.results) ? answer.body.results : [];
-      return results.filter(isRecord).flatMap((workflow) => (typeof workflow.name === 'string' ? [workflow.name] : []));
+      return results
+        .filter(isRecord)
+        .flatMap((workflow) => (typeof workflow.name === 'string' ? [workflow.name] : []));
     } catch {
       // Only decoration for the "not found" message; the real error is that one.
       return [];
@@ -350,12 +397,16 @@ export class SaasManagerClient implements WorkflowApi {
     if (exchange.kind === 'network') throw this.#networkError('GET', url, exchange, attempts, setup);
     if (isSuccess(exchange.status) || (allow404 && exchange.status === 404)) {
       if (isSuccess(exchange.status) && exchange.body === undefined) {
-        throw new WorkflowApiError('BadResponse', `SaaS Manager GET ${url.pathname} answered ${exchange.status} without JSON`, {
-          method: 'GET',
-          path: safePath(url),
-          status: exchange.status,
-          setup,
-        });
+        throw new WorkflowApiError(
+          'BadResponse',
+          `SaaS Manager GET ${url.pathname} answered ${exchange.status} without JSON`,
+          {
+            method: 'GET',
+            path: safePath(url),
+            status: exchange.status,
+            setup,
+          },
+        );
       }
       return exchange;
     }
@@ -374,17 +425,22 @@ export class SaasManagerClient implements WorkflowApi {
       if (!transient || n >= this.#retry.maxAttempts) return { exchange, attempts: n };
       const wait = this.#delayAfter(exchange, n);
       if (this.#now() - started + wait > this.#retry.maxTotalMs) return { exchange, attempts: n };
-      this.#logger.warn(`SaaS Manager ${method} ${url.pathname} ${describeExchange(exchange)}; retrying in ${wait} ms`, {
-        attempt: n,
-        maxAttempts: this.#retry.maxAttempts,
-      });
+      this.#logger.warn(
+        `SaaS Manager ${method} ${url.pathname} ${describeExchange(exchange)}; retrying in ${wait} ms`,
+        {
+          attempt: n,
+          maxAttempts: this.#retry.maxAttempts,
+        },
+      );
       await this.#sleep(wait);
     }
   }
 
   #delayAfter(exchange: Exchange, attempt: number): number {
     const retryAfter =
-      exchange.kind === 'response' ? parseRetryAfter(exchange.headers.get('retry-after'), this.#clock.now()) : undefined;
+      exchange.kind === 'response'
+        ? parseRetryAfter(exchange.headers.get('retry-after'), this.#clock.now())
+        : undefined;
     return retryDelay(this.#retry, attempt, retryAfter, this.#random);
   }
 
@@ -429,12 +485,16 @@ export class SaasManagerClient implements WorkflowApi {
       const accessToken = typeof body.access_token === 'string' ? body.access_token : '';
       const tokenType = typeof body.token_type === 'string' ? body.token_type : 'Bearer';
       if (accessToken === '' || tokenType.toLowerCase() !== 'bearer') {
-        throw new WorkflowApiError('BadResponse', 'SaaS Manager /connect/token answered without a bearer access token', {
-          method: 'POST',
-          path: url.pathname,
-          status: exchange.status,
-          setup: true,
-        });
+        throw new WorkflowApiError(
+          'BadResponse',
+          'SaaS Manager /connect/token answered without a bearer access token',
+          {
+            method: 'POST',
+            path: url.pathname,
+            status: exchange.status,
+            setup: true,
+          },
+        );
       }
       const expiresIn = Number(body.expires_in);
       const lifetimeMs = (Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn : 3600) * 1000;
@@ -446,7 +506,11 @@ export class SaasManagerClient implements WorkflowApi {
     }
 
     const oauthError = typeof body.error === 'string' ? body.error : undefined;
-    if (oauthError === 'invalid_client' || oauthError === 'unauthorized_client' || oauthError === 'invalid_scope') {
+    if (
+      oauthError === 'invalid_client' ||
+      oauthError === 'unauthorized_client' ||
+      oauthError === 'invalid_scope'
+    ) {
       const why =
         oauthError === 'invalid_scope'
           ? `does not allow the scopes ${SAAS_MANAGER_SCOPES.join(', ')} (invalid_scope)`
@@ -463,7 +527,12 @@ export class SaasManagerClient implements WorkflowApi {
     throw this.#statusError('POST', url, exchange, attempts, true, 'TokenRequestFailed');
   }
 
-  async #send(method: Method, url: URL, headers: Record<string, string>, body?: URLSearchParams): Promise<Exchange> {
+  async #send(
+    method: Method,
+    url: URL,
+    headers: Record<string, string>,
+    body?: URLSearchParams,
+  ): Promise<Exchange> {
     const signal = AbortSignal.timeout(this.#timeoutMs);
     try {
       const response = await this.#fetch(url, {
@@ -539,11 +608,23 @@ export class SaasManagerClient implements WorkflowApi {
         hint: 'a freshly issued access token was refused; check that the API application is still enabled',
       });
     }
-    if (status === 403) return new WorkflowApiError(code ?? 'Forbidden', message, { ...details, setup: true, hint: SCOPES_HINT });
+    if (status === 403)
+      return new WorkflowApiError(code ?? 'Forbidden', message, {
+        ...details,
+        setup: true,
+        hint: SCOPES_HINT,
+      });
     if (status >= 300 && status < 400) {
       return new WorkflowApiError(code ?? 'Redirected', message, { ...details, hint: BASE_URL_HINT });
     }
-    const fallback = status === 404 ? 'NotFound' : status === 429 ? 'RateLimited' : status >= 500 ? 'ServerError' : 'RequestFailed';
+    const fallback =
+      status === 404
+        ? 'NotFound'
+        : status === 429
+          ? 'RateLimited'
+          : status >= 500
+            ? 'ServerError'
+            : 'RequestFailed';
     return new WorkflowApiError(code ?? fallback, message, details);
   }
 
@@ -553,17 +634,26 @@ export class SaasManagerClient implements WorkflowApi {
       return new WorkflowApiError(
         'RunNotFound',
         `SaaS Manager has no run ${run.runId} with a "${step.actionName}" action at step "${step.stepName}" any more (POST ${url.pathname} answered 404)${problem?.traceId ? ` (traceId ${problem.traceId})` : ''}`,
-        { method: 'POST', path: safePath(url), status: 404, ...(problem?.traceId ? { traceId: problem.traceId } : {}) },
+        {
+          method: 'POST',
+          path: safePath(url),
+          status: 404,
+          ...(problem?.traceId ? { traceId: problem.traceId } : {}),
+        },
       );
     }
     const error = this.#statusError('POST', url, answer, 1, false);
     if (answer.status === 401 || answer.status === 403) return error;
-    return new WorkflowApiError('SignalRejected', `The "${step.actionName}" signal for run ${run.runId} was refused: ${error.message}`, {
-      method: 'POST',
-      path: safePath(url),
-      status: answer.status,
-      ...pick(error),
-    });
+    return new WorkflowApiError(
+      'SignalRejected',
+      `The "${step.actionName}" signal for run ${run.runId} was refused: ${error.message}`,
+      {
+        method: 'POST',
+        path: safePath(url),
+        status: answer.status,
+        ...pick(error),
+      },
+    );
   }
 
   #signalGaveUp(
@@ -576,7 +666,7 @@ export class SaasManagerClient implements WorkflowApi {
   ): WorkflowApiError {
     const outcome = uncertain
       ? 'whether the last attempt took effect is unknown; if the run is still waiting, the next sweep tries again'
-      : 'the run is still waiting and the next sweep tries again';
+      : 'the run is still waiting, so the next sweep tries again';
     return new WorkflowApiError(
       uncertain ? 'SignalUncertain' : 'SignalFailed',
       `The "${step.actionName}" signal for run ${run.runId} did not go through: POST ${url.pathname} ${describeExchange(exchange)} (${attempts} ${attempts === 1 ? 'attempt' : 'attempts'}); ${outcome}`,
@@ -623,7 +713,11 @@ export class SaasManagerClient implements WorkflowApi {
     return url;
   }
 
-  #runProps(step: WaitingStep, run: WorkflowRun, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  #runProps(
+    step: WaitingStep,
+    run: WorkflowRun,
+    extra: Record<string, unknown> = {},
+  ): Record<string, unknown> {
     return { workflowId: step.workflowId, workflowName: step.workflowName, runId: run.runId, ...extra };
   }
 
@@ -643,10 +737,14 @@ function parseBaseUrl(value: string): URL {
     });
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new WorkflowApiError('InvalidBaseUrl', `TRELICA_BASE_URL must be an https:// URL (got ${url.protocol})`, {
-      setup: true,
-      hint: BASE_URL_HINT,
-    });
+    throw new WorkflowApiError(
+      'InvalidBaseUrl',
+      `TRELICA_BASE_URL must be an https:// URL (got ${url.protocol})`,
+      {
+        setup: true,
+        hint: BASE_URL_HINT,
+      },
+    );
   }
   url.search = '';
   url.hash = '';
@@ -654,7 +752,10 @@ function parseBaseUrl(value: string): URL {
 }
 
 function actionNotFound(step: WaitingStep, run: WorkflowRun): WorkflowApiError {
-  const actions = run.availableActions.length > 0 ? `its actions are ${quoteList(run.availableActions)}` : 'it offers no actions';
+  const actions =
+    run.availableActions.length > 0
+      ? `its actions are ${quoteList(run.availableActions)}`
+      : 'it offers no actions';
   return new WorkflowApiError(
     'ActionNotFound',
     `Run ${run.runId}${run.name ? ` (${run.name})` : ''} waits at step "${step.stepName}" but has no action named "${step.actionName}"; ${actions}`,
@@ -706,7 +807,8 @@ function safePath(url: URL): string {
 }
 
 function describeExchange(exchange: Exchange): string {
-  if (exchange.kind === 'network') return exchange.timedOut ? `got no answer (${exchange.reason})` : `failed (${exchange.reason})`;
+  if (exchange.kind === 'network')
+    return exchange.timedOut ? `got no answer (${exchange.reason})` : `failed (${exchange.reason})`;
   const problem = parseProblemDetails(exchange.body);
   const retryAfter = exchange.headers.get('retry-after');
   return `answered ${exchange.status}${exchange.statusText ? ` ${exchange.statusText}` : ''}${problem?.traceId ? ` (traceId ${problem.traceId})` : ''}${retryAfter ? ` (Retry-After ${retryAfter.slice(0, 40)})` : ''}`;
@@ -717,24 +819,22 @@ function describeExchange(exchange: Exchange): string {
  * values (an invalid Authorization header is reported verbatim), so they are never copied.
  */
 function describeNetworkError(error: unknown, timeoutMs: number): { reason: string; timedOut: boolean } {
-  const name = error instanceof Error ? error.name : '';
+  // Duck-typed: errors from fetch may come from another realm (e.g. a test sandbox), so no instanceof.
+  const name = isObject(error) && typeof error.name === 'string' ? error.name : '';
   if (name === 'TimeoutError') return { reason: `no answer within ${timeoutMs} ms`, timedOut: true };
   if (name === 'AbortError') return { reason: 'request aborted', timedOut: false };
-  const cause = error instanceof Error ? error.cause : undefined;
-  const code = errorCode(cause) ?? errorCode(error) ?? errorCode(firstNested(cause));
+  const cause = isObject(error) ? error.cause : undefined;
+  const nested = isObject(cause) && Array.isArray(cause.errors) ? (cause.errors as unknown[])[0] : undefined;
+  const code = errorCode(cause) ?? errorCode(error) ?? errorCode(nested);
   return { reason: code ?? 'network error', timedOut: false };
 }
 
 function errorCode(value: unknown): string | undefined {
-  const code = isErrorLike(value) ? value.code : undefined;
+  const code = isObject(value) ? value.code : undefined;
   return typeof code === 'string' && /^[A-Z][A-Z0-9_]{1,40}$/.test(code) ? code : undefined;
 }
 
-function firstNested(value: unknown): unknown {
-  return value instanceof AggregateError ? value.errors[0] : undefined;
-}
-
-function isErrorLike(value: unknown): value is { code?: unknown } {
+function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;
 }
 

@@ -49,7 +49,8 @@ type Token =
   | { type: '(' | ')' | '[' | ']' | 'end'; position: number };
 
 export function tokenize(source: string): Token[] {
-  if (source.length > MAX_LENGTH) throw new FilterSyntaxError(`filter longer than ${MAX_LENGTH} characters`, MAX_LENGTH);
+  if (source.length > MAX_LENGTH)
+    throw new FilterSyntaxError(`filter longer than ${MAX_LENGTH} characters`, MAX_LENGTH);
   const tokens: Token[] = [];
   let i = 0;
   while (i < source.length) {
@@ -144,7 +145,8 @@ class Parser {
     }
     this.index++;
     const path = token.text.split('.');
-    if (path.some((segment) => segment === '')) throw new FilterSyntaxError(`bad attribute path "${token.text}"`, token.position);
+    if (path.some((segment) => segment === ''))
+      throw new FilterSyntaxError(`bad attribute path "${token.text}"`, token.position);
 
     const next = this.peek();
     if (next.type === '[') {
@@ -154,12 +156,16 @@ class Parser {
       return { kind: 'complex', path, filter: inner };
     }
     if (next.type !== 'word') {
-      throw new FilterSyntaxError(`expected an operator after "${token.text}", found ${describe(next)}`, next.position);
+      throw new FilterSyntaxError(
+        `expected an operator after "${token.text}", found ${describe(next)}`,
+        next.position,
+      );
     }
     const operator = next.text.toLowerCase();
     this.index++;
     if (operator === 'pr') return { kind: 'present', path };
-    if (!OPERATORS.has(operator)) throw new FilterSyntaxError(`unknown operator "${next.text}"`, next.position);
+    if (!OPERATORS.has(operator))
+      throw new FilterSyntaxError(`unknown operator "${next.text}"`, next.position);
     return { kind: 'compare', path, operator: operator as CompareOperator, value: this.value() };
   }
 
@@ -178,7 +184,8 @@ class Parser {
 
   expect(type: Token['type'], what: string): void {
     const token = this.peek();
-    if (token.type !== type) throw new FilterSyntaxError(`expected ${what}, found ${describe(token)}`, token.position);
+    if (token.type !== type)
+      throw new FilterSyntaxError(`expected ${what}, found ${describe(token)}`, token.position);
     this.index++;
   }
 

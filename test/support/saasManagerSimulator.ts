@@ -17,7 +17,14 @@
  * Its clock is frozen unless a test moves it (`advance`), so its output is deterministic.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  STATUS_CODES,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FilterSyntaxError, matchesFilter, parseFilter, type FilterNode } from './saasManagerFilter';
 
@@ -173,7 +180,11 @@ interface RouteMatch {
   params: { workflowId?: string; runId?: string; stepId?: string; signalName?: string };
 }
 
-const SYSTEM_USER = { userId: '7cbf8b34-a321-43f0-8c8f-275b41e30b14', name: 'System', email: 'admin@example.com' };
+const SYSTEM_USER = {
+  userId: '7cbf8b34-a321-43f0-8c8f-275b41e30b14',
+  name: 'System',
+  email: 'admin@example.com',
+};
 const DEFAULT_START = Date.parse('2025-01-06T09:00:00.000Z');
 const WEEK_MS = 7 * 24 * 3600 * 1000;
 const MAX_BODY_BYTES = 64 * 1024;
@@ -208,7 +219,8 @@ export class SaasManagerSimulator {
     this.tokenLifetimeSeconds = options.tokenLifetimeSeconds ?? 3600;
     this.#server = createServer((req, res) => {
       this.#handle(req, res).catch(() => {
-        if (!res.headersSent) this.#write(res, this.#problem(500, 'Internal Server Error', 'simulator failure'));
+        if (!res.headersSent)
+          this.#write(res, this.#problem(500, 'Internal Server Error', 'simulator failure'));
       });
     });
   }
@@ -251,7 +263,9 @@ export class SaasManagerSimulator {
   advance(ms: number): void {
     this.#now += ms;
     for (const run of this.#runs.values()) {
-      const step = run.steps.find((s) => s.status === 'Waiting' && s.untilDtm !== undefined && s.untilDtm <= this.#now);
+      const step = run.steps.find(
+        (s) => s.status === 'Waiting' && s.untilDtm !== undefined && s.untilDtm <= this.#now,
+      );
       if (step) this.#complete(run, step);
     }
   }
@@ -260,7 +274,10 @@ export class SaasManagerSimulator {
   // Seeding
 
   addClient(client: { clientId: string; clientSecret: string; scopes?: readonly string[] }): void {
-    this.#clients.set(client.clientId, { secret: client.clientSecret, scopes: [...(client.scopes ?? SIM_SCOPES)] });
+    this.#clients.set(client.clientId, {
+      secret: client.clientSecret,
+      scopes: [...(client.scopes ?? SIM_SCOPES)],
+    });
   }
 
   addWorkflow(input: SimWorkflowInput): SimWorkflow {
@@ -283,10 +300,18 @@ export class SaasManagerSimulator {
     let steps: StoredStep[];
     if (input.waitingAtStepName !== undefined) {
       const index = workflow.steps.findIndex((step) => step.name === input.waitingAtStepName);
-      if (index < 0) throw new Error(`SaasManagerSimulator: workflow "${workflow.name}" has no step "${input.waitingAtStepName}"`);
+      if (index < 0)
+        throw new Error(
+          `SaasManagerSimulator: workflow "${workflow.name}" has no step "${input.waitingAtStepName}"`,
+        );
       steps = workflow.steps.slice(0, index + 1).map((step, i) =>
         i < index
-          ? { ...step, status: 'Completed' as const, dtm: this.#now, nextStepIds: [workflow.steps[i + 1]?.id ?? ''] }
+          ? {
+              ...step,
+              status: 'Completed' as const,
+              dtm: this.#now,
+              nextStepIds: [workflow.steps[i + 1]?.id ?? ''],
+            }
           : {
               ...step,
               status: 'Waiting' as const,
@@ -402,12 +427,19 @@ export class SaasManagerSimulator {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const method = req.method ?? 'GET';
     const match = matchRoute(url.pathname);
-    const entry: SimRequest = { route: match?.route ?? 'unknown', method, path: safePath(url), status: 0, injected: false };
+    const entry: SimRequest = {
+      route: match?.route ?? 'unknown',
+      method,
+      path: safePath(url),
+      status: 0,
+      injected: false,
+    };
     this.requests.push(entry);
     const body = await readBody(req);
 
     if (body === undefined) return this.#send(res, entry, this.#problem(413, 'Payload Too Large'));
-    if (!match) return this.#send(res, entry, this.#problem(404, 'Not Found', `No route for ${url.pathname}`));
+    if (!match)
+      return this.#send(res, entry, this.#problem(404, 'Not Found', `No route for ${url.pathname}`));
     if (method !== match.method) {
       return this.#send(res, entry, {
         ...this.#problem(405, 'Method Not Allowed', `Use ${match.method} for this URL`),
@@ -442,7 +474,9 @@ export class SaasManagerSimulator {
         return this.#page(url, this.#workflows, (workflow) => this.#renderWorkflow(workflow));
       case 'getWorkflow': {
         const workflow = this.#workflows.find((w) => w.id === workflowId);
-        return workflow ? { status: 200, body: this.#renderWorkflow(workflow) } : this.#problem(404, 'Not Found');
+        return workflow
+          ? { status: 200, body: this.#renderWorkflow(workflow) }
+          : this.#problem(404, 'Not Found');
       }
       case 'listRuns': {
         const workflow = this.#workflows.find((w) => w.id === workflowId);
@@ -495,13 +529,21 @@ export class SaasManagerSimulator {
     return {
       status: 200,
       headers: { 'cache-control': 'no-store' },
-      body: { access_token: token, expires_in: this.tokenLifetimeSeconds, token_type: 'Bearer', scope: scopes.join(' ') },
+      body: {
+        access_token: token,
+        expires_in: this.tokenLifetimeSeconds,
+        token_type: 'Bearer',
+        scope: scopes.join(' '),
+      },
     };
   }
 
   #authenticate(headers: IncomingHttpHeaders, scope: string): { clientId: string } | Reply {
     const header = headers.authorization ?? '';
-    const unauthorized = (challenge: string): Reply => ({ status: 401, headers: { 'www-authenticate': challenge } });
+    const unauthorized = (challenge: string): Reply => ({
+      status: 401,
+      headers: { 'www-authenticate': challenge },
+    });
     if (!/^Bearer\s+\S+$/i.test(header)) return unauthorized('Bearer');
     const token = this.#tokens.get(header.replace(/^Bearer\s+/i, ''));
     if (!token) return unauthorized('Bearer error="invalid_token"');
@@ -539,7 +581,11 @@ export class SaasManagerSimulator {
   }
 
   /** Cursor paging over a list sorted by id; the filter is applied to each item's JSON. */
-  #page<T extends { id: string }>(url: URL, items: readonly T[], render: (item: T) => Record<string, unknown>): Reply {
+  #page<T extends { id: string }>(
+    url: URL,
+    items: readonly T[],
+    render: (item: T) => Record<string, unknown>,
+  ): Reply {
     const limitText = url.searchParams.get('limit');
     const limit = limitText === null ? 100 : Number(limitText);
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
@@ -560,7 +606,11 @@ export class SaasManagerSimulator {
     const q = url.searchParams.get('q')?.toLowerCase();
     const matches = (json: Record<string, unknown>) =>
       (!filter || matchesFilter(filter, json)) &&
-      (!q || String(json.id).toLowerCase().includes(q) || String(json.name ?? '').toLowerCase().includes(q));
+      (!q ||
+        String(json.id).toLowerCase().includes(q) ||
+        String(json.name ?? '')
+          .toLowerCase()
+          .includes(q));
 
     const results: Record<string, unknown>[] = [];
     let index = after === undefined ? 0 : firstAfter(items, after);
@@ -576,16 +626,24 @@ export class SaasManagerSimulator {
     if (!more) return { status: 200, body: { results } };
 
     const next = new URL(`${this.#advertisedBase()}${url.pathname}`);
-    for (const [name, value] of url.searchParams) if (name !== 'after' && name !== 'limit') next.searchParams.append(name, value);
+    for (const [name, value] of url.searchParams)
+      if (name !== 'after' && name !== 'limit') next.searchParams.append(name, value);
     const lastId = String((results[results.length - 1] as Record<string, unknown>).id);
     next.searchParams.set('after', Buffer.from(JSON.stringify({ id: lastId })).toString('base64'));
     next.searchParams.set('limit', String(limit));
-    return { status: 200, headers: { link: `<${next.href}>; rel="next"` }, body: { next: next.href, results } };
+    return {
+      status: 200,
+      headers: { link: `<${next.href}>; rel="next"` },
+      body: { next: next.href, results },
+    };
   }
 
   #takeFault(match: RouteMatch): (SimFault & { remaining: number }) | undefined {
     const fault = this.#faults.find(
-      (f) => f.route === match.route && f.remaining > 0 && (f.runId === undefined || f.runId === match.params.runId),
+      (f) =>
+        f.route === match.route &&
+        f.remaining > 0 &&
+        (f.runId === undefined || f.runId === match.params.runId),
     );
     if (!fault) return undefined;
     fault.remaining--;
@@ -601,8 +659,14 @@ export class SaasManagerSimulator {
       return;
     }
     const status = fault.status ?? 500;
-    const reply = this.#problem(status, fault.problem?.title ?? STATUS_CODES[status] ?? 'Error', fault.problem?.detail, fault.problem?.traceIdIn);
-    if (fault.retryAfter !== undefined) reply.headers = { ...reply.headers, 'retry-after': String(fault.retryAfter) };
+    const reply = this.#problem(
+      status,
+      fault.problem?.title ?? STATUS_CODES[status] ?? 'Error',
+      fault.problem?.detail,
+      fault.problem?.traceIdIn,
+    );
+    if (fault.retryAfter !== undefined)
+      reply.headers = { ...reply.headers, 'retry-after': String(fault.retryAfter) };
     this.#send(res, entry, reply);
   }
 
@@ -616,7 +680,9 @@ export class SaasManagerSimulator {
     let payload = '';
     if (reply.body !== undefined) {
       payload = JSON.stringify(reply.body);
-      headers['content-type'] = reply.problem ? 'application/problem+json; charset=utf-8' : 'application/json; charset=utf-8';
+      headers['content-type'] = reply.problem
+        ? 'application/problem+json; charset=utf-8'
+        : 'application/json; charset=utf-8';
     }
     headers['content-length'] = String(Buffer.byteLength(payload));
     res.writeHead(reply.status, headers);
@@ -655,7 +721,12 @@ export class SaasManagerSimulator {
     delete step.actions;
     step.nextStepIds = later[0] ? [later[0].id] : [];
     later.forEach((next, i) =>
-      run.steps.push({ ...next, status: 'Completed', dtm: this.#now, nextStepIds: later[i + 1] ? [(later[i + 1] as { id: string }).id] : [] }),
+      run.steps.push({
+        ...next,
+        status: 'Completed',
+        dtm: this.#now,
+        nextStepIds: later[i + 1] ? [(later[i + 1] as { id: string }).id] : [],
+      }),
     );
     run.status = 'Completed';
     run.lastModifiedDtm = this.#now;
@@ -708,15 +779,27 @@ export class SaasManagerSimulator {
         id: workflow.triggerId,
         type: 'PersonLeaves',
         status: 'Completed',
-        completed: { dtm: new Date(run.createdDtm).toISOString(), nextStepIds: workflow.steps[0] ? [workflow.steps[0].id] : [] },
+        completed: {
+          dtm: new Date(run.createdDtm).toISOString(),
+          nextStepIds: workflow.steps[0] ? [workflow.steps[0].id] : [],
+        },
       },
       steps: run.steps.map((step) => {
-        const rendered: Record<string, unknown> = { id: step.id, type: step.type, name: step.name, status: step.status };
+        const rendered: Record<string, unknown> = {
+          id: step.id,
+          type: step.type,
+          name: step.name,
+          status: step.status,
+        };
         if (step.status === 'Waiting') {
           rendered.waiting = {
             dtm: new Date(step.dtm).toISOString(),
             ...(step.untilDtm !== undefined ? { untilDtm: new Date(step.untilDtm).toISOString() } : {}),
-            actions: (step.actions ?? []).map((action) => ({ name: action, label: action, href: this.#href(run, step, action) })),
+            actions: (step.actions ?? []).map((action) => ({
+              name: action,
+              label: action,
+              href: this.#href(run, step, action),
+            })),
           };
         } else {
           rendered.completed = { dtm: new Date(step.dtm).toISOString(), nextStepIds: step.nextStepIds ?? [] };
@@ -815,7 +898,11 @@ function decodeCursor(after: string | null): string | undefined | null {
   if (after === null || after === '') return undefined;
   try {
     const parsed = JSON.parse(Buffer.from(after, 'base64').toString('utf8')) as unknown;
-    if (typeof parsed === 'object' && parsed !== null && typeof (parsed as { id?: unknown }).id === 'string') {
+    if (
+      typeof parsed === 'object' &&
+      parsed !== null &&
+      typeof (parsed as { id?: unknown }).id === 'string'
+    ) {
       return (parsed as { id: string }).id;
     }
   } catch {

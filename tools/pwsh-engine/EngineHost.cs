@@ -70,7 +70,8 @@ internal sealed class EngineHost : PSHost
 ///   them through its console writer, i.e. stdout; they are shown only when the preference variables allow it);
 /// - information records (not Write-Host's) -> nowhere (pwsh's WriteInformation is a no-op);
 /// - progress -> nowhere (pwsh draws no progress when stdout is redirected).
-/// Colours and VT sequences are never written: SupportsVirtualTerminal is false, like a redirected pwsh.
+/// Colours and VT sequences are never written (SupportsVirtualTerminal is false, and $PSStyle decorations are
+/// stripped): whatever reads these pipes is a program, and the JSON our module prints must stay clean.
 /// Every write goes to Console.Out/Console.Error, the same writers that `[Console]::Out.WriteLine(...)` uses,
 /// so node-powershell's delimiter lines stay in order with our output; both writers flush on every write.
 /// </summary>

@@ -14,7 +14,8 @@ namespace PwshEngine;
 ///   read stdin line by line and run each line as one command; a line whose input is incomplete (open brace,
 ///   here-string, trailing pipe) starts a block that, exactly like pwsh, runs at the next blank line. Output is
 ///   rendered by Out-Default with errors merged in, so strings print as-is and objects as pwsh formats them.
-///   EOF ends the process with 0; `exit N` ends it with N.
+///   EOF ends the process with 0, or 1 when the last command failed ($? false), as pwsh does; `exit N` ends it
+///   with N.
 /// - `-Command text`: run it, then exit with 0 when `$?` is true and 1 otherwise (or N after `exit N`).
 /// - `-File path args`: run the script with the arguments bound like pwsh binds them; exit with the script's
 ///   `exit N`, 1 after a terminating error, else by `$?`.
@@ -63,6 +64,8 @@ internal static class Program
         try
         {
             runspace = RunspaceFactory.CreateRunspace(host, InitialSessionState.CreateDefault2());
+            // As pwsh: every command runs on one pipeline thread kept for the life of the runspace.
+            runspace.ThreadOptions = PSThreadOptions.ReuseThread;
             runspace.Open();
             if (commandLine.WorkingDirectory is not null)
             {
@@ -155,7 +158,7 @@ internal sealed class Shell
     /// pwsh's input loop for stdin: a complete line runs at once; an incomplete one starts block mode, which
     /// collects lines until a blank line and then runs the block (pwsh's behaviour under `-Command -`, see
     /// PowerShell/PowerShell#3223: multi-line input needs a trailing blank line). Output and errors are flushed
-    /// after every command. EOF ends the loop with exit code 0.
+    /// after every command.
     /// </summary>
     private int ReadEvalLoop(bool showPrompt)
     {
@@ -171,7 +174,8 @@ internal sealed class Shell
             string? line = Console.In.ReadLine();
             if (line is null)
             {
-                return ExitCodeOnEndOfInput();
+                // pwsh ends the session at EOF and, without `exit`, exits by the last command's $?.
+                return LastCommandSucceeded() ? 0 : 1;
             }
 
             string command;
@@ -214,8 +218,6 @@ internal sealed class Shell
             }
         }
     }
-
-    private static int ExitCodeOnEndOfInput() => 0;
 
     private int RunFile(CommandLine commandLine)
     {

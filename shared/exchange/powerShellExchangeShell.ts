@@ -1,0 +1,597 @@
+/**
+ * ExchangeShell over node-powershell: one long-lived PowerShell process per sweep, started on first
+ * need, running our module ExoActions.psm1 (all PowerShell logic lives there). This is the only file
+ * that imports node-powershell.
+ *
+ * The boundary, and why:
+ * - Node sends only single-line calls whose data is base64 JSON (`Invoke-ExoRunPlan -Payload '<b64>'`).
+ *   The base64 alphabet cannot leave a single-quoted literal, so no run data is ever parsed as code
+ *   (node-powershell's own template "escaping" is not injection-safe).
+ * - Each call answers with exactly one JSON line on stdout; warnings travel inside it.
+ * - Every call has a timeout. node-powershell's invocationTimeout neither kills the process nor frees
+ *   the session, so we race the call ourselves and kill the process: the run that was in flight is
+ *   `failed` (what it changed is unknown) and the next run gets a fresh process and connection.
+ * - Certificate bytes go to PowerShell only inside the connect payload on stdin. node-powershell's
+ *   `debug` output (which echoes commands) is forced off and its `history` (which keeps every command
+ *   and output) is emptied after each call, so no payload lingers in memory, logs or errors.
+ */
+import path from 'node:path';
+import { PowerShell } from 'node-powershell';
+import { ExchangeError } from '../errors';
+import type {
+  ActionResult,
+  ActionStatus,
+  ExchangeConnection,
+  ExchangeRunResult,
+  ExchangeShell,
+  Logger,
+  RunPlan,
+  ShellProbe,
+} from '../ports';
+
+export interface PowerShellExchangeShellOptions {
+  /** The PowerShell executable (see findPowerShell); used as given, whatever NODE_POWERSHELL says. */
+  executable: string;
+  /** ExoActions.psm1; by default the copy next to this file (the build copies it to dist/). */
+  modulePath?: string;
+  /** Longest wait for one run's Exchange work before the session is killed. */
+  callTimeoutMs: number;
+  /** Longest wait for Connect-ExchangeOnline (default: the larger of callTimeoutMs and 120 s). */
+  connectTimeoutMs?: number;
+  /** Longest wait for PowerShell to start and load the module (default: the larger of callTimeoutMs and 60 s). */
+  startTimeoutMs?: number;
+  /** Environment of the PowerShell process (default process.env): PSModulePath, managed identity variables. */
+  env?: NodeJS.ProcessEnv;
+  logger?: Logger;
+}
+
+const SETUP_HINT =
+  'install PowerShell 7.4+ (pwsh) or set NODE_POWERSHELL to a working PowerShell; on machines without pwsh run `npm run build:engine`';
+const STATUSES: ReadonlySet<string> = new Set<ActionStatus>(['done', 'already', 'failed', 'skipped', 'planned']);
+const STOP_GRACE_MS = 3000;
+
+// node-powershell lets NODE_POWERSHELL override the executable it is given. findPowerShell already
+// honoured NODE_POWERSHELL when choosing ours, so this subclass runs exactly what it was handed.
+class PinnedPowerShell extends PowerShell {
+  protected override setExecutable({ executable }: { executable?: string }): string {
+    if (!executable) throw new Error('PowerShellExchangeShell needs an executable');
+    return executable;
+  }
+}
+
+interface Session {
+  readonly shell: PinnedPowerShell;
+  /** Settles when the process has exited, however it ended. */
+  readonly exit: Promise<void>;
+  exited: boolean;
+  exitDetail?: string;
+  connected: boolean;
+  pid?: number;
+}
+
+type Outcome = { kind: 'output'; stdout: string; stderr: string } | { kind: 'timeout' } | { kind: 'exited'; detail: string };
+
+type Parsed = { ok: true; value: Record<string, unknown>; noise: string[] } | { ok: false; problem: string };
+
+export class PowerShellExchangeShell implements ExchangeShell {
+  readonly #executable: string;
+  readonly #modulePath: string;
+  readonly #callTimeoutMs: number;
+  readonly #connectTimeoutMs: number;
+  readonly #startTimeoutMs: number;
+  readonly #env: NodeJS.ProcessEnv;
+  readonly #logger: Logger | undefined;
+  #session: Session | undefined;
+  #processesStarted = 0;
+  #tail: Promise<unknown> = Promise.resolve();
+
+  constructor(options: PowerShellExchangeShellOptions) {
+    this.#executable = options.executable;
+    this.#modulePath = options.modulePath ?? path.join(__dirname, 'ExoActions.psm1');
+    this.#callTimeoutMs = options.callTimeoutMs;
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? Math.max(options.callTimeoutMs, 120_000);
+    this.#startTimeoutMs = options.startTimeoutMs ?? Math.max(options.callTimeoutMs, 60_000);
+    this.#env = options.env ?? process.env;
+    this.#logger = options.logger;
+  }
+
+  get processesStarted(): number {
+    return this.#processesStarted;
+  }
+
+  runPlan(plan: RunPlan, connection: () => Promise<ExchangeConnection>, whatIf: boolean): Promise<ExchangeRunResult> {
+    return this.#exclusive(() => this.#runPlan(plan, connection, whatIf));
+  }
+
+  probe(): Promise<ShellProbe> {
+    return this.#exclusive(() => this.#probe());
+  }
+
+  close(): Promise<void> {
+    return this.#exclusive(() => this.#close());
+  }
+
+  // One call at a time: session state (started, connected, killed) changes only between calls.
+  #exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.#tail.then(work, work);
+    this.#tail = result.catch(() => undefined);
+    return result;
+  }
+
+  async #runPlan(
+    plan: RunPlan,
+    connection: () => Promise<ExchangeConnection>,
+    whatIf: boolean,
+  ): Promise<ExchangeRunResult> {
+    const session = await this.#ensureSession();
+    if (!session.connected) await this.#connect(session, await connection());
+
+    const payload = {
+      runId: plan.runId,
+      mailbox: plan.mailbox,
+      manager: plan.manager ?? null,
+      actions: plan.actions.map((action) =>
+        action.skipReason === undefined ? { name: action.name } : { name: action.name, skipReason: action.skipReason },
+      ),
+      options: { autoMapping: plan.options.autoMapping },
+      whatIf,
+    };
+    const outcome = await this.#invoke(session, `Invoke-ExoRunPlan -Payload '${encodePayload(payload)}'`, this.#callTimeoutMs);
+
+    if (outcome.kind === 'timeout') {
+      this.#logger?.warn('Exchange run timed out; stopping PowerShell', { runId: plan.runId, timeoutMs: this.#callTimeoutMs });
+      await this.#stop(session, 'SIGKILL');
+      return failedRun(
+        plan,
+        `Exchange did not answer within ${seconds(this.#callTimeoutMs)}; the PowerShell session was stopped, so what this run changed is unknown (state unknown). The next run starts a new session.`,
+      );
+    }
+    if (outcome.kind === 'exited') {
+      this.#logger?.warn('PowerShell exited during an Exchange run', { runId: plan.runId, detail: outcome.detail });
+      await this.#stop(session, 'SIGKILL');
+      return failedRun(
+        plan,
+        `PowerShell exited during the run (${outcome.detail}), so what this run changed is unknown (state unknown). The next run starts a new session.`,
+      );
+    }
+
+    this.#reportStderr(outcome.stderr, plan.runId);
+    const parsed = parseResultLine(outcome.stdout);
+    if (!parsed.ok) {
+      this.#logger?.warn('PowerShell broke the one-JSON-line contract', { runId: plan.runId, problem: parsed.problem });
+      return failedRun(plan, `PowerShell did not answer with exactly one JSON result line (${parsed.problem}); what this run changed is unknown (state unknown).`);
+    }
+    this.#reportNoise(parsed.noise, plan.runId);
+    const result = parsed.value;
+    if (result.ok !== true) {
+      const { code, message } = errorOf(result);
+      if (code === 'NotConnected') session.connected = false;
+      return failedRun(plan, `ExoActions refused the run (${code}): ${message}`);
+    }
+    return {
+      actions: actionResults(plan, result.actions),
+      cmdletCalls: typeof result.cmdletCalls === 'number' ? result.cmdletCalls : 0,
+    };
+  }
+
+  async #probe(): Promise<ShellProbe> {
+    const session = await this.#ensureSession();
+    const outcome = await this.#invoke(session, 'Get-ExoProbe', this.#startTimeoutMs);
+    if (outcome.kind !== 'output') {
+      await this.#stop(session, 'SIGKILL');
+      throw new ExchangeError('PowerShellProbeFailed', `PowerShell (${this.#executable}) did not answer the probe: ${describeOutcome(outcome)}`, {
+        setup: true,
+        hint: SETUP_HINT,
+      });
+    }
+    const parsed = parseResultLine(outcome.stdout);
+    if (!parsed.ok || parsed.value.ok !== true) {
+      const problem = parsed.ok ? errorOf(parsed.value).message : parsed.problem;
+      throw new ExchangeError('PowerShellProbeFailed', `PowerShell (${this.#executable}) could not probe for the Exchange module: ${problem}`, {
+        setup: true,
+        hint: SETUP_HINT,
+      });
+    }
+    const value = parsed.value;
+    const probe: ShellProbe = {
+      executable: this.#executable,
+      powerShellVersion: typeof value.powerShellVersion === 'string' ? value.powerShellVersion : 'unknown',
+    };
+    if (typeof value.exchangeModuleVersion === 'string') probe.exchangeModuleVersion = value.exchangeModuleVersion;
+    if (typeof value.exchangeModulePath === 'string') probe.exchangeModulePath = value.exchangeModulePath;
+    return probe;
+  }
+
+  async #close(): Promise<void> {
+    const session = this.#session;
+    if (!session) return;
+    try {
+      if (session.connected && !session.exited) {
+        const outcome = await this.#invoke(session, 'Disconnect-ExoSession', Math.min(this.#callTimeoutMs, 30_000));
+        const parsed = outcome.kind === 'output' ? parseResultLine(outcome.stdout) : undefined;
+        if (!parsed?.ok || parsed.value.ok !== true) {
+          this.#logger?.warn('Disconnect-ExchangeOnline did not confirm', {
+            problem: parsed === undefined ? describeOutcome(outcome) : parsed.ok ? errorOf(parsed.value).message : parsed.problem,
+          });
+        }
+        session.connected = false;
+      }
+    } catch (error) {
+      this.#logger?.warn('Disconnecting from Exchange Online failed', { error: redact(String(error)) });
+    } finally {
+      await this.#stop(session, 'SIGTERM');
+    }
+  }
+
+  async #ensureSession(): Promise<Session> {
+    const current = this.#session;
+    if (current && !current.exited) return current;
+    if (current) await this.#stop(current, 'SIGKILL');
+
+    const session = this.#spawn();
+    this.#session = session;
+    const outcome = await this.#invoke(
+      session,
+      `Import-Module -Name ${quotePowerShell(this.#modulePath)} -Force -ErrorAction Stop; Get-ExoStatus`,
+      this.#startTimeoutMs,
+    );
+    const parsed = outcome.kind === 'output' ? parseResultLine(outcome.stdout) : undefined;
+    if (outcome.kind !== 'output' || !parsed?.ok || parsed.value.ok !== true) {
+      await this.#stop(session, 'SIGKILL');
+      const problem =
+        outcome.kind !== 'output'
+          ? describeOutcome(outcome)
+          : redact(outcome.stderr) || (parsed && !parsed.ok ? parsed.problem : 'no status line');
+      throw new ExchangeError(
+        'PowerShellStartFailed',
+        `PowerShell (${this.#executable}) could not start with ${path.basename(this.#modulePath)}: ${problem}`,
+        { setup: true, hint: SETUP_HINT },
+      );
+    }
+    if (typeof parsed.value.pid === 'number') session.pid = parsed.value.pid;
+    this.#logger?.info('PowerShell started', {
+      executable: this.#executable,
+      pid: session.pid,
+      powerShellVersion: parsed.value.powerShellVersion,
+      processesStarted: this.#processesStarted,
+    });
+    return session;
+  }
+
+  #spawn(): Session {
+    const shell = new PinnedPowerShell({
+      executable: this.#executable,
+      executableOptions: { '-NoProfile': true, '-NonInteractive': true },
+      spawnOptions: { env: this.#env },
+      throwOnInvocationError: false,
+      invocationTimeout: 0,
+      debug: false,
+    });
+    this.#processesStarted += 1;
+    silenceDebugOutput(shell);
+    // A write to a dead process's stdin raises EPIPE; without a listener that would crash Node.
+    shell.streams.stdin.on('error', () => undefined);
+    let markExited: () => void = () => undefined;
+    const exit = new Promise<void>((resolve) => {
+      markExited = resolve;
+    });
+    const session: Session = { shell, exit, exited: false, connected: false };
+    // The process can die between calls (nobody awaiting it): observe its end here, which also keeps
+    // node-powershell's rejected exit promise from surfacing as an unhandled rejection.
+    exitPromiseOf(shell).then(
+      () => {
+        session.exited = true;
+        markExited();
+      },
+      (error: unknown) => {
+        session.exited = true;
+        session.exitDetail = describeProcessError(error);
+        markExited();
+      },
+    );
+    return session;
+  }
+
+  async #connect(session: Session, connection: ExchangeConnection): Promise<void> {
+    const outcome = await this.#invoke(session, `Connect-ExoSession -Payload '${encodePayload(connectPayload(connection))}'`, this.#connectTimeoutMs);
+    if (outcome.kind !== 'output') {
+      await this.#stop(session, 'SIGKILL');
+      throw new ExchangeError(
+        outcome.kind === 'timeout' ? 'ExchangeConnectTimeout' : 'ExchangeConnectFailed',
+        outcome.kind === 'timeout'
+          ? `Connecting to Exchange Online (${connection.organization}) did not finish within ${seconds(this.#connectTimeoutMs)}`
+          : `PowerShell exited while connecting to Exchange Online (${describeOutcome(outcome)})`,
+        { setup: true, hint: 'check that the machine can reach Exchange Online and Entra ID, then try again' },
+      );
+    }
+    this.#reportStderr(outcome.stderr);
+    const parsed = parseResultLine(outcome.stdout);
+    if (!parsed.ok || parsed.value.ok !== true) {
+      // The certificate's private key is in that process: do not keep it around after a failure.
+      await this.#stop(session, 'SIGKILL');
+      const { code, message } = parsed.ok ? errorOf(parsed.value) : { code: 'ConnectFailed', message: parsed.problem };
+      throw new ExchangeError(connectErrorCode(code), `Could not connect to Exchange Online (${connection.organization}): ${message}`, {
+        setup: true,
+        hint: connectHint(code, message, connection),
+      });
+    }
+    this.#reportNoise(parsed.noise);
+    session.connected = true;
+    const warnings = Array.isArray(parsed.value.warnings) ? parsed.value.warnings.filter((w) => typeof w === 'string') : [];
+    this.#logger?.info('Connected to Exchange Online', {
+      organization: connection.organization,
+      auth: connection.auth,
+      thumbprint: parsed.value.thumbprint,
+      exchangeModuleVersion: parsed.value.exchangeModuleVersion,
+      ...(warnings.length > 0 ? { warnings } : {}),
+    });
+  }
+
+  /** One call with our own timeout; never throws. */
+  async #invoke(session: Session, command: string, timeoutMs: number): Promise<Outcome> {
+    if (session.exited) return { kind: 'exited', detail: session.exitDetail ?? 'the process had already exited' };
+    const invocation: Promise<Outcome> = session.shell.invoke(command).then(
+      (result) => ({
+        kind: 'output',
+        stdout: result.stdout === undefined ? (result.hadErrors ? '' : result.raw) : result.stdout.toString('utf8'),
+        stderr: result.stderr === undefined ? (result.hadErrors ? result.raw : '') : result.stderr.toString('utf8'),
+      }),
+      (error: unknown) => ({ kind: 'exited', detail: describeProcessError(error) }),
+    );
+    try {
+      const outcome = await within(invocation, timeoutMs);
+      return outcome === TIMED_OUT ? { kind: 'timeout' } : outcome;
+    } finally {
+      // history holds every command (payloads included) and its output for the life of the process.
+      session.shell.history.length = 0;
+    }
+  }
+
+  /** Stop the process (SIGTERM first when asked, SIGKILL if it lingers). Never throws. */
+  async #stop(session: Session, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
+    if (this.#session === session) this.#session = undefined;
+    session.connected = false;
+    for (const attempt of signal === 'SIGTERM' ? (['SIGTERM', 'SIGKILL'] as const) : (['SIGKILL'] as const)) {
+      if (session.exited) return;
+      session.shell.dispose(attempt).catch(() => undefined);
+      await within(session.exit, STOP_GRACE_MS);
+    }
+    if (!session.exited) this.#logger?.warn('PowerShell did not exit after SIGKILL', { pid: session.pid });
+  }
+
+  #reportStderr(stderr: string, runId?: string): void {
+    const text = redact(stderr);
+    if (text) this.#logger?.warn('PowerShell wrote to stderr', { ...(runId ? { runId } : {}), stderr: text });
+  }
+
+  #reportNoise(noise: string[], runId?: string): void {
+    if (noise.length > 0) {
+      this.#logger?.warn('PowerShell printed lines besides its JSON result', {
+        ...(runId ? { runId } : {}),
+        lines: noise.length,
+        first: redact(noise[0] ?? '', 200),
+      });
+    }
+  }
+}
+
+// -------------------------------------------------------------------------------------------------
+// Payloads and results
+
+function connectPayload(connection: ExchangeConnection): Record<string, unknown> {
+  if (connection.auth === 'certificate') {
+    const { certificate } = connection;
+    return {
+      organization: connection.organization,
+      auth: 'certificate',
+      appId: connection.appId,
+      certificate: {
+        format: certificate.format,
+        data: certificate.material.reveal().toString('base64'),
+        password: certificate.password.reveal(),
+      },
+    };
+  }
+  return {
+    organization: connection.organization,
+    auth: 'managedIdentity',
+    ...(connection.managedIdentityAccountId ? { accountId: connection.managedIdentityAccountId } : {}),
+  };
+}
+
+function encodePayload(value: unknown): string {
+  return Buffer.from(JSON.stringify(value), 'utf8').toString('base64');
+}
+
+/** Exactly one JSON object line; other non-empty lines are returned as noise for the log. */
+function parseResultLine(stdout: string): Parsed {
+  const noise: string[] = [];
+  const results: Record<string, unknown>[] = [];
+  for (const raw of stdout.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (line.length === 0) continue;
+    if (line.startsWith('{')) {
+      try {
+        const value: unknown = JSON.parse(line);
+        if (isRecord(value)) {
+          results.push(value);
+          continue;
+        }
+      } catch {
+        // not JSON: noise
+      }
+    }
+    noise.push(line);
+  }
+  const [only] = results;
+  if (results.length !== 1 || only === undefined) {
+    return {
+      ok: false,
+      problem: `got ${results.length} JSON lines${noise.length > 0 ? ` and ${noise.length} other lines` : ''}`,
+    };
+  }
+  return { ok: true, value: only, noise };
+}
+
+function actionResults(plan: RunPlan, reported: unknown): ActionResult[] {
+  const entries = Array.isArray(reported) ? reported.filter(isRecord) : [];
+  return plan.actions.map((planned) => {
+    const entry = entries.find((candidate) => candidate.name === planned.name);
+    if (!entry) return { name: planned.name, status: 'failed', detail: 'PowerShell returned no result for this action.' };
+    const known = typeof entry.status === 'string' && STATUSES.has(entry.status);
+    const result: ActionResult = { name: planned.name, status: known ? (entry.status as ActionStatus) : 'failed' };
+    const detail = known ? entry.detail : `PowerShell returned an unknown status for this action.`;
+    if (typeof detail === 'string' && detail.length > 0) result.detail = detail;
+    const cmdlets = strings(entry.cmdlets);
+    if (cmdlets.length > 0) result.cmdlets = cmdlets;
+    const warnings = strings(entry.warnings);
+    if (warnings.length > 0) result.warnings = warnings;
+    return result;
+  });
+}
+
+/** Every action that was to run is failed with the reason; policy skips stay skipped. */
+function failedRun(plan: RunPlan, reason: string): ExchangeRunResult {
+  return {
+    actions: plan.actions.map((action) =>
+      action.skipReason === undefined
+        ? { name: action.name, status: 'failed', detail: reason }
+        : { name: action.name, status: 'skipped', detail: action.skipReason },
+    ),
+    cmdletCalls: 0,
+  };
+}
+
+function errorOf(value: Record<string, unknown>): { code: string; message: string } {
+  const error = isRecord(value.error) ? value.error : {};
+  return {
+    code: typeof error.code === 'string' ? error.code : 'Unknown',
+    message: typeof error.message === 'string' ? redact(error.message, 1000) : 'no message',
+  };
+}
+
+function connectErrorCode(code: string): string {
+  switch (code) {
+    case 'ExchangeModuleNotFound':
+    case 'CertificateInvalid':
+    case 'CertificateNoPrivateKey':
+    case 'CertificateExpired':
+      return code;
+    case 'PayloadInvalid':
+      return 'ExchangeConnectInvalid';
+    default:
+      return 'ExchangeConnectFailed';
+  }
+}
+
+function connectHint(code: string, message: string, connection: ExchangeConnection): string {
+  if (/AADSTS700027/.test(message)) {
+    const thumbprint = connection.auth === 'certificate' ? ` (thumbprint ${connection.certificate.thumbprint})` : '';
+    return `upload this certificate's public key${thumbprint} to the Entra app registration, or point the product at the certificate that is registered there`;
+  }
+  if (/AADSTS700016/.test(message)) return 'check EXO_APP_ID: it must be the application (client) id of the Entra app registration in this tenant';
+  if (/AADSTS90002/.test(message)) return "check EXO_ORGANIZATION: use the tenant's primary .onmicrosoft.com domain";
+  switch (code) {
+    case 'ExchangeModuleNotFound':
+      return 'install the ExchangeOnlineManagement module (pinned 3.x) into a folder on PSModulePath, e.g. with Save-Module';
+    case 'CertificateNoPrivateKey':
+      return 'use the certificate with its private key: a PFX (or PEM) that includes the key; in Key Vault, an exportable key';
+    case 'CertificateInvalid':
+      return 'check EXO_CERTIFICATE_PASSWORD and that the certificate is a PFX (PKCS#12) or a PEM holding certificate and key';
+    case 'CertificateExpired':
+      return 'renew the certificate and register the new one on the Entra app';
+    case 'PayloadInvalid':
+      return 'check EXO_ORGANIZATION (a domain such as contoso.onmicrosoft.com) and EXO_APP_ID (a GUID)';
+  }
+  return connection.auth === 'managedIdentity'
+    ? 'check that the managed identity exists (AZURE_CLIENT_ID for a user-assigned one), has the Exchange.ManageAsApp permission and an Exchange administrator role'
+    : 'check EXO_APP_ID, EXO_ORGANIZATION, that the certificate is registered on the app, and that the app has Exchange.ManageAsApp and an Exchange administrator role';
+}
+
+// -------------------------------------------------------------------------------------------------
+// Small helpers
+
+const TIMED_OUT = Symbol('timed out');
+
+/** The promise's value, or TIMED_OUT after `ms`; the timer never outlives the race. */
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
+    timer = setTimeout(() => resolve(TIMED_OUT), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A PowerShell single-quoted literal (for our own module path, never for run data). */
+function quotePowerShell(value: string): string {
+  return `'${value.replace(/['\u2018\u2019\u201a\u201b]/g, (quote) => quote + quote)}'`;
+}
+
+/**
+ * Text from PowerShell or the process, made safe for logs and errors: long base64 runs (which could
+ * only be a payload echoed back) are removed, control characters flattened, length bounded.
+ */
+function redact(text: string, max = 500): string {
+  const cleaned = text
+    .replace(/[A-Za-z0-9+/=]{40,}/g, '[redacted]')
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ')
+    .trim();
+  return cleaned.length > max ? `${cleaned.slice(0, max)}…` : cleaned;
+}
+
+function describeProcessError(error: unknown): string {
+  if (!isRecord(error)) return 'the process ended';
+  const original = isRecord(error.originalError) ? error.originalError : undefined;
+  const code = original && typeof original.code === 'string' ? original.code : undefined;
+  if (code === 'ENOENT') return 'the executable was not found (ENOENT)';
+  if (code === 'EACCES') return 'the executable is not executable (EACCES)';
+  const parts: string[] = [];
+  if (typeof error.exitCode === 'number') parts.push(`exit code ${error.exitCode}`);
+  if (typeof error.signalCode === 'string') parts.push(`signal ${error.signalCode}`);
+  if (parts.length === 0 && typeof error.message === 'string') parts.push(redact(error.message.split('\n')[0] ?? '', 200));
+  return parts.join(', ') || 'the process ended';
+}
+
+function describeOutcome(outcome: Outcome): string {
+  switch (outcome.kind) {
+    case 'timeout':
+      return 'it did not answer in time';
+    case 'exited':
+      return outcome.detail;
+    case 'output':
+      return redact(outcome.stderr) || 'unexpected output';
+  }
+}
+
+function seconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+function strings(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * node-powershell internals we depend on, pinned with the package version (5.0.1): its exit promise,
+ * which rejects unobserved when the process dies between calls, and its `debug` loggers, which would
+ * print every command (payloads included) when DEBUG matches.
+ */
+function exitPromiseOf(shell: PowerShell): Promise<unknown> {
+  const exitPromise = (shell as unknown as { exitPromise?: Promise<unknown> }).exitPromise;
+  if (!exitPromise) throw new Error('node-powershell changed: no exitPromise on the shell');
+  return exitPromise;
+}
+
+function silenceDebugOutput(shell: PowerShell): void {
+  const debuggers = (shell as unknown as { debuggers?: Record<string, { enabled: boolean }> }).debuggers;
+  for (const logger of Object.values(debuggers ?? {})) logger.enabled = false;
+}

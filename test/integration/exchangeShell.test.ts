@@ -1,0 +1,655 @@
+/**
+ * The Exchange boundary end to end below the use case: PowerShellExchangeShell -> node-powershell ->
+ * the resolved PowerShell (engine host or pwsh) -> ExoActions.psm1 -> the stub ExchangeOnlineManagement
+ * module loaded by name from PSModulePath. Assertions are on what Exchange saw (the stub's call log) and
+ * what it holds afterwards (the stub's state), plus what the shell reports.
+ */
+import { findPowerShell } from '../../shared/exchange/findPowerShell';
+import { PowerShellExchangeShell, type PowerShellExchangeShellOptions } from '../../shared/exchange/powerShellExchangeShell';
+import { AppError, ExchangeError } from '../../shared/errors';
+import type { ActionName, ExchangeConnection, Logger, RunPlan } from '../../shared/ports';
+import { Secret } from '../../shared/secret';
+import { createTestCertificate, type TestCertificate } from '../support/certificates';
+import { ExchangeStubTenant, type ExchangeStubTenantOptions, type StubCall } from '../support/exchangeStubTenant';
+
+const executable = findPowerShell().executable;
+const cert = createTestCertificate({ keySize: 1024 });
+const ALL_ACTIONS: ActionName[] = ['convertToShared', 'grantManagerFullAccess', 'grantManagerSendAs', 'removeFromDistributionGroups'];
+const CHANGE_CMDLETS = new Set(['Set-Mailbox', 'Add-MailboxPermission', 'Add-RecipientPermission', 'Remove-DistributionGroupMember']);
+const OUR_CMDLETS = [
+  'Get-Mailbox',
+  'Set-Mailbox',
+  'Get-Recipient',
+  'Get-MailboxPermission',
+  'Add-MailboxPermission',
+  'Get-RecipientPermission',
+  'Add-RecipientPermission',
+  'Remove-DistributionGroupMember',
+];
+
+interface LogEntry {
+  level: string;
+  message: string;
+  properties?: Record<string, unknown>;
+}
+
+function recordingLogger(): { logger: Logger; entries: LogEntry[] } {
+  const entries: LogEntry[] = [];
+  const at =
+    (level: string) =>
+    (message: string, properties?: Record<string, unknown>): void => {
+      entries.push({ level, message, ...(properties ? { properties } : {}) });
+    };
+  return { logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }, entries };
+}
+
+function certificateConnection(
+  tenant: ExchangeStubTenant,
+  certificate: TestCertificate = cert,
+  format: 'pfx' | 'pem' = 'pfx',
+  material?: Buffer,
+  password = '',
+): ExchangeConnection {
+  return {
+    auth: 'certificate',
+    organization: tenant.organization,
+    appId: tenant.appId,
+    certificate: {
+      format,
+      material: new Secret(material ?? (format === 'pfx' ? certificate.pfx : Buffer.from(certificate.pem, 'utf8'))),
+      password: new Secret(password),
+      thumbprint: certificate.thumbprint,
+      notBefore: certificate.notBefore,
+      expiresOn: certificate.notAfter,
+      source: 'test',
+    },
+  };
+}
+
+function plan(mailbox: string, manager: string | undefined, overrides: Partial<RunPlan> = {}): RunPlan {
+  return {
+    runId: `run-${mailbox}`,
+    mailbox,
+    ...(manager === undefined ? {} : { manager }),
+    actions: ALL_ACTIONS.map((name) =>
+      manager === undefined && (name === 'grantManagerFullAccess' || name === 'grantManagerSendAs')
+        ? { name, skipReason: 'the person has no line manager in SaaS Manager' }
+        : { name },
+    ),
+    options: { autoMapping: true },
+    ...overrides,
+  };
+}
+
+function newShell(tenant: ExchangeStubTenant, options: Partial<PowerShellExchangeShellOptions> = {}): PowerShellExchangeShell {
+  return new PowerShellExchangeShell({
+    executable,
+    callTimeoutMs: 30_000,
+    env: { ...process.env, ...tenant.env },
+    ...options,
+  });
+}
+
+function statuses(result: { actions: { name: string; status: string }[] }): Record<string, string> {
+  return Object.fromEntries(result.actions.map((action) => [action.name, action.status]));
+}
+
+function callsSince(tenant: ExchangeStubTenant, before: number): StubCall[] {
+  return tenant.calls().slice(before);
+}
+
+function processGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+async function expectSetupError(promise: Promise<unknown>): Promise<ExchangeError> {
+  const error = await promise.then(
+    () => undefined,
+    (thrown: unknown) => thrown,
+  );
+  expect(error).toBeInstanceOf(ExchangeError);
+  expect((error as AppError).isSetupError).toBe(true);
+  return error as ExchangeError;
+}
+
+const TENANT: ExchangeStubTenantOptions = {
+  certificate: cert,
+  mailboxes: [
+    { address: 'boss@contoso.com', displayName: 'The Boss' },
+    { address: 'adele@contoso.com', displayName: 'Adele Vance' },
+    { address: 'ben@contoso.com' },
+    { address: 'carla@contoso.com' },
+    { address: 'dan@contoso.com' },
+    { address: 'erin@contoso.com' },
+    { address: 'finn@contoso.com' },
+    { address: 'gina@contoso.com' },
+    { address: 'hugo@contoso.com' },
+    { address: 'shared@contoso.com', type: 'SharedMailbox' },
+    { address: 'colleague@contoso.com' },
+  ],
+  groups: [
+    { name: 'Sales', members: ['adele@contoso.com', 'carla@contoso.com', 'colleague@contoso.com'] },
+    { name: 'Newsletter', members: ['adele@contoso.com', 'carla@contoso.com', 'gina@contoso.com'] },
+    { name: 'Finance Access', type: 'MailUniversalSecurityGroup', members: ['adele@contoso.com', 'carla@contoso.com'] },
+    { name: 'Project Falcon', type: 'GroupMailbox', members: ['adele@contoso.com', 'carla@contoso.com'] },
+    { name: 'Everyone Else', members: ['colleague@contoso.com', 'boss@contoso.com'] },
+    { name: 'Dynamic All', type: 'DynamicDistributionGroup', members: [] },
+  ],
+};
+
+describe('one connected PowerShell session serving many runs', () => {
+  let tenant: ExchangeStubTenant;
+  let shell: PowerShellExchangeShell;
+  let connects = 0;
+  const log = recordingLogger();
+
+  beforeAll(() => {
+    tenant = ExchangeStubTenant.create(TENANT);
+    shell = newShell(tenant, { logger: log.logger });
+  });
+
+  afterAll(async () => {
+    await shell.close();
+    tenant.dispose();
+  });
+
+  const connection = async (): Promise<ExchangeConnection> => {
+    connects += 1;
+    return certificateConnection(tenant);
+  };
+
+  it('converts the mailbox, grants the manager FullAccess and SendAs, and removes it from its distribution groups', async () => {
+    const result = await shell.runPlan(plan('adele@contoso.com', 'boss@contoso.com'), connection, false);
+
+    expect(statuses(result)).toEqual({
+      convertToShared: 'done',
+      grantManagerFullAccess: 'done',
+      grantManagerSendAs: 'done',
+      removeFromDistributionGroups: 'done',
+    });
+    expect(tenant.mailbox('adele@contoso.com').recipientTypeDetails).toBe('SharedMailbox');
+    expect(tenant.fullAccessOn('adele@contoso.com')).toEqual(['boss@contoso.com']);
+    expect(tenant.state().mailboxPermissions[0]).toMatchObject({ inheritanceType: 'All', autoMapping: true });
+    expect(tenant.sendAsOn('adele@contoso.com')).toEqual(['boss@contoso.com']);
+    expect(tenant.groupsOf('adele@contoso.com').sort()).toEqual(['Finance Access', 'Project Falcon']);
+    const groups = result.actions.find((action) => action.name === 'removeFromDistributionGroups');
+    expect(groups?.detail).toContain('Removed from 2 distribution groups: Sales <Sales@contoso.com>, Newsletter <Newsletter@contoso.com>.');
+    expect(groups?.detail).toContain('Left alone (security-enabled): Finance Access');
+    expect(groups?.detail).toContain('Left alone (Microsoft 365 group): Project Falcon');
+  });
+
+  it('reports already on a second run and makes no change cmdlet call', async () => {
+    const before = tenant.calls().length;
+    const stateBefore = tenant.state();
+
+    const result = await shell.runPlan(plan('adele@contoso.com', 'boss@contoso.com'), connection, false);
+
+    expect(statuses(result)).toEqual({
+      convertToShared: 'already',
+      grantManagerFullAccess: 'already',
+      grantManagerSendAs: 'already',
+      removeFromDistributionGroups: 'already',
+    });
+    const calls = callsSince(tenant, before);
+    expect(calls.filter((call) => CHANGE_CMDLETS.has(call.cmdlet))).toEqual([]);
+    expect(calls.length).toBe(result.cmdletCalls);
+    expect(tenant.state()).toEqual(stateBefore);
+  });
+
+  it('removes the person from exactly the distribution groups they are in, found by one membership query', async () => {
+    const before = tenant.calls().length;
+    const salesBefore = tenant.group('Sales').members.length;
+
+    const result = await shell.runPlan(plan('carla@contoso.com', undefined, { actions: [{ name: 'removeFromDistributionGroups' }] }), connection, false);
+
+    expect(statuses(result)).toEqual({ removeFromDistributionGroups: 'done' });
+    const calls = callsSince(tenant, before);
+    const carla = tenant.mailbox('carla@contoso.com');
+    // One lookup of the person, one membership query, one removal per distribution group: nothing that
+    // walks the tenant's groups or their members.
+    expect(calls.map((call) => call.cmdlet)).toEqual([
+      'Get-Mailbox',
+      'Get-Recipient',
+      'Remove-DistributionGroupMember',
+      'Remove-DistributionGroupMember',
+    ]);
+    expect(calls[1]?.parameters).toMatchObject({
+      Filter: `Members -eq '${carla.dn}'`,
+      RecipientTypeDetails: ['MailUniversalDistributionGroup', 'MailUniversalSecurityGroup', 'GroupMailbox'],
+      ResultSize: 'Unlimited',
+    });
+    const removals = calls.filter((call) => call.cmdlet === 'Remove-DistributionGroupMember');
+    expect(removals.map((call) => call.parameters.Identity).sort()).toEqual([tenant.group('Sales').guid, tenant.group('Newsletter').guid].sort());
+    for (const removal of removals) {
+      expect(removal.parameters).toMatchObject({ Member: carla.guid, BypassSecurityGroupManagerCheck: true, Confirm: false });
+    }
+    expect(tenant.groupsOf('carla@contoso.com').sort()).toEqual(['Finance Access', 'Project Falcon']);
+    expect(tenant.group('Sales').members.length).toBe(salesBefore - 1);
+    expect(tenant.groupsOf('colleague@contoso.com').sort()).toEqual(['Everyone Else', 'Sales']);
+  });
+
+  it('skips the manager actions with the planner reason when there is no line manager', async () => {
+    const before = tenant.calls().length;
+
+    const result = await shell.runPlan(plan('ben@contoso.com', undefined), connection, false);
+
+    expect(statuses(result)).toEqual({
+      convertToShared: 'done',
+      grantManagerFullAccess: 'skipped',
+      grantManagerSendAs: 'skipped',
+      removeFromDistributionGroups: 'already',
+    });
+    expect(result.actions[1]?.detail).toBe('the person has no line manager in SaaS Manager');
+    const cmdlets = callsSince(tenant, before).map((call) => call.cmdlet);
+    expect(cmdlets).not.toContain('Get-MailboxPermission');
+    expect(cmdlets).not.toContain('Get-RecipientPermission');
+  });
+
+  it('fails every action of the run with a clear message when the mailbox does not exist, and changes nothing', async () => {
+    const before = tenant.calls().length;
+    const stateBefore = tenant.state();
+
+    const result = await shell.runPlan(plan('nobody@contoso.com', 'boss@contoso.com'), connection, false);
+
+    for (const action of result.actions) {
+      expect(action).toMatchObject({ status: 'failed', detail: 'No mailbox was found in Exchange Online for nobody@contoso.com.' });
+    }
+    expect(callsSince(tenant, before).map((call) => call.cmdlet)).toEqual(['Get-Mailbox']);
+    expect(tenant.state()).toEqual(stateBefore);
+  });
+
+  it('fails the manager actions when the line manager address resolves to nobody, and still does the rest', async () => {
+    const result = await shell.runPlan(plan('dan@contoso.com', 'gone@contoso.com'), connection, false);
+
+    expect(statuses(result)).toEqual({
+      convertToShared: 'done',
+      grantManagerFullAccess: 'failed',
+      grantManagerSendAs: 'failed',
+      removeFromDistributionGroups: 'already',
+    });
+    expect(result.actions[1]?.detail).toBe('No line manager was found in Exchange Online for gone@contoso.com.');
+    expect(result.actions[2]?.detail).toBe(result.actions[1]?.detail);
+    expect(tenant.fullAccessOn('dan@contoso.com')).toEqual([]);
+  });
+
+  it('with whatIf looks things up but changes nothing, and reports planned actions with the cmdlets they would run', async () => {
+    const before = tenant.calls().length;
+    const stateBefore = tenant.state();
+    const gina = tenant.mailbox('gina@contoso.com');
+    const boss = tenant.mailbox('boss@contoso.com');
+
+    const result = await shell.runPlan(plan('gina@contoso.com', 'boss@contoso.com'), connection, true);
+
+    expect(statuses(result)).toEqual({
+      convertToShared: 'planned',
+      grantManagerFullAccess: 'planned',
+      grantManagerSendAs: 'planned',
+      removeFromDistributionGroups: 'planned',
+    });
+    expect(tenant.state()).toEqual(stateBefore);
+    const calls = callsSince(tenant, before);
+    expect(calls.every((call) => call.cmdlet.startsWith('Get-'))).toBe(true);
+    expect(result.cmdletCalls).toBe(calls.length);
+    expect(result.actions[0]?.cmdlets).toEqual([
+      "Get-Mailbox -Identity 'gina@contoso.com'",
+      `Set-Mailbox -Identity '${gina.guid}' -Type Shared -Confirm:$false`,
+    ]);
+    expect(result.actions[1]?.cmdlets).toContain(
+      `Add-MailboxPermission -Identity '${gina.guid}' -User '${boss.guid}' -AccessRights FullAccess -InheritanceType All -AutoMapping $true -Confirm:$false`,
+    );
+    expect(result.actions[2]?.cmdlets).toContain(
+      `Add-RecipientPermission -Identity '${gina.guid}' -Trustee '${boss.guid}' -AccessRights SendAs -Confirm:$false`,
+    );
+    expect(result.actions[3]?.cmdlets).toContain(
+      `Remove-DistributionGroupMember -Identity '${tenant.group('Newsletter').guid}' -Member '${gina.guid}' -BypassSecurityGroupManagerCheck -Confirm:$false`,
+    );
+    expect(result.actions[3]?.detail).toBe('Would remove from 1 distribution group: Newsletter <Newsletter@contoso.com>.');
+  });
+
+  it('passes AutoMapping from the plan options to Add-MailboxPermission', async () => {
+    const before = tenant.calls().length;
+
+    const result = await shell.runPlan(
+      plan('erin@contoso.com', 'boss@contoso.com', { actions: [{ name: 'grantManagerFullAccess' }], options: { autoMapping: false } }),
+      connection,
+      false,
+    );
+
+    expect(statuses(result)).toEqual({ grantManagerFullAccess: 'done' });
+    expect(result.actions[0]?.detail).toBe('Granted boss@contoso.com FullAccess to erin@contoso.com (AutoMapping off).');
+    const add = callsSince(tenant, before).find((call) => call.cmdlet === 'Add-MailboxPermission');
+    expect(add?.parameters).toMatchObject({ AccessRights: ['FullAccess'], InheritanceType: 'All', AutoMapping: false, Confirm: false });
+    const erin = tenant.mailbox('erin@contoso.com');
+    expect(tenant.state().mailboxPermissions.find((p) => p.mailbox === erin.guid)).toMatchObject({ autoMapping: false });
+  });
+
+  it('reports an already shared mailbox as already', async () => {
+    const result = await shell.runPlan(plan('shared@contoso.com', undefined, { actions: [{ name: 'convertToShared' }] }), connection, false);
+
+    expect(result.actions).toEqual([
+      expect.objectContaining({ name: 'convertToShared', status: 'already', detail: 'shared@contoso.com is already a shared mailbox.' }),
+    ]);
+  });
+
+  it('captures Exchange warnings into the action result instead of printing them', async () => {
+    tenant.setFault({ cmdlet: 'Get-Mailbox', identity: 'finn@contoso.com', mode: 'warning' });
+
+    const result = await shell.runPlan(plan('finn@contoso.com', undefined, { actions: [{ name: 'convertToShared' }] }), connection, false);
+
+    expect(result.actions[0]).toMatchObject({
+      status: 'done',
+      warnings: ['Micro delay applied. Actual delayed: 2 msecs, Enforced: True, Capacity: 50, Current: 0.'],
+    });
+  });
+
+  it('fails the group action when one removal fails, after still removing the person from the other groups', async () => {
+    tenant.update((state) => {
+      const hugo = state.mailboxes.find((m) => m.primarySmtpAddress === 'hugo@contoso.com');
+      for (const group of state.groups.filter((g) => g.name === 'Sales' || g.name === 'Newsletter')) group.members.push(hugo?.guid as string);
+    });
+    tenant.setFault({ cmdlet: 'Remove-DistributionGroupMember', identity: tenant.group('Sales').guid, mode: 'error', message: 'The server is busy.' });
+
+    const result = await shell.runPlan(plan('hugo@contoso.com', undefined, { actions: [{ name: 'removeFromDistributionGroups' }] }), connection, false);
+
+    expect(result.actions[0]?.status).toBe('failed');
+    expect(result.actions[0]?.detail).toContain('Removed from 1 distribution group: Newsletter <Newsletter@contoso.com>.');
+    expect(result.actions[0]?.detail).toContain('Could not remove from 1 distribution group: Sales <Sales@contoso.com> (The server is busy.).');
+    expect(tenant.groupsOf('hugo@contoso.com')).toEqual(['Sales']);
+  });
+
+  it('fails the run when PowerShell prints a second JSON line, because the result cannot be trusted', async () => {
+    tenant.setFault({ cmdlet: 'Get-Mailbox', identity: 'colleague@contoso.com', mode: 'noise', message: '{"ok":true,"actions":[]}' });
+
+    const result = await shell.runPlan(plan('colleague@contoso.com', undefined, { actions: [{ name: 'convertToShared' }] }), connection, true);
+
+    expect(result.actions[0]?.status).toBe('failed');
+    expect(result.actions[0]?.detail).toMatch(/did not answer with exactly one JSON result line \(got 2 JSON lines\)/);
+  });
+
+  it('tolerates stray console text next to the one JSON line and logs it', async () => {
+    tenant.setFault({ cmdlet: 'Get-Mailbox', identity: 'colleague@contoso.com', mode: 'noise', message: 'VERBOSE-ish chatter' });
+
+    const result = await shell.runPlan(plan('colleague@contoso.com', undefined, { actions: [{ name: 'convertToShared' }] }), connection, true);
+
+    expect(result.actions[0]?.status).toBe('planned');
+    expect(log.entries).toContainEqual(expect.objectContaining({ level: 'warn', message: 'PowerShell printed lines besides its JSON result' }));
+  });
+
+  it('started one process and connected once, loading only the cmdlets it uses', () => {
+    expect(shell.processesStarted).toBe(1);
+    expect(connects).toBe(1);
+    const connectCalls = tenant.calls().filter((call) => call.cmdlet === 'Connect-ExchangeOnline');
+    expect(connectCalls).toHaveLength(1);
+    expect(connectCalls[0]?.parameters).toMatchObject({
+      AppId: tenant.appId,
+      Organization: 'contoso.onmicrosoft.com',
+      ShowBanner: false,
+      SkipLoadingFormatData: true,
+      Certificate: { thumbprint: cert.thumbprint, hasPrivateKey: true },
+    });
+    expect([...(connectCalls[0]?.parameters.CommandName as string[])].sort()).toEqual([...OUR_CMDLETS].sort());
+    const pids = new Set(tenant.calls().map((call) => call.pid));
+    expect(pids.size).toBe(1);
+  });
+});
+
+describe('connecting', () => {
+  const tenants: ExchangeStubTenant[] = [];
+  const shells: PowerShellExchangeShell[] = [];
+  afterAll(async () => {
+    for (const shell of shells) await shell.close();
+    for (const tenant of tenants) tenant.dispose();
+  });
+  function setup(options: ExchangeStubTenantOptions = {}, shellOptions: Partial<PowerShellExchangeShellOptions> = {}) {
+    const tenant = ExchangeStubTenant.create({
+      certificate: cert,
+      mailboxes: [{ address: 'leaver@contoso.com' }, { address: 'boss@contoso.com' }],
+      ...options,
+    });
+    const log = recordingLogger();
+    const shell = newShell(tenant, { logger: log.logger, ...shellOptions });
+    tenants.push(tenant);
+    shells.push(shell);
+    return { tenant, shell, log };
+  }
+  const pfxBase64Start = cert.pfx.toString('base64').slice(0, 40);
+
+  it('connects with a PEM certificate (certificate and key in one text) built in memory', async () => {
+    const { tenant, shell } = setup();
+
+    const result = await shell.runPlan(plan('leaver@contoso.com', 'boss@contoso.com'), async () => certificateConnection(tenant, cert, 'pem'), false);
+
+    expect(result.actions.every((action) => action.status === 'done' || action.status === 'already')).toBe(true);
+    expect(tenant.calls()[0]).toMatchObject({
+      cmdlet: 'Connect-ExchangeOnline',
+      parameters: { Certificate: { thumbprint: cert.thumbprint, hasPrivateKey: true } },
+    });
+  });
+
+  it('connects with a password-protected PFX', async () => {
+    const { tenant, shell } = setup();
+
+    const result = await shell.runPlan(
+      plan('leaver@contoso.com', undefined, { actions: [{ name: 'convertToShared' }] }),
+      async () => certificateConnection(tenant, cert, 'pfx', cert.pfxWithPassword('s3cret pass'), 's3cret pass'),
+      false,
+    );
+
+    expect(statuses(result)).toEqual({ convertToShared: 'done' });
+  });
+
+  it('refuses a certificate without a private key before calling Exchange, without echoing the certificate', async () => {
+    const { tenant, shell, log } = setup();
+
+    const error = await expectSetupError(
+      shell.runPlan(plan('leaver@contoso.com', undefined), async () => certificateConnection(tenant, cert, 'pfx', cert.pfxWithoutKey), false),
+    );
+
+    expect(error.code).toBe('CertificateNoPrivateKey');
+    expect(error.message).toContain(`thumbprint ${cert.thumbprint}`);
+    expect(error.hint).toMatch(/private key/);
+    expect(tenant.calls()).toEqual([]);
+    expect(JSON.stringify([error.message, error.hint, log.entries])).not.toContain(cert.pfxWithoutKey.toString('base64').slice(0, 40));
+  });
+
+  it('refuses a certificate that is not registered on the app, with a hint naming its thumbprint', async () => {
+    const other = createTestCertificate({ keySize: 1024 });
+    const { tenant, shell, log } = setup();
+
+    const error = await expectSetupError(shell.runPlan(plan('leaver@contoso.com', undefined), async () => certificateConnection(tenant, other), false));
+
+    expect(error.code).toBe('ExchangeConnectFailed');
+    expect(error.message).toContain('AADSTS700027');
+    expect(error.hint).toContain(other.thumbprint);
+    expect(tenant.calls().map((call) => call.cmdlet)).toEqual(['Connect-ExchangeOnline']);
+    expect(JSON.stringify([error.message, error.hint, log.entries])).not.toContain(other.pfx.toString('base64').slice(0, 40));
+    // The process holding the key is gone; the next attempt starts afresh.
+    expect(shell.processesStarted).toBe(1);
+  });
+
+  it('refuses an unknown app id with a hint about EXO_APP_ID', async () => {
+    const { tenant, shell, log } = setup();
+
+    const error = await expectSetupError(
+      shell.runPlan(plan('leaver@contoso.com', undefined), async () => ({ ...certificateConnection(tenant), appId: '00000000-1111-2222-3333-444444444444' }), false),
+    );
+
+    expect(error.message).toContain('AADSTS700016');
+    expect(error.hint).toContain('EXO_APP_ID');
+    expect(JSON.stringify(log.entries)).not.toContain(pfxBase64Start);
+  });
+
+  it('connects with a managed identity, passing the user-assigned client id', async () => {
+    const accountId = '7d2b5a44-1c3e-4f6a-8b9c-0d1e2f3a4b5c';
+    const { tenant, shell } = setup({ managedIdentity: { accountId } });
+
+    const result = await shell.runPlan(
+      plan('leaver@contoso.com', undefined, { actions: [{ name: 'convertToShared' }] }),
+      async () => ({ auth: 'managedIdentity', organization: tenant.organization, managedIdentityAccountId: accountId }),
+      false,
+    );
+
+    expect(statuses(result)).toEqual({ convertToShared: 'done' });
+    expect(tenant.calls()[0]?.parameters).toMatchObject({ ManagedIdentity: true, ManagedIdentityAccountId: accountId, Organization: tenant.organization });
+  });
+
+  it('reports a missing ExchangeOnlineManagement module as a setup error', async () => {
+    const { tenant, shell } = setup({}, {});
+    const noModules = new PowerShellExchangeShell({
+      executable,
+      callTimeoutMs: 30_000,
+      env: { ...process.env, ...tenant.env, PSModulePath: tenant.dir },
+    });
+    shells.push(noModules, shell);
+
+    const error = await expectSetupError(noModules.runPlan(plan('leaver@contoso.com', undefined), async () => certificateConnection(tenant), false));
+
+    expect(error.code).toBe('ExchangeModuleNotFound');
+    expect(error.hint).toMatch(/PSModulePath/);
+  });
+
+  it('reports a PowerShell that cannot be started as a setup error', async () => {
+    const { tenant } = setup();
+    const missing = new PowerShellExchangeShell({ executable: '/nonexistent/pwsh', callTimeoutMs: 5000, env: { ...process.env, ...tenant.env } });
+    shells.push(missing);
+
+    const error = await expectSetupError(missing.runPlan(plan('leaver@contoso.com', undefined), async () => certificateConnection(tenant), false));
+
+    expect(error.code).toBe('PowerShellStartFailed');
+    expect(error.message).toContain('ENOENT');
+    expect(missing.processesStarted).toBe(1);
+  });
+
+  it('probes PowerShell and the module PSModulePath resolves, without connecting', async () => {
+    const { tenant, shell } = setup();
+
+    const probe = await shell.probe();
+
+    expect(probe.executable).toBe(executable);
+    expect(probe.powerShellVersion).toMatch(/^7\.\d+/);
+    expect(probe.exchangeModuleVersion).toBe('3.10.1');
+    expect(probe.exchangeModulePath).toMatch(/test[\\/]support[\\/]modules[\\/]ExchangeOnlineManagement$/);
+    expect(tenant.calls()).toEqual([]);
+  });
+
+  it('close() disconnects and stops the process; closing again, or a shell never started, is harmless', async () => {
+    const { tenant, shell } = setup();
+    const idle = newShell(tenant);
+    await shell.runPlan(plan('leaver@contoso.com', undefined, { actions: [{ name: 'convertToShared' }] }), async () => certificateConnection(tenant), false);
+    const pid = tenant.calls()[0]?.pid as number;
+
+    await shell.close();
+    await shell.close();
+    await idle.close();
+
+    expect(tenant.calls().map((call) => call.cmdlet)).toEqual(['Connect-ExchangeOnline', 'Get-Mailbox', 'Set-Mailbox', 'Disconnect-ExchangeOnline']);
+    expect(tenant.calls()[3]?.parameters).toMatchObject({ Confirm: false });
+    expect(processGone(pid)).toBe(true);
+    expect(idle.processesStarted).toBe(0);
+  });
+});
+
+describe('timeouts and crashes', () => {
+  let tenant: ExchangeStubTenant;
+  const shells: PowerShellExchangeShell[] = [];
+  beforeEach(() => {
+    tenant = ExchangeStubTenant.create({
+      certificate: cert,
+      mailboxes: [{ address: 'leaver@contoso.com' }, { address: 'boss@contoso.com' }, { address: 'next@contoso.com' }],
+    });
+  });
+  afterEach(() => tenant.dispose());
+  afterAll(async () => {
+    for (const shell of shells) await shell.close();
+  });
+  const connectionFor = () => async () => certificateConnection(tenant);
+  const convert = (mailbox: string) => plan(mailbox, undefined, { actions: [{ name: 'convertToShared' }] });
+
+  it('fails a run that times out as state unknown, and gives the next run a fresh process that reconnects', async () => {
+    const shell = newShell(tenant, { callTimeoutMs: 1500 });
+    shells.push(shell);
+    tenant.setFault({ cmdlet: 'Set-Mailbox', mode: 'hang', seconds: 60 });
+
+    const timedOut = await shell.runPlan(convert('leaver@contoso.com'), connectionFor(), false);
+    const next = await shell.runPlan(convert('next@contoso.com'), connectionFor(), false);
+
+    expect(timedOut.actions[0]?.status).toBe('failed');
+    expect(timedOut.actions[0]?.detail).toMatch(/did not answer within 1\.5 s.*state unknown/);
+    expect(next.actions[0]?.status).toBe('done');
+    expect(shell.processesStarted).toBe(2);
+    const connects = tenant.calls().filter((call) => call.cmdlet === 'Connect-ExchangeOnline');
+    expect(connects).toHaveLength(2);
+    expect(connects[0]?.pid).not.toBe(connects[1]?.pid);
+    expect(processGone(connects[0]?.pid as number)).toBe(true);
+  });
+
+  it('fails a run whose PowerShell process is killed mid-run as state unknown, and recovers on the next run', async () => {
+    const shell = newShell(tenant);
+    shells.push(shell);
+    tenant.setFault({ cmdlet: 'Set-Mailbox', mode: 'hang', seconds: 60 });
+
+    const running = shell.runPlan(convert('leaver@contoso.com'), connectionFor(), false);
+    await waitFor(() => tenant.calls().some((call) => call.cmdlet === 'Set-Mailbox'));
+    process.kill(tenant.calls()[0]?.pid as number, 'SIGKILL');
+    const killed = await running;
+    const next = await shell.runPlan(convert('next@contoso.com'), connectionFor(), false);
+
+    expect(killed.actions[0]?.status).toBe('failed');
+    expect(killed.actions[0]?.detail).toMatch(/PowerShell exited during the run .*state unknown/);
+    expect(next.actions[0]?.status).toBe('done');
+    expect(shell.processesStarted).toBe(2);
+  });
+
+  it('fails a run during which PowerShell crashes, and recovers on the next run', async () => {
+    const shell = newShell(tenant);
+    shells.push(shell);
+    tenant.setFault({ cmdlet: 'Set-Mailbox', mode: 'crash', exitCode: 134 });
+
+    const crashed = await shell.runPlan(convert('leaver@contoso.com'), connectionFor(), false);
+    const retried = await shell.runPlan(convert('leaver@contoso.com'), connectionFor(), false);
+
+    expect(crashed.actions[0]).toMatchObject({ status: 'failed', detail: expect.stringMatching(/exited during the run.*state unknown/) });
+    expect(retried.actions[0]?.status).toBe('done');
+    expect(tenant.mailbox('leaver@contoso.com').recipientTypeDetails).toBe('SharedMailbox');
+    expect(shell.processesStarted).toBe(2);
+  });
+
+  it('replaces a process that died between runs before the next run, without failing it', async () => {
+    const shell = newShell(tenant);
+    shells.push(shell);
+    await shell.runPlan(convert('leaver@contoso.com'), connectionFor(), false);
+    const pid = tenant.calls()[0]?.pid as number;
+
+    process.kill(pid, 'SIGKILL');
+    await waitFor(() => processGone(pid));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const next = await shell.runPlan(convert('next@contoso.com'), connectionFor(), false);
+
+    expect(next.actions[0]?.status).toBe('done');
+    expect(shell.processesStarted).toBe(2);
+  });
+
+  it('gives up connecting after the connect timeout with a setup error', async () => {
+    const shell = newShell(tenant, { connectTimeoutMs: 1500 });
+    shells.push(shell);
+    tenant.setFault({ cmdlet: 'Connect-ExchangeOnline', mode: 'hang', seconds: 60 });
+
+    const error = await expectSetupError(shell.runPlan(convert('leaver@contoso.com'), connectionFor(), false));
+
+    expect(error.code).toBe('ExchangeConnectTimeout');
+    expect(processGone(tenant.calls()[0]?.pid as number)).toBe(true);
+  });
+});

@@ -1,0 +1,424 @@
+/**
+ * A simulated Exchange Online tenant for the stub ExchangeOnlineManagement module
+ * (test/support/modules/ExchangeOnlineManagement). The stub reads the tenant from a JSON state file and
+ * appends one JSON line per cmdlet call to a log; this helper seeds the file, hands out the environment
+ * a PowerShell process needs to load the stub by name, and reads state and calls back for assertions.
+ *
+ *   const tenant = ExchangeStubTenant.create({ certificate, mailboxes: [{ address: 'leaver@contoso.com' }] });
+ *   const shell = new PowerShellExchangeShell({ executable, env: { ...process.env, ...tenant.env }, ... });
+ *   ...
+ *   expect(tenant.mailbox('leaver@contoso.com').recipientTypeDetails).toBe('SharedMailbox');
+ *   expect(tenant.calls().map((c) => c.cmdlet)).toEqual([...]);
+ *   tenant.dispose();
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+export type StubMailboxType = 'UserMailbox' | 'SharedMailbox' | 'RoomMailbox' | 'EquipmentMailbox' | 'MailUser';
+export type StubGroupType =
+  | 'MailUniversalDistributionGroup'
+  | 'MailUniversalSecurityGroup'
+  | 'GroupMailbox'
+  | 'DynamicDistributionGroup'
+  | 'MailNonUniversalGroup'
+  | 'RoomList';
+
+export interface StubMailboxSeed {
+  /** Primary SMTP address (also the UPN unless given). */
+  address: string;
+  displayName?: string;
+  /** Exchange Name (the DN's CN); defaults to the alias. */
+  name?: string;
+  alias?: string;
+  type?: StubMailboxType;
+  /** Secondary SMTP addresses. */
+  emailAddresses?: string[];
+  userPrincipalName?: string;
+}
+
+export interface StubGroupSeed {
+  name: string;
+  address?: string;
+  displayName?: string;
+  type?: StubGroupType;
+  /** Member addresses (mailboxes or groups of this tenant). */
+  members?: string[];
+}
+
+export interface StubFault {
+  /** Cmdlet name, or '*' for every cmdlet. */
+  cmdlet: string;
+  /** Only calls with a parameter equal to this (e.g. a Guid or address). */
+  identity?: string;
+  /** error: throw; hang: sleep `seconds`; crash: exit the process; warning: WriteWarning; noise: write to the console. */
+  mode: 'error' | 'hang' | 'crash' | 'warning' | 'noise';
+  /** How many calls it hits (default 1; -1 for every call). */
+  times?: number;
+  message?: string;
+  seconds?: number;
+  exitCode?: number;
+  /** ErrorCategory name for 'error' (default NotSpecified). */
+  category?: string;
+}
+
+export interface StubRecipient {
+  guid: string;
+  exchangeGuid?: string;
+  externalDirectoryObjectId?: string;
+  dn: string;
+  name: string;
+  alias: string;
+  displayName: string;
+  primarySmtpAddress: string;
+  userPrincipalName?: string;
+  emailAddresses: string[];
+  recipientTypeDetails: string;
+  hiddenFromAddressListsEnabled?: boolean;
+}
+
+export interface StubGroup extends StubRecipient {
+  /** Guids of the members. */
+  members: string[];
+}
+
+export interface StubMailboxPermission {
+  mailbox: string;
+  user: string;
+  accessRights: string[];
+  inheritanceType: string;
+  autoMapping: boolean;
+  deny: boolean;
+}
+
+export interface StubRecipientPermission {
+  recipient: string;
+  trustee: string;
+  accessRights: string[];
+  accessControlType: string;
+}
+
+export interface StubConnection {
+  organization: string;
+  appId: string;
+  /** Thumbprint of the certificate registered on the Entra app. */
+  thumbprint: string;
+  managedIdentity?: { enabled: boolean; accountId?: string };
+}
+
+export interface StubState {
+  organization: string;
+  connection: StubConnection;
+  /** Milliseconds per cmdlet call, or per cmdlet name with a `default`. */
+  latencyMs: number | Record<string, number>;
+  mailboxes: StubRecipient[];
+  groups: StubGroup[];
+  mailboxPermissions: StubMailboxPermission[];
+  recipientPermissions: StubRecipientPermission[];
+  faults: StubFault[];
+}
+
+export interface StubCall {
+  time: string;
+  pid: number;
+  cmdlet: string;
+  /** Bound parameters; certificates appear as { thumbprint, hasPrivateKey }. */
+  parameters: Record<string, unknown>;
+}
+
+export interface ExchangeStubTenantOptions {
+  organization?: string;
+  appId?: string;
+  /** The certificate registered on the app (only its thumbprint is used). */
+  certificate?: { thumbprint: string };
+  /** Allow Connect-ExchangeOnline -ManagedIdentity (optionally only for this user-assigned client id). */
+  managedIdentity?: boolean | { accountId?: string };
+  mailboxes?: StubMailboxSeed[];
+  groups?: StubGroupSeed[];
+  /** Existing FullAccess grants, by address. */
+  fullAccess?: Array<{ mailbox: string; user: string }>;
+  /** Existing SendAs grants, by address. */
+  sendAs?: Array<{ mailbox: string; trustee: string }>;
+  latencyMs?: number | Record<string, number>;
+  faults?: StubFault[];
+}
+
+export const STUB_APP_ID = '6a1f3c2e-8d4b-4b7a-9c11-2f5e0d7a9b31';
+export const STUB_ORGANIZATION = 'contoso.onmicrosoft.com';
+const STUB_MODULE_RELATIVE = path.join('test', 'support', 'modules');
+
+/** Folder holding the stub module, found from the package root (works from test/ and from dist/). */
+export function stubModulesDirectory(): string {
+  let dir = __dirname;
+  for (let i = 0; i < 8; i++) {
+    const candidate = path.join(dir, STUB_MODULE_RELATIVE);
+    if (existsSync(path.join(candidate, 'ExchangeOnlineManagement', 'ExchangeOnlineManagement.psd1'))) return candidate;
+    const parent = path.dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  throw new Error(`stub ExchangeOnlineManagement module not found above ${__dirname}`);
+}
+
+export class ExchangeStubTenant {
+  readonly dir: string;
+  readonly statePath: string;
+  readonly logPath: string;
+  readonly organization: string;
+  readonly appId: string;
+
+  private constructor(dir: string, state: StubState) {
+    this.dir = dir;
+    this.statePath = path.join(dir, 'tenant.json');
+    this.logPath = path.join(dir, 'calls.jsonl');
+    this.organization = state.organization;
+    this.appId = state.connection.appId;
+    this.write(state);
+    writeFileSync(this.logPath, '');
+  }
+
+  static create(options: ExchangeStubTenantOptions = {}): ExchangeStubTenant {
+    const dir = mkdtempSync(path.join(tmpdir(), 'exo-stub-'));
+    return new ExchangeStubTenant(dir, buildState(options));
+  }
+
+  /**
+   * Variables for the PowerShell process: the stub's folder first on PSModulePath (so
+   * `Import-Module ExchangeOnlineManagement` finds it), the state file and the call log.
+   */
+  get env(): Record<string, string> {
+    const existing = process.env.PSModulePath;
+    return {
+      PSModulePath: existing ? `${stubModulesDirectory()}${path.delimiter}${existing}` : stubModulesDirectory(),
+      EXO_STUB_STATE: this.statePath,
+      EXO_STUB_LOG: this.logPath,
+    };
+  }
+
+  state(): StubState {
+    return JSON.parse(readFileSync(this.statePath, 'utf8')) as StubState;
+  }
+
+  /** Every cmdlet call since creation (or the last clearCalls), in order. */
+  calls(): StubCall[] {
+    return readFileSync(this.logPath, 'utf8')
+      .split('\n')
+      .filter((line) => line.trim().length > 0)
+      .map((line) => JSON.parse(line) as StubCall);
+  }
+
+  clearCalls(): void {
+    writeFileSync(this.logPath, '');
+  }
+
+  /** Change the tenant between calls (the stub re-reads the file when it changes). */
+  update(mutate: (state: StubState) => void): void {
+    const state = this.state();
+    mutate(state);
+    this.write(state);
+  }
+
+  setFault(fault: StubFault): void {
+    this.update((state) => {
+      state.faults = [...(state.faults ?? []), fault];
+    });
+  }
+
+  clearFaults(): void {
+    this.update((state) => {
+      state.faults = [];
+    });
+  }
+
+  setLatency(latencyMs: number | Record<string, number>): void {
+    this.update((state) => {
+      state.latencyMs = latencyMs;
+    });
+  }
+
+  mailbox(address: string): StubRecipient {
+    const found = this.state().mailboxes.find((m) => sameAddress(m.primarySmtpAddress, address));
+    if (!found) throw new Error(`stub tenant has no mailbox ${address}`);
+    return found;
+  }
+
+  group(name: string): StubGroup {
+    const found = this.state().groups.find((g) => g.name === name);
+    if (!found) throw new Error(`stub tenant has no group ${name}`);
+    return found;
+  }
+
+  /** Names of the groups the address is a direct member of. */
+  groupsOf(address: string): string[] {
+    const state = this.state();
+    const guid = state.mailboxes.find((m) => sameAddress(m.primarySmtpAddress, address))?.guid;
+    if (!guid) throw new Error(`stub tenant has no mailbox ${address}`);
+    return state.groups.filter((g) => g.members.includes(guid)).map((g) => g.name);
+  }
+
+  /** Addresses holding FullAccess on the mailbox (explicit grants only). */
+  fullAccessOn(address: string): string[] {
+    const state = this.state();
+    const mailbox = this.mailbox(address);
+    return state.mailboxPermissions
+      .filter((p) => p.mailbox === mailbox.guid && p.accessRights.includes('FullAccess') && !p.deny)
+      .map((p) => addressOf(state, p.user));
+  }
+
+  /** Addresses holding SendAs on the recipient. */
+  sendAsOn(address: string): string[] {
+    const state = this.state();
+    const mailbox = this.mailbox(address);
+    return state.recipientPermissions
+      .filter((p) => p.recipient === mailbox.guid && p.accessRights.includes('SendAs') && p.accessControlType === 'Allow')
+      .map((p) => addressOf(state, p.trustee));
+  }
+
+  dispose(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private write(state: StubState): void {
+    // Atomic replace: a PowerShell process may be reading the file at the same moment.
+    const temporary = `${this.statePath}.${process.pid}.${randomUUID()}.tmp`;
+    writeFileSync(temporary, JSON.stringify(state));
+    renameSync(temporary, this.statePath);
+  }
+}
+
+/** A tenant with `groups` distribution lists (plus a few security and Microsoft 365 groups) for scaling runs. */
+export function seedLargeTenant(
+  groups: number,
+  options: { leavers?: number; membershipsPerLeaver?: number; certificate?: { thumbprint: string }; latencyMs?: number } = {},
+): { tenant: ExchangeStubTenant; leavers: string[]; manager: string } {
+  const leaverCount = options.leavers ?? 1;
+  const memberships = Math.min(options.membershipsPerLeaver ?? 3, groups);
+  const domain = 'contoso.com';
+  const manager = `manager@${domain}`;
+  const leavers = Array.from({ length: leaverCount }, (_, i) => `leaver${i + 1}@${domain}`);
+  const colleagues = Array.from({ length: 20 }, (_, i) => `colleague${i + 1}@${domain}`);
+  const mailboxes: StubMailboxSeed[] = [manager, ...leavers, ...colleagues].map((address) => ({ address }));
+  const seeds: StubGroupSeed[] = [];
+  for (let i = 0; i < groups; i++) {
+    // Each leaver is in `memberships` lists spread over the tenant; colleagues fill every list.
+    const members = colleagues.filter((_, c) => (i + c) % 4 === 0);
+    leavers.forEach((leaver, l) => {
+      const stride = Math.max(1, Math.floor(groups / memberships));
+      if (i % stride === l % stride && Math.floor(i / stride) < memberships) members.push(leaver);
+    });
+    seeds.push({ name: `dl-${String(i + 1).padStart(4, '0')}`, members });
+  }
+  // Groups the leavers are in that must be left alone.
+  seeds.push({ name: 'sg-finance', type: 'MailUniversalSecurityGroup', members: [...leavers] });
+  seeds.push({ name: 'm365-project', type: 'GroupMailbox', members: [...leavers] });
+  const tenant = ExchangeStubTenant.create({
+    mailboxes,
+    groups: seeds,
+    ...(options.certificate ? { certificate: options.certificate } : {}),
+    ...(options.latencyMs !== undefined ? { latencyMs: options.latencyMs } : {}),
+  });
+  return { tenant, leavers, manager };
+}
+
+function buildState(options: ExchangeStubTenantOptions): StubState {
+  const organization = options.organization ?? STUB_ORGANIZATION;
+  const mailboxes: StubRecipient[] = (options.mailboxes ?? []).map((seed) => {
+    const alias = seed.alias ?? aliasOf(seed.address);
+    const name = seed.name ?? alias;
+    const recipient: StubRecipient = {
+      guid: randomUUID(),
+      exchangeGuid: randomUUID(),
+      externalDirectoryObjectId: randomUUID(),
+      dn: distinguishedName(name, organization),
+      name,
+      alias,
+      displayName: seed.displayName ?? name,
+      primarySmtpAddress: seed.address,
+      userPrincipalName: seed.userPrincipalName ?? seed.address,
+      emailAddresses: seed.emailAddresses ?? [],
+      recipientTypeDetails: seed.type ?? 'UserMailbox',
+    };
+    return recipient;
+  });
+  const groups: StubGroup[] = (options.groups ?? []).map((seed) => {
+    const alias = aliasOf(seed.address ?? `${seed.name}@contoso.com`);
+    return {
+      guid: randomUUID(),
+      dn: distinguishedName(seed.name, organization),
+      name: seed.name,
+      alias,
+      displayName: seed.displayName ?? seed.name,
+      primarySmtpAddress: seed.address ?? `${alias}@contoso.com`,
+      emailAddresses: [],
+      recipientTypeDetails: seed.type ?? 'MailUniversalDistributionGroup',
+      members: [],
+    };
+  });
+  const guidOf = (address: string): string => {
+    const found =
+      mailboxes.find((m) => sameAddress(m.primarySmtpAddress, address)) ??
+      groups.find((g) => sameAddress(g.primarySmtpAddress, address) || g.name === address);
+    if (!found) throw new Error(`stub tenant seed: no recipient ${address}`);
+    return found.guid;
+  };
+  (options.groups ?? []).forEach((seed, i) => {
+    const group = groups[i];
+    if (group) group.members = (seed.members ?? []).map(guidOf);
+  });
+  const managedIdentity =
+    options.managedIdentity === undefined || options.managedIdentity === false
+      ? undefined
+      : options.managedIdentity === true
+        ? { enabled: true }
+        : { enabled: true, ...(options.managedIdentity.accountId ? { accountId: options.managedIdentity.accountId } : {}) };
+  return {
+    organization,
+    connection: {
+      organization,
+      appId: options.appId ?? STUB_APP_ID,
+      thumbprint: options.certificate?.thumbprint ?? '',
+      ...(managedIdentity ? { managedIdentity } : {}),
+    },
+    latencyMs: options.latencyMs ?? 0,
+    mailboxes,
+    groups,
+    mailboxPermissions: (options.fullAccess ?? []).map((grant) => ({
+      mailbox: guidOf(grant.mailbox),
+      user: guidOf(grant.user),
+      accessRights: ['FullAccess'],
+      inheritanceType: 'All',
+      autoMapping: true,
+      deny: false,
+    })),
+    recipientPermissions: (options.sendAs ?? []).map((grant) => ({
+      recipient: guidOf(grant.mailbox),
+      trustee: guidOf(grant.trustee),
+      accessRights: ['SendAs'],
+      accessControlType: 'Allow',
+    })),
+    faults: options.faults ?? [],
+  };
+}
+
+function aliasOf(address: string): string {
+  return (address.split('@')[0] ?? address).replace(/[^\p{L}\p{M}\p{N}._'-]/gu, '') || 'recipient';
+}
+
+/** Exchange Online's DN shape, with RFC 4514 escaping of the name. */
+function distinguishedName(name: string, organization: string): string {
+  const cn = name.replace(/[,\\+"<>;=#]/g, (c) => `\\${c}`);
+  return `CN=${cn},OU=${organization},OU=Microsoft Exchange Hosted Organizations,DC=EURPR04A001,DC=PROD,DC=OUTLOOK,DC=COM`;
+}
+
+function sameAddress(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
+}
+
+function addressOf(state: StubState, guid: string): string {
+  return (
+    state.mailboxes.find((m) => m.guid === guid)?.primarySmtpAddress ??
+    state.groups.find((g) => g.guid === guid)?.primarySmtpAddress ??
+    guid
+  );
+}

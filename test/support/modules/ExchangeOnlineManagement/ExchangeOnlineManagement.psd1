@@ -1,0 +1,33 @@
+@{
+    RootModule        = 'ExchangeOnlineManagement.psm1'
+    ModuleVersion     = '3.10.1'
+    # Not the GUID of Microsoft's module: nothing should mistake this for it.
+    GUID              = '92013def-86db-4765-8cd3-b184efc660d2'
+    Author            = 'exo-workflow-sync'
+    CompanyName       = 'exo-workflow-sync'
+    Copyright         = 'exo-workflow-sync contributors'
+    Description       = 'STUB of the Exchange Online PowerShell V3 module (ExchangeOnlineManagement) for exo-workflow-sync tests. Not Microsoft''s module: it never touches the network. Tenant state lives in the JSON file named by $env:EXO_STUB_STATE; every call is logged to the JSONL file named by $env:EXO_STUB_LOG.'
+    PowerShellVersion = '7.2'
+    FunctionsToExport = @(
+        'Connect-ExchangeOnline',
+        'Disconnect-ExchangeOnline',
+        'Get-ConnectionInformation',
+        'Get-Mailbox',
+        'Set-Mailbox',
+        'Get-Recipient',
+        'Get-MailboxPermission',
+        'Add-MailboxPermission',
+        'Get-RecipientPermission',
+        'Add-RecipientPermission',
+        'Get-DistributionGroupMember',
+        'Remove-DistributionGroupMember'
+    )
+    CmdletsToExport   = @()
+    VariablesToExport = @()
+    AliasesToExport   = @()
+    PrivateData       = @{
+        PSData = @{
+            Tags = @('stub', 'test')
+        }
+    }
+}
