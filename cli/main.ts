@@ -114,7 +114,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       }
       case 'sandbox': {
         // Loaded on demand: the sandbox brings the simulators, which production runs never need.
-        const { runSandbox } = await import('./sandbox');
+        const { runSandbox } = await import('./sandbox.js');
         return await runSandbox({ json: args.json, dryRun: args.dryRun }, io);
       }
       default:

@@ -86,8 +86,8 @@ export function renderReport(report: SweepReport): string {
 }
 
 function describeRun(run: RunReport): string {
-  const actions = run.actions.map((action) => `${action.name}=${action.status}${action.detail ? ` (${action.detail})` : ''}`);
-  const parts = [...actions];
+  // Details of failures are in `error`; the table keeps each action to name=status.
+  const parts = run.actions.map((action) => `${action.name}=${action.status}`);
   if (run.error) parts.push(`error: ${run.error}`);
   if (run.detail) parts.push(run.detail);
   return parts.join('; ');

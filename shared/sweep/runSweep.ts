@@ -225,8 +225,7 @@ export async function runSweep(deps: SweepDependencies, settings: SweepSettings,
     }
     const blocking = actions.filter((action) => !SIGNALLABLE.has(action.status));
     if (blocking.length > 0 || actions.length !== plan.actions.length) {
-      const reasons = blocking.map((action) => `${action.name}: ${action.detail ?? action.status}`);
-      return failed(reasons.length > 0 ? reasons.join('; ') : 'Exchange did not report every action', actions);
+      return failed(blocking.length > 0 ? describeFailures(blocking) : 'Exchange did not report every action', actions);
     }
 
     const signal = await deps.workflowApi.signal(step, run);
@@ -265,4 +264,14 @@ async function findRunForRerun(
   throw new AppError('RunNotFound', `run ${runId} was not found in the workflows ${steps.map((s) => `'${s.workflowName}'`).join(', ')}`, {
     status: 404,
   });
+}
+
+/** "a, b: reason; c: other reason": actions that failed for the same reason are named together. */
+function describeFailures(actions: readonly ActionResult[]): string {
+  const byReason = new Map<string, string[]>();
+  for (const action of actions) {
+    const reason = action.detail ?? action.status;
+    byReason.set(reason, [...(byReason.get(reason) ?? []), action.name]);
+  }
+  return [...byReason].map(([reason, names]) => `${names.join(', ')}: ${reason}`).join('; ');
 }

@@ -34,7 +34,6 @@ let nextSource = 0;
 
 const extraCertificates: TestCertificate[] = [];
 // Made once (PKCS#12 in pure JS is slow); each test stores them under its own certificate name.
-const now = Date.now();
 const certificates = {
   valid: createTestCertificate({ keySize: 1024 }),
   renewed: createTestCertificate({ keySize: 1024, commonName: 'exo-workflow-sync renewed' }),
