@@ -73,7 +73,7 @@ function certificateSource(config: Config, logger: Logger, clock: Clock): Certif
             clock,
             logger,
           })
-        : new FileCertificateSource({ path: cert.path, password: cert.password, clock });
+        : new FileCertificateSource({ path: cert.path, password: cert.password, clock, logger });
     certificateSources.set(key, source);
   }
   return source;

@@ -179,7 +179,10 @@ function readPfx(material: CertificateMaterial, origin: CertificateOrigin): Cont
   const keys: KeyObject[] = [];
   for (const safeContents of pkcs12.safeContents) {
     for (const bag of safeContents.safeBags) {
-      // forge parses RSA into its own objects and leaves other algorithms (EC) as ASN.1; both go back to DER for node:crypto.
+      // forge parses RSA into its own objects and leaves other algorithms (EC) as ASN.1; both go
+      // back to DER for node:crypto. A parsed certificate is re-encoded from forge's kept copy of
+      // the signed TBSCertificate plus algorithm and signature, which gives the original bytes
+      // (and so the right thumbprint) for the RSA and ECDSA signatures certificates use in practice.
       const raw = bag as forge.pkcs12.Bag & { asn1?: forge.asn1.Asn1 };
       if (bag.type === CERT_BAG_TYPE) {
         const asn1Cert = raw.cert ? forge.pki.certificateToAsn1(raw.cert) : raw.asn1;

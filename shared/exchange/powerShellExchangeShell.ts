@@ -537,7 +537,8 @@ function quotePowerShell(value: string): string {
  */
 function redact(text: string, max = 500): string {
   const cleaned = text
-    .replace(/[A-Za-z0-9+/=]{40,}/g, '[redacted]')
+    // Hex runs (thumbprints) are kept: they identify a certificate without revealing it.
+    .replace(/[A-Za-z0-9+/=]{40,}/g, (run) => (/^[0-9A-Fa-f]+$/.test(run) ? run : '[redacted]'))
     // eslint-disable-next-line no-control-regex
     .replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ')
     .trim();

@@ -602,7 +602,8 @@ describe('timeouts and crashes', () => {
     tenant.setFault({ cmdlet: 'Set-Mailbox', mode: 'hang', seconds: 60 });
 
     const running = shell.runPlan(convert('leaver@contoso.com'), connectionFor(), false);
-    await waitFor(() => tenant.calls().some((call) => call.cmdlet === 'Set-Mailbox'));
+    // The stub records the fault as used before it starts hanging; kill only once it has.
+    await waitFor(() => tenant.state().faults[0]?.times === 0);
     process.kill(tenant.calls()[0]?.pid as number, 'SIGKILL');
     const killed = await running;
     const next = await shell.runPlan(convert('next@contoso.com'), connectionFor(), false);

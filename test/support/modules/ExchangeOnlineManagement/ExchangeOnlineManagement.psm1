@@ -554,6 +554,8 @@ function Remove-DistributionGroupMember {
     }
     if ($PSCmdlet.ShouldProcess([string]$group['name'], "Remove-DistributionGroupMember $($recipient['name'])")) {
         $members.RemoveAt($index)
+        $holders = $null
+        if ((Get-StubIndex $state).membersOf.TryGetValue([string]$recipient['guid'], [ref]$holders)) { $null = $holders.Remove($group) }
         Save-StubState $state
     }
 }
@@ -776,6 +778,18 @@ function Get-StubIndex {
     $byGuid = [System.Collections.Generic.Dictionary[string, object]]::new([System.StringComparer]::OrdinalIgnoreCase)
     $byValue = [System.Collections.Generic.Dictionary[string, object]]::new([System.StringComparer]::OrdinalIgnoreCase)
     $all = [System.Collections.Generic.List[object]]::new()
+    # Member Guid -> the groups holding it (the link Exchange follows for a Members filter).
+    $membersOf = [System.Collections.Generic.Dictionary[string, object]]::new([System.StringComparer]::OrdinalIgnoreCase)
+    foreach ($group in (Get-StubList $State 'groups')) {
+        foreach ($member in (Get-StubList $group 'members')) {
+            $holders = $null
+            if (-not $membersOf.TryGetValue([string]$member, [ref]$holders)) {
+                $holders = [System.Collections.Generic.List[object]]::new()
+                $membersOf[[string]$member] = $holders
+            }
+            $holders.Add($group)
+        }
+    }
     foreach ($source in 'mailboxes', 'groups') {
         foreach ($entry in (Get-StubList $State $source)) {
             $item = @{ entry = $entry; group = ($source -eq 'groups'); values = (Get-StubIdentityValues $entry) }
@@ -792,7 +806,7 @@ function Get-StubIndex {
             }
         }
     }
-    $index = @{ byGuid = $byGuid; byValue = $byValue; all = $all }
+    $index = @{ byGuid = $byGuid; byValue = $byValue; all = $all; membersOf = $membersOf }
     if ($null -ne $cache -and [object]::ReferenceEquals($cache.State, $State)) { $cache.Index = $index }
     return $index
 }
@@ -810,6 +824,17 @@ function Test-StubKind {
             return $script:MailboxTypes -contains $type -or $type -eq 'MailUser'
         }
         default { return $true }
+    }
+}
+
+function Get-StubGroupsHolding {
+    param($State, [string]$Dn)
+    $index = Get-StubIndex $State
+    $member = @(Find-StubMatches -State $State -Identity $Dn -Kind 'recipient' | Where-Object { [string]::Equals([string]$_['dn'], $Dn, [System.StringComparison]::OrdinalIgnoreCase) })
+    if ($member.Count -eq 0) { return }
+    $holders = $null
+    if ($index.membersOf.TryGetValue([string]$member[0]['guid'], [ref]$holders)) {
+        foreach ($group in $holders) { $group }
     }
 }
 
@@ -907,7 +932,14 @@ function Find-StubRecipientsForGet {
         }
     } else {
         # No identity at all ($null or ''): everything, as Microsoft's docs warn.
-        $selected = foreach ($item in $index.all) { if (Test-StubKind $item $Kind) { $item.entry } }
+        $tree = $null
+        if (-not [string]::IsNullOrEmpty($Filter)) { $tree = ConvertFrom-StubFilter -Cmdlet $Cmdlet -Filter $Filter }
+        if ($null -ne $tree -and $tree.kind -eq 'compare' -and $tree.property -eq 'Members' -and $tree.operator -eq '-eq') {
+            # Answered from the membership link, as Exchange does, not by testing every group.
+            $selected = @(Get-StubGroupsHolding -State $State -Dn ([string]$tree.value))
+        } else {
+            $selected = foreach ($item in $index.all) { if (Test-StubKind $item $Kind) { $item.entry } }
+        }
     }
     $selected = @($selected)
     if ($null -ne $RecipientTypeDetails -and $RecipientTypeDetails.Count -gt 0) {

@@ -1,0 +1,216 @@
+/**
+ * End to end through the compiled CLI, the SaaS Manager simulator, the stub Exchange module and real
+ * PowerShell (the engine host in CI): what an admin running `exo-workflow-sync sweep` would see.
+ */
+import { startAzuriteBlob, type AzuriteBlob } from '../support/azurite';
+import { EndToEndWorld, parseReport, runCli } from '../support/cliHarness';
+
+const people = (n: number) =>
+  Array.from({ length: n }, (_, i) => ({
+    address: `leaver${i + 1}@contoso.com`,
+    person: { name: `Leaver ${i + 1}`, email: `leaver${i + 1}@contoso.com`, lineManager: { email: 'boss@contoso.com' } },
+  }));
+
+function tenantFor(n: number) {
+  return {
+    mailboxes: [...people(n).map((p) => ({ address: p.address })), { address: 'boss@contoso.com' }, { address: 'bystander@contoso.com' }],
+    groups: [
+      { name: 'All Staff', members: [...people(n).map((p) => p.address), 'bystander@contoso.com'] },
+      { name: 'Security Admins', type: 'MailUniversalSecurityGroup' as const, members: people(n).map((p) => p.address) },
+    ],
+  };
+}
+
+const changeCmdlets = (world: EndToEndWorld) =>
+  world.tenant.calls().filter((call) => /^(Set|Add|Remove)-/.test(call.cmdlet) && call.cmdlet !== 'Set-ExoStub' && !call.parameters.WhatIf);
+
+describe('exo-workflow-sync sweep (CLI, end to end)', () => {
+  let world: EndToEndWorld;
+  afterEach(async () => world?.dispose());
+
+  it('processes every run over several pages, converts, grants, removes from lists and signals each once', async () => {
+    world = await EndToEndWorld.create(tenantFor(5));
+    const runIds = people(5).map((p) => world.addWaitingRun(p.person));
+    const result = await runCli(['sweep', '--json'], world.env({ TRELICA_PAGE_SIZE: '2' }));
+    expect(result.stderr).toContain('[Terminate Users] 5 run(s) waiting');
+    expect(result.code).toBe(0);
+    const report = parseReport(result.stdout);
+    expect(report.summary).toEqual({ completed: 5, failed: 0, skipped: 0, planned: 0 });
+    expect(report.runs.every((run) => run.signalled)).toBe(true);
+    expect(world.simulator.requestsTo('listRuns').filter((r) => r.status === 200)).toHaveLength(3);
+    expect(world.simulator.signals.map((s) => s.runId).sort()).toEqual([...runIds].sort());
+    expect(report.stats.powerShellProcesses).toBe(1);
+    for (const { address } of people(5)) {
+      expect(world.tenant.mailbox(address).recipientTypeDetails).toBe('SharedMailbox');
+      expect(world.tenant.fullAccessOn(address)).toEqual(['boss@contoso.com']);
+      expect(world.tenant.sendAsOn(address)).toEqual(['boss@contoso.com']);
+      expect(world.tenant.groupsOf(address)).toEqual(['Security Admins']);
+    }
+    expect(world.tenant.groupsOf('bystander@contoso.com')).toEqual(['All Staff']);
+    expect(world.tenant.mailbox('bystander@contoso.com').recipientTypeDetails).toBe('UserMailbox');
+  });
+
+  it('honours Retry-After on a 429 and still completes', async () => {
+    world = await EndToEndWorld.create(tenantFor(1));
+    world.addWaitingRun(people(1)[0]!.person);
+    world.simulator.inject({ route: 'listRuns', status: 429, retryAfter: 1 });
+    const started = Date.now();
+    const result = await runCli(['sweep', '--json'], world.env());
+    expect(result.code).toBe(0);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    expect(world.simulator.requestsTo('listRuns').map((r) => r.status)).toEqual([429, 200]);
+    expect(parseReport(result.stdout).summary.completed).toBe(1);
+  });
+
+  it('gets exactly one new token when the token expires mid-sweep', async () => {
+    world = await EndToEndWorld.create(tenantFor(2));
+    const [, second] = people(2).map((p) => world.addWaitingRun(p.person));
+    world.simulator.inject({ route: 'getRun', runId: second, delayMs: 1500 });
+    const sweep = runCli(['sweep', '--json'], world.env());
+    // While the second run's read is held, the token expires: its answer is then a 401.
+    const deadline = Date.now() + 30_000;
+    while (!world.simulator.requests.some((r) => r.route === 'getRun' && r.path.includes(second as string)) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    world.simulator.expireTokens();
+    const result = await sweep;
+    expect(result.code).toBe(0);
+    expect(world.simulator.requestsTo('token').filter((r) => r.status === 200)).toHaveLength(2);
+    expect(world.simulator.requests.some((r) => r.status === 401)).toBe(true);
+    expect(parseReport(result.stdout).summary.completed).toBe(2);
+    expect(world.simulator.signals).toHaveLength(2);
+  });
+
+  it('reports a 409 (someone else moved the run on) without failing and without a second POST', async () => {
+    world = await EndToEndWorld.create(tenantFor(1));
+    const runId = world.addWaitingRun(people(1)[0]!.person);
+    world.simulator.signalByOtherBeforeNextPost(runId);
+    const result = await runCli(['sweep', '--json'], world.env());
+    expect(result.code).toBe(0);
+    const run = parseReport(result.stdout).runs[0];
+    expect(run).toMatchObject({ outcome: 'completed', signalled: false, detail: expect.stringContaining('409') });
+    expect(world.simulator.requestsTo('signal')).toHaveLength(1);
+  });
+
+  it('does not signal a run whose Exchange action fails (exit 1), then completes it on the next sweep', async () => {
+    world = await EndToEndWorld.create(tenantFor(2));
+    const [failing, fine] = people(2).map((p) => world.addWaitingRun(p.person));
+    const guid = world.tenant.mailbox('leaver1@contoso.com').guid;
+    world.tenant.setFault({ cmdlet: 'Set-Mailbox', identity: guid, mode: 'error', times: -1, message: 'The server is busy. Try again later.' });
+
+    const first = await runCli(['sweep', '--json'], world.env());
+    expect(first.code).toBe(1);
+    const report = parseReport(first.stdout);
+    const failed = report.runs.find((r) => r.runId === failing);
+    expect(failed).toMatchObject({ outcome: 'failed', signalled: false, error: expect.stringContaining('The server is busy') });
+    expect(report.runs.find((r) => r.runId === fine)).toMatchObject({ outcome: 'completed', signalled: true });
+    expect(world.simulator.apiSignalsFor(failing as string)).toHaveLength(0);
+
+    world.tenant.clearFaults();
+    const second = await runCli(['sweep', '--json'], world.env());
+    expect(second.code).toBe(0);
+    const retried = parseReport(second.stdout);
+    expect(retried.runs.map((r) => r.runId)).toEqual([failing]);
+    expect(retried.runs[0]).toMatchObject({ outcome: 'completed', signalled: true });
+    expect(world.simulator.apiSignalsFor(failing as string)).toHaveLength(1);
+    expect(world.tenant.mailbox('leaver1@contoso.com').recipientTypeDetails).toBe('SharedMailbox');
+  });
+
+  it('makes no change and signals nothing in a dry run, but says exactly what it would run', async () => {
+    world = await EndToEndWorld.create(tenantFor(1));
+    world.addWaitingRun(people(1)[0]!.person);
+    const before = JSON.stringify(world.tenant.state());
+    const result = await runCli(['sweep', '--dry-run', '--json'], world.env());
+    expect(result.code).toBe(0);
+    const report = parseReport(result.stdout);
+    expect(report.dryRun).toBe(true);
+    expect(report.runs[0]?.outcome).toBe('planned');
+    const convert = report.runs[0]?.actions.find((a) => a.name === 'convertToShared');
+    expect(convert).toMatchObject({ status: 'planned', cmdlets: expect.arrayContaining([expect.stringMatching(/^Set-Mailbox -Identity .* -Type Shared/)]) });
+    const groups = report.runs[0]?.actions.find((a) => a.name === 'removeFromDistributionGroups');
+    expect(groups?.cmdlets?.join('\n')).toMatch(/Remove-DistributionGroupMember/);
+    expect(JSON.stringify(world.tenant.state())).toBe(before);
+    expect(changeCmdlets(world)).toEqual([]);
+    expect(world.simulator.signals).toEqual([]);
+  });
+
+  it('prints a readable table without --json', async () => {
+    world = await EndToEndWorld.create(tenantFor(1));
+    world.addWaitingRun(people(1)[0]!.person);
+    const result = await runCli(['sweep'], world.env());
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/run\s+workflow\s+email\s+outcome\s+signalled/);
+    expect(result.stdout).toMatch(/Summary: 1 completed, 0 failed, 0 skipped, 0 planned/);
+  });
+
+  it('exits 2 with every bad setting named when the configuration is wrong, and processes nothing', async () => {
+    world = await EndToEndWorld.create(tenantFor(1));
+    world.addWaitingRun(people(1)[0]!.person);
+    const result = await runCli(['sweep'], world.env({ TRELICA_CLIENT_ID: '', EXO_ORGANIZATION: 'contoso.com', TRELICA_PAGE_SIZE: 'lots' }));
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/TRELICA_CLIENT_ID is required/);
+    expect(result.stderr).toMatch(/EXO_ORGANIZATION must be/);
+    expect(result.stderr).toMatch(/TRELICA_PAGE_SIZE/);
+    expect(world.simulator.requests).toEqual([]);
+  });
+
+  it('exits 2 when SaaS Manager refuses the client, and never prints the secret', async () => {
+    world = await EndToEndWorld.create(tenantFor(1));
+    const result = await runCli(['sweep', '--json'], world.env({ TRELICA_CLIENT_SECRET: 'wrong-secret-value' }));
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(/refused|invalid_client/i);
+    expect(result.stderr).not.toContain('wrong-secret-value');
+  });
+
+  it('starts no PowerShell and reads no certificate when nothing is waiting', async () => {
+    world = await EndToEndWorld.create(tenantFor(1));
+    const result = await runCli(['sweep', '--json'], world.env({ EXO_CERTIFICATE_PATH: '/nonexistent/never-read.pfx' }));
+    expect(result.code).toBe(0);
+    const report = parseReport(result.stdout);
+    expect(report.stats.powerShellProcesses).toBe(0);
+    expect(world.tenant.calls()).toEqual([]);
+    expect(world.simulator.requests.filter((r) => r.route !== 'token')).toHaveLength(2);
+  });
+
+  it('reruns one run by id, and says 404 / 409 for an unknown or finished run', async () => {
+    world = await EndToEndWorld.create(tenantFor(2));
+    const [first, second] = people(2).map((p) => world.addWaitingRun(p.person));
+    const rerun = await runCli(['rerun', second as string, '--json'], world.env());
+    expect(rerun.code).toBe(0);
+    expect(parseReport(rerun.stdout).runs.map((r) => r.runId)).toEqual([second]);
+    expect(world.simulator.apiSignalsFor(first as string)).toHaveLength(0);
+
+    const again = await runCli(['rerun', second as string], world.env());
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/not waiting/);
+    const unknown = await runCli(['rerun', 'ffffffffffffffffffffffff'], world.env());
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/was not found/);
+    const malformed = await runCli(['rerun', "1; Remove-Mailbox"], world.env());
+    expect(malformed.code).toBe(2);
+  });
+
+  describe('two sweeps at once', () => {
+    let azurite: AzuriteBlob;
+    beforeAll(async () => {
+      azurite = await startAzuriteBlob();
+    }, 30_000);
+    afterAll(async () => azurite?.stop());
+
+    it('never process or signal the same run twice (run claims as blob leases in Azurite)', async () => {
+      world = await EndToEndWorld.create(tenantFor(6));
+      const runIds = people(6).map((p) => world.addWaitingRun(p.person));
+      const env = world.env({ AzureWebJobsStorage: azurite.connectionString });
+      const [a, b] = await Promise.all([runCli(['sweep', '--json'], env), runCli(['sweep', '--json'], env)]);
+      expect([a.code, b.code]).toEqual([0, 0]);
+      const reports = [parseReport(a.stdout), parseReport(b.stdout)];
+      const completed = reports.flatMap((r) => r.runs.filter((run) => run.outcome === 'completed').map((run) => run.runId));
+      expect(completed.sort()).toEqual([...runIds].sort());
+      expect(world.simulator.requestsTo('signal')).toHaveLength(6);
+      for (const runId of runIds) expect(world.simulator.apiSignalsFor(runId)).toHaveLength(1);
+      const conversions = changeCmdlets(world).filter((call) => call.cmdlet === 'Set-Mailbox');
+      expect(conversions).toHaveLength(6);
+    });
+  });
+});
