@@ -10,7 +10,6 @@
 import { findPowerShell } from '../shared/exchange/findPowerShell';
 import { PowerShellExchangeShell } from '../shared/exchange/powerShellExchangeShell';
 import type { ActionName, ExchangeConnection, RunPlan } from '../shared/ports';
-import { Secret } from '../shared/secret';
 import { createTestCertificate } from '../test/support/certificates';
 import { seedLargeTenant } from '../test/support/exchangeStubTenant';
 
@@ -19,7 +18,12 @@ const LATENCY_MS = 20;
 const MEMBERSHIPS = 3;
 /** Leavers per tenant: the first also pays for starting PowerShell and connecting, and is reported apart. */
 const LEAVERS = 6;
-const ACTIONS: ActionName[] = ['convertToShared', 'grantManagerFullAccess', 'grantManagerSendAs', 'removeFromDistributionGroups'];
+const ACTIONS: ActionName[] = [
+  'convertToShared',
+  'grantManagerFullAccess',
+  'grantManagerSendAs',
+  'removeFromDistributionGroups',
+];
 
 interface SizeResult {
   groups: number;
@@ -36,25 +40,22 @@ async function measure(groups: number, executable: string): Promise<SizeResult> 
     certificate,
     latencyMs: LATENCY_MS,
   });
-  const shell = new PowerShellExchangeShell({ executable, callTimeoutMs: 120_000, env: { ...process.env, ...tenant.env } });
-  const connection = async (): Promise<ExchangeConnection> => ({
-    auth: 'certificate',
-    organization: tenant.organization,
-    appId: tenant.appId,
-    certificate: {
-      format: 'pfx',
-      material: new Secret(certificate.pfx),
-      password: new Secret(''),
-      thumbprint: certificate.thumbprint,
-      notBefore: certificate.notBefore,
-      expiresOn: certificate.notAfter,
-      source: 'bench',
-    },
+  const shell = new PowerShellExchangeShell({
+    executable,
+    callTimeoutMs: 120_000,
+    env: { ...process.env, ...tenant.env },
   });
+  const connection = async (): Promise<ExchangeConnection> => tenant.certificateConnection(certificate);
   const result: SizeResult = { groups, callsPerLeaver: [], msPerLeaver: [], firstLeaverMs: 0 };
   try {
     for (const [index, leaver] of leavers.entries()) {
-      const plan: RunPlan = { runId: `bench-${index}`, mailbox: leaver, manager, actions: ACTIONS.map((name) => ({ name })), options: { autoMapping: false } };
+      const plan: RunPlan = {
+        runId: `bench-${index}`,
+        mailbox: leaver,
+        manager,
+        actions: ACTIONS.map((name) => ({ name })),
+        options: { autoMapping: false },
+      };
       const logged = tenant.calls().length;
       const started = process.hrtime.bigint();
       const run = await shell.runPlan(plan, connection, false);
@@ -62,11 +63,19 @@ async function measure(groups: number, executable: string): Promise<SizeResult> 
 
       const failed = run.actions.filter((action) => action.status !== 'done');
       if (failed.length > 0) throw new Error(`leaver ${leaver}: ${JSON.stringify(failed)}`);
-      const removals = tenant.calls().slice(logged).filter((call) => call.cmdlet === 'Remove-DistributionGroupMember').length;
-      if (removals !== MEMBERSHIPS) throw new Error(`leaver ${leaver}: ${removals} removals, expected ${MEMBERSHIPS}`);
+      const removals = tenant
+        .calls()
+        .slice(logged)
+        .filter((call) => call.cmdlet === 'Remove-DistributionGroupMember').length;
+      if (removals !== MEMBERSHIPS)
+        throw new Error(`leaver ${leaver}: ${removals} removals, expected ${MEMBERSHIPS}`);
       // The shell's own count, cross-checked against what Exchange (the stub) saw, connect excluded.
-      const seen = tenant.calls().slice(logged).filter((call) => call.cmdlet !== 'Connect-ExchangeOnline').length;
-      if (seen !== run.cmdletCalls) throw new Error(`leaver ${leaver}: shell counted ${run.cmdletCalls} calls, Exchange saw ${seen}`);
+      const seen = tenant
+        .calls()
+        .slice(logged)
+        .filter((call) => call.cmdlet !== 'Connect-ExchangeOnline').length;
+      if (seen !== run.cmdletCalls)
+        throw new Error(`leaver ${leaver}: shell counted ${run.cmdletCalls} calls, Exchange saw ${seen}`);
 
       if (index === 0) {
         result.firstLeaverMs = ms;
@@ -85,12 +94,16 @@ async function measure(groups: number, executable: string): Promise<SizeResult> 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+  return sorted.length % 2 === 1
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
 async function main(): Promise<void> {
   const { executable, source } = findPowerShell();
-  console.log(`exchange scaling: one leaver (member of ${MEMBERSHIPS} lists) per run, stub latency ${LATENCY_MS} ms per cmdlet`);
+  console.log(
+    `exchange scaling: one leaver (member of ${MEMBERSHIPS} lists) per run, stub latency ${LATENCY_MS} ms per cmdlet`,
+  );
   console.log(`PowerShell: ${executable} (${source})`);
   const results: SizeResult[] = [];
   for (const groups of TENANT_SIZES) {

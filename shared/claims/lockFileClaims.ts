@@ -4,8 +4,7 @@
  * A lock left by a crashed process is taken over once its owner is gone or it is older than
  * `staleAfterMs`.
  */
-import { mkdirSync } from 'node:fs';
-import { open, readFile, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunClaim, RunClaims } from '../ports';
@@ -27,11 +26,12 @@ export class LockFileClaims implements RunClaims {
     this.directory = options.directory ?? join(tmpdir(), 'exo-workflow-sync-claims');
     this.staleAfterMs = options.staleAfterMs ?? 60 * 60 * 1000;
     this.now = options.now ?? Date.now;
-    mkdirSync(this.directory, { recursive: true });
   }
 
   async tryClaim(runId: string): Promise<RunClaim | undefined> {
     if (!SAFE_RUN_ID.test(runId)) throw new Error(`refusing to claim a run with an unusual id`);
+    // Created on every claim, not once: temp cleaners remove idle folders under a long-lived process.
+    await mkdir(this.directory, { recursive: true });
     const path = join(this.directory, `${runId}.lock`);
     for (let attempt = 0; attempt < 2; attempt += 1) {
       try {

@@ -47,7 +47,13 @@ export interface PowerShellExchangeShellOptions {
 
 const SETUP_HINT =
   'install PowerShell 7.4+ (pwsh) or set NODE_POWERSHELL to a working PowerShell; on machines without pwsh run `npm run build:engine`';
-const STATUSES: ReadonlySet<string> = new Set<ActionStatus>(['done', 'already', 'failed', 'skipped', 'planned']);
+const STATUSES: ReadonlySet<string> = new Set<ActionStatus>([
+  'done',
+  'already',
+  'failed',
+  'skipped',
+  'planned',
+]);
 const STOP_GRACE_MS = 3000;
 
 // node-powershell lets NODE_POWERSHELL override the executable it is given. findPowerShell already
@@ -69,7 +75,10 @@ interface Session {
   pid?: number;
 }
 
-type Outcome = { kind: 'output'; stdout: string; stderr: string } | { kind: 'timeout' } | { kind: 'exited'; detail: string };
+type Outcome =
+  | { kind: 'output'; stdout: string; stderr: string }
+  | { kind: 'timeout' }
+  | { kind: 'exited'; detail: string };
 
 type Parsed = { ok: true; value: Record<string, unknown>; noise: string[] } | { ok: false; problem: string };
 
@@ -99,7 +108,11 @@ export class PowerShellExchangeShell implements ExchangeShell {
     return this.#processesStarted;
   }
 
-  runPlan(plan: RunPlan, connection: () => Promise<ExchangeConnection>, whatIf: boolean): Promise<ExchangeRunResult> {
+  runPlan(
+    plan: RunPlan,
+    connection: () => Promise<ExchangeConnection>,
+    whatIf: boolean,
+  ): Promise<ExchangeRunResult> {
     return this.#exclusive(() => this.#runPlan(plan, connection, whatIf));
   }
 
@@ -131,15 +144,24 @@ export class PowerShellExchangeShell implements ExchangeShell {
       mailbox: plan.mailbox,
       manager: plan.manager ?? null,
       actions: plan.actions.map((action) =>
-        action.skipReason === undefined ? { name: action.name } : { name: action.name, skipReason: action.skipReason },
+        action.skipReason === undefined
+          ? { name: action.name }
+          : { name: action.name, skipReason: action.skipReason },
       ),
       options: { autoMapping: plan.options.autoMapping },
       whatIf,
     };
-    const outcome = await this.#invoke(session, `Invoke-ExoRunPlan -Payload '${encodePayload(payload)}'`, this.#callTimeoutMs);
+    const outcome = await this.#invoke(
+      session,
+      `Invoke-ExoRunPlan -Payload '${encodePayload(payload)}'`,
+      this.#callTimeoutMs,
+    );
 
     if (outcome.kind === 'timeout') {
-      this.#logger?.warn('Exchange run timed out; stopping PowerShell', { runId: plan.runId, timeoutMs: this.#callTimeoutMs });
+      this.#logger?.warn('Exchange run timed out; stopping PowerShell', {
+        runId: plan.runId,
+        timeoutMs: this.#callTimeoutMs,
+      });
       await this.#stop(session, 'SIGKILL');
       return failedRun(
         plan,
@@ -147,7 +169,10 @@ export class PowerShellExchangeShell implements ExchangeShell {
       );
     }
     if (outcome.kind === 'exited') {
-      this.#logger?.warn('PowerShell exited during an Exchange run', { runId: plan.runId, detail: outcome.detail });
+      this.#logger?.warn('PowerShell exited during an Exchange run', {
+        runId: plan.runId,
+        detail: outcome.detail,
+      });
       await this.#stop(session, 'SIGKILL');
       return failedRun(
         plan,
@@ -158,8 +183,14 @@ export class PowerShellExchangeShell implements ExchangeShell {
     this.#reportStderr(outcome.stderr, plan.runId);
     const parsed = parseResultLine(outcome.stdout);
     if (!parsed.ok) {
-      this.#logger?.warn('PowerShell broke the one-JSON-line contract', { runId: plan.runId, problem: parsed.problem });
-      return failedRun(plan, `PowerShell did not answer with exactly one JSON result line (${parsed.problem}); what this run changed is unknown (state unknown).`);
+      this.#logger?.warn('PowerShell broke the one-JSON-line contract', {
+        runId: plan.runId,
+        problem: parsed.problem,
+      });
+      return failedRun(
+        plan,
+        `PowerShell did not answer with exactly one JSON result line (${parsed.problem}); what this run changed is unknown (state unknown).`,
+      );
     }
     this.#reportNoise(parsed.noise, plan.runId);
     const result = parsed.value;
@@ -179,25 +210,34 @@ export class PowerShellExchangeShell implements ExchangeShell {
     const outcome = await this.#invoke(session, 'Get-ExoProbe', this.#startTimeoutMs);
     if (outcome.kind !== 'output') {
       await this.#stop(session, 'SIGKILL');
-      throw new ExchangeError('PowerShellProbeFailed', `PowerShell (${this.#executable}) did not answer the probe: ${describeOutcome(outcome)}`, {
-        setup: true,
-        hint: SETUP_HINT,
-      });
+      throw new ExchangeError(
+        'PowerShellProbeFailed',
+        `PowerShell (${this.#executable}) did not answer the probe: ${describeOutcome(outcome)}`,
+        {
+          setup: true,
+          hint: SETUP_HINT,
+        },
+      );
     }
     const parsed = parseResultLine(outcome.stdout);
     if (!parsed.ok || parsed.value.ok !== true) {
       const problem = parsed.ok ? errorOf(parsed.value).message : parsed.problem;
-      throw new ExchangeError('PowerShellProbeFailed', `PowerShell (${this.#executable}) could not probe for the Exchange module: ${problem}`, {
-        setup: true,
-        hint: SETUP_HINT,
-      });
+      throw new ExchangeError(
+        'PowerShellProbeFailed',
+        `PowerShell (${this.#executable}) could not probe for the Exchange module: ${problem}`,
+        {
+          setup: true,
+          hint: SETUP_HINT,
+        },
+      );
     }
     const value = parsed.value;
     const probe: ShellProbe = {
       executable: this.#executable,
       powerShellVersion: typeof value.powerShellVersion === 'string' ? value.powerShellVersion : 'unknown',
     };
-    if (typeof value.exchangeModuleVersion === 'string') probe.exchangeModuleVersion = value.exchangeModuleVersion;
+    if (typeof value.exchangeModuleVersion === 'string')
+      probe.exchangeModuleVersion = value.exchangeModuleVersion;
     if (typeof value.exchangeModulePath === 'string') probe.exchangeModulePath = value.exchangeModulePath;
     return probe;
   }
@@ -207,11 +247,20 @@ export class PowerShellExchangeShell implements ExchangeShell {
     if (!session) return;
     try {
       if (session.connected && !session.exited) {
-        const outcome = await this.#invoke(session, 'Disconnect-ExoSession', Math.min(this.#callTimeoutMs, 30_000));
+        const outcome = await this.#invoke(
+          session,
+          'Disconnect-ExoSession',
+          Math.min(this.#callTimeoutMs, 30_000),
+        );
         const parsed = outcome.kind === 'output' ? parseResultLine(outcome.stdout) : undefined;
         if (!parsed?.ok || parsed.value.ok !== true) {
           this.#logger?.warn('Disconnect-ExchangeOnline did not confirm', {
-            problem: parsed === undefined ? describeOutcome(outcome) : parsed.ok ? errorOf(parsed.value).message : parsed.problem,
+            problem:
+              parsed === undefined
+                ? describeOutcome(outcome)
+                : parsed.ok
+                  ? errorOf(parsed.value).message
+                  : parsed.problem,
           });
         }
         session.connected = false;
@@ -293,7 +342,11 @@ export class PowerShellExchangeShell implements ExchangeShell {
   }
 
   async #connect(session: Session, connection: ExchangeConnection): Promise<void> {
-    const outcome = await this.#invoke(session, `Connect-ExoSession -Payload '${encodePayload(connectPayload(connection))}'`, this.#connectTimeoutMs);
+    const outcome = await this.#invoke(
+      session,
+      `Connect-ExoSession -Payload '${encodePayload(connectPayload(connection))}'`,
+      this.#connectTimeoutMs,
+    );
     if (outcome.kind !== 'output') {
       await this.#stop(session, 'SIGKILL');
       throw new ExchangeError(
@@ -301,7 +354,10 @@ export class PowerShellExchangeShell implements ExchangeShell {
         outcome.kind === 'timeout'
           ? `Connecting to Exchange Online (${connection.organization}) did not finish within ${seconds(this.#connectTimeoutMs)}`
           : `PowerShell exited while connecting to Exchange Online (${describeOutcome(outcome)})`,
-        { setup: true, hint: 'check that the machine can reach Exchange Online and Entra ID, then try again' },
+        {
+          setup: true,
+          hint: 'check that the machine can reach Exchange Online and Entra ID, then try again',
+        },
       );
     }
     this.#reportStderr(outcome.stderr);
@@ -309,15 +365,23 @@ export class PowerShellExchangeShell implements ExchangeShell {
     if (!parsed.ok || parsed.value.ok !== true) {
       // The certificate's private key is in that process: do not keep it around after a failure.
       await this.#stop(session, 'SIGKILL');
-      const { code, message } = parsed.ok ? errorOf(parsed.value) : { code: 'ConnectFailed', message: parsed.problem };
-      throw new ExchangeError(connectErrorCode(code), `Could not connect to Exchange Online (${connection.organization}): ${message}`, {
-        setup: true,
-        hint: connectHint(code, message, connection),
-      });
+      const { code, message } = parsed.ok
+        ? errorOf(parsed.value)
+        : { code: 'ConnectFailed', message: parsed.problem };
+      throw new ExchangeError(
+        connectErrorCode(code),
+        `Could not connect to Exchange Online (${connection.organization}): ${message}`,
+        {
+          setup: true,
+          hint: connectHint(code, message, connection),
+        },
+      );
     }
     this.#reportNoise(parsed.noise);
     session.connected = true;
-    const warnings = Array.isArray(parsed.value.warnings) ? parsed.value.warnings.filter((w) => typeof w === 'string') : [];
+    const warnings = Array.isArray(parsed.value.warnings)
+      ? parsed.value.warnings.filter((w) => typeof w === 'string')
+      : [];
     this.#logger?.info('Connected to Exchange Online', {
       organization: connection.organization,
       auth: connection.auth,
@@ -329,12 +393,15 @@ export class PowerShellExchangeShell implements ExchangeShell {
 
   /** One call with our own timeout; never throws. */
   async #invoke(session: Session, command: string, timeoutMs: number): Promise<Outcome> {
-    if (session.exited) return { kind: 'exited', detail: session.exitDetail ?? 'the process had already exited' };
+    if (session.exited)
+      return { kind: 'exited', detail: session.exitDetail ?? 'the process had already exited' };
     const invocation: Promise<Outcome> = session.shell.invoke(command).then(
       (result) => ({
         kind: 'output',
-        stdout: result.stdout === undefined ? (result.hadErrors ? '' : result.raw) : result.stdout.toString('utf8'),
-        stderr: result.stderr === undefined ? (result.hadErrors ? result.raw : '') : result.stderr.toString('utf8'),
+        stdout:
+          result.stdout === undefined ? (result.hadErrors ? '' : result.raw) : result.stdout.toString('utf8'),
+        stderr:
+          result.stderr === undefined ? (result.hadErrors ? result.raw : '') : result.stderr.toString('utf8'),
       }),
       (error: unknown) => ({ kind: 'exited', detail: describeProcessError(error) }),
     );
@@ -437,9 +504,17 @@ function actionResults(plan: RunPlan, reported: unknown): ActionResult[] {
   const entries = Array.isArray(reported) ? reported.filter(isRecord) : [];
   return plan.actions.map((planned) => {
     const entry = entries.find((candidate) => candidate.name === planned.name);
-    if (!entry) return { name: planned.name, status: 'failed', detail: 'PowerShell returned no result for this action.' };
+    if (!entry)
+      return {
+        name: planned.name,
+        status: 'failed',
+        detail: 'PowerShell returned no result for this action.',
+      };
     const known = typeof entry.status === 'string' && STATUSES.has(entry.status);
-    const result: ActionResult = { name: planned.name, status: known ? (entry.status as ActionStatus) : 'failed' };
+    const result: ActionResult = {
+      name: planned.name,
+      status: known ? (entry.status as ActionStatus) : 'failed',
+    };
     const detail = known ? entry.detail : `PowerShell returned an unknown status for this action.`;
     if (typeof detail === 'string' && detail.length > 0) result.detail = detail;
     const cmdlets = strings(entry.cmdlets);
@@ -486,11 +561,14 @@ function connectErrorCode(code: string): string {
 
 function connectHint(code: string, message: string, connection: ExchangeConnection): string {
   if (/AADSTS700027/.test(message)) {
-    const thumbprint = connection.auth === 'certificate' ? ` (thumbprint ${connection.certificate.thumbprint})` : '';
+    const thumbprint =
+      connection.auth === 'certificate' ? ` (thumbprint ${connection.certificate.thumbprint})` : '';
     return `upload this certificate's public key${thumbprint} to the Entra app registration, or point the product at the certificate that is registered there`;
   }
-  if (/AADSTS700016/.test(message)) return 'check EXO_APP_ID: it must be the application (client) id of the Entra app registration in this tenant';
-  if (/AADSTS90002/.test(message)) return "check EXO_ORGANIZATION: use the tenant's primary .onmicrosoft.com domain";
+  if (/AADSTS700016/.test(message))
+    return 'check EXO_APP_ID: it must be the application (client) id of the Entra app registration in this tenant';
+  if (/AADSTS90002/.test(message))
+    return "check EXO_ORGANIZATION: use the tenant's primary .onmicrosoft.com domain";
   switch (code) {
     case 'ExchangeModuleNotFound':
       return 'install the ExchangeOnlineManagement module (pinned 3.x) into a folder on PSModulePath, e.g. with Save-Module';
@@ -554,7 +632,8 @@ function describeProcessError(error: unknown): string {
   const parts: string[] = [];
   if (typeof error.exitCode === 'number') parts.push(`exit code ${error.exitCode}`);
   if (typeof error.signalCode === 'string') parts.push(`signal ${error.signalCode}`);
-  if (parts.length === 0 && typeof error.message === 'string') parts.push(redact(error.message.split('\n')[0] ?? '', 200));
+  if (parts.length === 0 && typeof error.message === 'string')
+    parts.push(redact(error.message.split('\n')[0] ?? '', 200));
   return parts.join(', ') || 'the process ended';
 }
 

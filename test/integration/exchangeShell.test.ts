@@ -5,17 +5,33 @@
  * what it holds afterwards (the stub's state), plus what the shell reports.
  */
 import { findPowerShell } from '../../shared/exchange/findPowerShell';
-import { PowerShellExchangeShell, type PowerShellExchangeShellOptions } from '../../shared/exchange/powerShellExchangeShell';
+import {
+  PowerShellExchangeShell,
+  type PowerShellExchangeShellOptions,
+} from '../../shared/exchange/powerShellExchangeShell';
 import { AppError, ExchangeError } from '../../shared/errors';
 import type { ActionName, ExchangeConnection, Logger, RunPlan } from '../../shared/ports';
-import { Secret } from '../../shared/secret';
-import { createTestCertificate, type TestCertificate } from '../support/certificates';
-import { ExchangeStubTenant, type ExchangeStubTenantOptions, type StubCall } from '../support/exchangeStubTenant';
+import { createTestCertificate } from '../support/certificates';
+import {
+  ExchangeStubTenant,
+  type ExchangeStubTenantOptions,
+  type StubCall,
+} from '../support/exchangeStubTenant';
 
 const executable = findPowerShell().executable;
 const cert = createTestCertificate({ keySize: 1024 });
-const ALL_ACTIONS: ActionName[] = ['convertToShared', 'grantManagerFullAccess', 'grantManagerSendAs', 'removeFromDistributionGroups'];
-const CHANGE_CMDLETS = new Set(['Set-Mailbox', 'Add-MailboxPermission', 'Add-RecipientPermission', 'Remove-DistributionGroupMember']);
+const ALL_ACTIONS: ActionName[] = [
+  'convertToShared',
+  'grantManagerFullAccess',
+  'grantManagerSendAs',
+  'removeFromDistributionGroups',
+];
+const CHANGE_CMDLETS = new Set([
+  'Set-Mailbox',
+  'Add-MailboxPermission',
+  'Add-RecipientPermission',
+  'Remove-DistributionGroupMember',
+]);
 const OUR_CMDLETS = [
   'Get-Mailbox',
   'Set-Mailbox',
@@ -43,29 +59,6 @@ function recordingLogger(): { logger: Logger; entries: LogEntry[] } {
   return { logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }, entries };
 }
 
-function certificateConnection(
-  tenant: ExchangeStubTenant,
-  certificate: TestCertificate = cert,
-  format: 'pfx' | 'pem' = 'pfx',
-  material?: Buffer,
-  password = '',
-): ExchangeConnection {
-  return {
-    auth: 'certificate',
-    organization: tenant.organization,
-    appId: tenant.appId,
-    certificate: {
-      format,
-      material: new Secret(material ?? (format === 'pfx' ? certificate.pfx : Buffer.from(certificate.pem, 'utf8'))),
-      password: new Secret(password),
-      thumbprint: certificate.thumbprint,
-      notBefore: certificate.notBefore,
-      expiresOn: certificate.notAfter,
-      source: 'test',
-    },
-  };
-}
-
 function plan(mailbox: string, manager: string | undefined, overrides: Partial<RunPlan> = {}): RunPlan {
   return {
     runId: `run-${mailbox}`,
@@ -81,7 +74,10 @@ function plan(mailbox: string, manager: string | undefined, overrides: Partial<R
   };
 }
 
-function newShell(tenant: ExchangeStubTenant, options: Partial<PowerShellExchangeShellOptions> = {}): PowerShellExchangeShell {
+function newShell(
+  tenant: ExchangeStubTenant,
+  options: Partial<PowerShellExchangeShellOptions> = {},
+): PowerShellExchangeShell {
   return new PowerShellExchangeShell({
     executable,
     callTimeoutMs: 30_000,
@@ -104,14 +100,6 @@ function processGone(pid: number): boolean {
     return false;
   } catch {
     return true;
-  }
-}
-
-async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
 
@@ -143,7 +131,11 @@ const TENANT: ExchangeStubTenantOptions = {
   groups: [
     { name: 'Sales', members: ['adele@contoso.com', 'carla@contoso.com', 'colleague@contoso.com'] },
     { name: 'Newsletter', members: ['adele@contoso.com', 'carla@contoso.com', 'gina@contoso.com'] },
-    { name: 'Finance Access', type: 'MailUniversalSecurityGroup', members: ['adele@contoso.com', 'carla@contoso.com'] },
+    {
+      name: 'Finance Access',
+      type: 'MailUniversalSecurityGroup',
+      members: ['adele@contoso.com', 'carla@contoso.com'],
+    },
     { name: 'Project Falcon', type: 'GroupMailbox', members: ['adele@contoso.com', 'carla@contoso.com'] },
     { name: 'Everyone Else', members: ['colleague@contoso.com', 'boss@contoso.com'] },
     { name: 'Dynamic All', type: 'DynamicDistributionGroup', members: [] },
@@ -168,7 +160,7 @@ describe('one connected PowerShell session serving many runs', () => {
 
   const connection = async (): Promise<ExchangeConnection> => {
     connects += 1;
-    return certificateConnection(tenant);
+    return tenant.certificateConnection(cert);
   };
 
   it('converts the mailbox, grants the manager FullAccess and SendAs, and removes it from its distribution groups', async () => {
@@ -186,7 +178,9 @@ describe('one connected PowerShell session serving many runs', () => {
     expect(tenant.sendAsOn('adele@contoso.com')).toEqual(['boss@contoso.com']);
     expect(tenant.groupsOf('adele@contoso.com').sort()).toEqual(['Finance Access', 'Project Falcon']);
     const groups = result.actions.find((action) => action.name === 'removeFromDistributionGroups');
-    expect(groups?.detail).toContain('Removed from 2 distribution groups: Sales <Sales@contoso.com>, Newsletter <Newsletter@contoso.com>.');
+    expect(groups?.detail).toContain(
+      'Removed from 2 distribution groups: Sales <Sales@contoso.com>, Newsletter <Newsletter@contoso.com>.',
+    );
     expect(groups?.detail).toContain('Left alone (security-enabled): Finance Access');
     expect(groups?.detail).toContain('Left alone (Microsoft 365 group): Project Falcon');
   });
@@ -213,7 +207,11 @@ describe('one connected PowerShell session serving many runs', () => {
     const before = tenant.calls().length;
     const salesBefore = tenant.group('Sales').members.length;
 
-    const result = await shell.runPlan(plan('carla@contoso.com', undefined, { actions: [{ name: 'removeFromDistributionGroups' }] }), connection, false);
+    const result = await shell.runPlan(
+      plan('carla@contoso.com', undefined, { actions: [{ name: 'removeFromDistributionGroups' }] }),
+      connection,
+      false,
+    );
 
     expect(statuses(result)).toEqual({ removeFromDistributionGroups: 'done' });
     const calls = callsSince(tenant, before);
@@ -232,9 +230,15 @@ describe('one connected PowerShell session serving many runs', () => {
       ResultSize: 'Unlimited',
     });
     const removals = calls.filter((call) => call.cmdlet === 'Remove-DistributionGroupMember');
-    expect(removals.map((call) => call.parameters.Identity).sort()).toEqual([tenant.group('Sales').guid, tenant.group('Newsletter').guid].sort());
+    expect(removals.map((call) => call.parameters.Identity).sort()).toEqual(
+      [tenant.group('Sales').guid, tenant.group('Newsletter').guid].sort(),
+    );
     for (const removal of removals) {
-      expect(removal.parameters).toMatchObject({ Member: carla.guid, BypassSecurityGroupManagerCheck: true, Confirm: false });
+      expect(removal.parameters).toMatchObject({
+        Member: carla.guid,
+        BypassSecurityGroupManagerCheck: true,
+        Confirm: false,
+      });
     }
     expect(tenant.groupsOf('carla@contoso.com').sort()).toEqual(['Finance Access', 'Project Falcon']);
     expect(tenant.group('Sales').members.length).toBe(salesBefore - 1);
@@ -265,7 +269,10 @@ describe('one connected PowerShell session serving many runs', () => {
     const result = await shell.runPlan(plan('nobody@contoso.com', 'boss@contoso.com'), connection, false);
 
     for (const action of result.actions) {
-      expect(action).toMatchObject({ status: 'failed', detail: 'No mailbox was found in Exchange Online for nobody@contoso.com.' });
+      expect(action).toMatchObject({
+        status: 'failed',
+        detail: 'No mailbox was found in Exchange Online for nobody@contoso.com.',
+      });
     }
     expect(callsSince(tenant, before).map((call) => call.cmdlet)).toEqual(['Get-Mailbox']);
     expect(tenant.state()).toEqual(stateBefore);
@@ -280,7 +287,9 @@ describe('one connected PowerShell session serving many runs', () => {
       grantManagerSendAs: 'failed',
       removeFromDistributionGroups: 'already',
     });
-    expect(result.actions[1]?.detail).toBe('No line manager was found in Exchange Online for gone@contoso.com.');
+    expect(result.actions[1]?.detail).toBe(
+      'No line manager was found in Exchange Online for gone@contoso.com.',
+    );
     expect(result.actions[2]?.detail).toBe(result.actions[1]?.detail);
     expect(tenant.fullAccessOn('dan@contoso.com')).toEqual([]);
   });
@@ -316,38 +325,64 @@ describe('one connected PowerShell session serving many runs', () => {
     expect(result.actions[3]?.cmdlets).toContain(
       `Remove-DistributionGroupMember -Identity '${tenant.group('Newsletter').guid}' -Member '${gina.guid}' -BypassSecurityGroupManagerCheck -Confirm:$false`,
     );
-    expect(result.actions[3]?.detail).toBe('Would remove from 1 distribution group: Newsletter <Newsletter@contoso.com>.');
+    expect(result.actions[3]?.detail).toBe(
+      'Would remove from 1 distribution group: Newsletter <Newsletter@contoso.com>.',
+    );
   });
 
   it('passes AutoMapping from the plan options to Add-MailboxPermission', async () => {
     const before = tenant.calls().length;
 
     const result = await shell.runPlan(
-      plan('erin@contoso.com', 'boss@contoso.com', { actions: [{ name: 'grantManagerFullAccess' }], options: { autoMapping: false } }),
+      plan('erin@contoso.com', 'boss@contoso.com', {
+        actions: [{ name: 'grantManagerFullAccess' }],
+        options: { autoMapping: false },
+      }),
       connection,
       false,
     );
 
     expect(statuses(result)).toEqual({ grantManagerFullAccess: 'done' });
-    expect(result.actions[0]?.detail).toBe('Granted boss@contoso.com FullAccess to erin@contoso.com (AutoMapping off).');
+    expect(result.actions[0]?.detail).toBe(
+      'Granted boss@contoso.com FullAccess to erin@contoso.com (AutoMapping off).',
+    );
     const add = callsSince(tenant, before).find((call) => call.cmdlet === 'Add-MailboxPermission');
-    expect(add?.parameters).toMatchObject({ AccessRights: ['FullAccess'], InheritanceType: 'All', AutoMapping: false, Confirm: false });
+    expect(add?.parameters).toMatchObject({
+      AccessRights: ['FullAccess'],
+      InheritanceType: 'All',
+      AutoMapping: false,
+      Confirm: false,
+    });
     const erin = tenant.mailbox('erin@contoso.com');
-    expect(tenant.state().mailboxPermissions.find((p) => p.mailbox === erin.guid)).toMatchObject({ autoMapping: false });
+    expect(tenant.state().mailboxPermissions.find((p) => p.mailbox === erin.guid)).toMatchObject({
+      autoMapping: false,
+    });
   });
 
   it('reports an already shared mailbox as already', async () => {
-    const result = await shell.runPlan(plan('shared@contoso.com', undefined, { actions: [{ name: 'convertToShared' }] }), connection, false);
+    const result = await shell.runPlan(
+      plan('shared@contoso.com', undefined, { actions: [{ name: 'convertToShared' }] }),
+      connection,
+      false,
+    );
 
     expect(result.actions).toEqual([
-      expect.objectContaining({ name: 'convertToShared', status: 'already', detail: 'shared@contoso.com is already a shared mailbox.' }),
+      expect.objectContaining({
+        name: 'convertToShared',
+        status: 'already',
+        detail: 'shared@contoso.com is already a shared mailbox.',
+      }),
     ]);
   });
 
   it('captures Exchange warnings into the action result instead of printing them', async () => {
     tenant.setFault({ cmdlet: 'Get-Mailbox', identity: 'finn@contoso.com', mode: 'warning' });
 
-    const result = await shell.runPlan(plan('finn@contoso.com', undefined, { actions: [{ name: 'convertToShared' }] }), connection, false);
+    const result = await shell.runPlan(
+      plan('finn@contoso.com', undefined, { actions: [{ name: 'convertToShared' }] }),
+      connection,
+      false,
+    );
 
     expect(result.actions[0]).toMatchObject({
       status: 'done',
@@ -358,34 +393,70 @@ describe('one connected PowerShell session serving many runs', () => {
   it('fails the group action when one removal fails, after still removing the person from the other groups', async () => {
     tenant.update((state) => {
       const hugo = state.mailboxes.find((m) => m.primarySmtpAddress === 'hugo@contoso.com');
-      for (const group of state.groups.filter((g) => g.name === 'Sales' || g.name === 'Newsletter')) group.members.push(hugo?.guid as string);
+      for (const group of state.groups.filter((g) => g.name === 'Sales' || g.name === 'Newsletter'))
+        group.members.push(hugo?.guid as string);
     });
-    tenant.setFault({ cmdlet: 'Remove-DistributionGroupMember', identity: tenant.group('Sales').guid, mode: 'error', message: 'The server is busy.' });
+    tenant.setFault({
+      cmdlet: 'Remove-DistributionGroupMember',
+      identity: tenant.group('Sales').guid,
+      mode: 'error',
+      message: 'The server is busy.',
+    });
 
-    const result = await shell.runPlan(plan('hugo@contoso.com', undefined, { actions: [{ name: 'removeFromDistributionGroups' }] }), connection, false);
+    const result = await shell.runPlan(
+      plan('hugo@contoso.com', undefined, { actions: [{ name: 'removeFromDistributionGroups' }] }),
+      connection,
+      false,
+    );
 
     expect(result.actions[0]?.status).toBe('failed');
-    expect(result.actions[0]?.detail).toContain('Removed from 1 distribution group: Newsletter <Newsletter@contoso.com>.');
-    expect(result.actions[0]?.detail).toContain('Could not remove from 1 distribution group: Sales <Sales@contoso.com> (The server is busy.).');
+    expect(result.actions[0]?.detail).toContain(
+      'Removed from 1 distribution group: Newsletter <Newsletter@contoso.com>.',
+    );
+    expect(result.actions[0]?.detail).toContain(
+      'Could not remove from 1 distribution group: Sales <Sales@contoso.com> (The server is busy.).',
+    );
     expect(tenant.groupsOf('hugo@contoso.com')).toEqual(['Sales']);
   });
 
   it('fails the run when PowerShell prints a second JSON line, because the result cannot be trusted', async () => {
-    tenant.setFault({ cmdlet: 'Get-Mailbox', identity: 'colleague@contoso.com', mode: 'noise', message: '{"ok":true,"actions":[]}' });
+    tenant.setFault({
+      cmdlet: 'Get-Mailbox',
+      identity: 'colleague@contoso.com',
+      mode: 'noise',
+      message: '{"ok":true,"actions":[]}',
+    });
 
-    const result = await shell.runPlan(plan('colleague@contoso.com', undefined, { actions: [{ name: 'convertToShared' }] }), connection, true);
+    const result = await shell.runPlan(
+      plan('colleague@contoso.com', undefined, { actions: [{ name: 'convertToShared' }] }),
+      connection,
+      true,
+    );
 
     expect(result.actions[0]?.status).toBe('failed');
-    expect(result.actions[0]?.detail).toMatch(/did not answer with exactly one JSON result line \(got 2 JSON lines\)/);
+    expect(result.actions[0]?.detail).toMatch(
+      /did not answer with exactly one JSON result line \(got 2 JSON lines\)/,
+    );
   });
 
   it('tolerates stray console text next to the one JSON line and logs it', async () => {
-    tenant.setFault({ cmdlet: 'Get-Mailbox', identity: 'colleague@contoso.com', mode: 'noise', message: 'VERBOSE-ish chatter' });
+    tenant.setFault({
+      cmdlet: 'Get-Mailbox',
+      identity: 'colleague@contoso.com',
+      mode: 'noise',
+      message: 'VERBOSE-ish chatter',
+    });
 
-    const result = await shell.runPlan(plan('colleague@contoso.com', undefined, { actions: [{ name: 'convertToShared' }] }), connection, true);
+    const result = await shell.runPlan(
+      plan('colleague@contoso.com', undefined, { actions: [{ name: 'convertToShared' }] }),
+      connection,
+      true,
+    );
 
     expect(result.actions[0]?.status).toBe('planned');
-    expect(log.entries).toContainEqual(expect.objectContaining({ level: 'warn', message: 'PowerShell printed lines besides its JSON result' }));
+    expect(log.entries).toContainEqual(
+      expect.objectContaining({ level: 'warn', message: 'PowerShell printed lines besides its JSON result' }),
+    );
   });
 
   it('started one process and connected once, loading only the cmdlets it uses', () => {
@@ -400,7 +471,9 @@ describe('one connected PowerShell session serving many runs', () => {
       SkipLoadingFormatData: true,
       Certificate: { thumbprint: cert.thumbprint, hasPrivateKey: true },
     });
-    expect([...(connectCalls[0]?.parameters.CommandName as string[])].sort()).toEqual([...OUR_CMDLETS].sort());
+    expect([...(connectCalls[0]?.parameters.CommandName as string[])].sort()).toEqual(
+      [...OUR_CMDLETS].sort(),
+    );
     const pids = new Set(tenant.calls().map((call) => call.pid));
     expect(pids.size).toBe(1);
   });
@@ -413,7 +486,10 @@ describe('connecting', () => {
     for (const shell of shells) await shell.close();
     for (const tenant of tenants) tenant.dispose();
   });
-  function setup(options: ExchangeStubTenantOptions = {}, shellOptions: Partial<PowerShellExchangeShellOptions> = {}) {
+  function setup(
+    options: ExchangeStubTenantOptions = {},
+    shellOptions: Partial<PowerShellExchangeShellOptions> = {},
+  ) {
     const tenant = ExchangeStubTenant.create({
       certificate: cert,
       mailboxes: [{ address: 'leaver@contoso.com' }, { address: 'boss@contoso.com' }],
@@ -430,9 +506,15 @@ describe('connecting', () => {
   it('connects with a PEM certificate (certificate and key in one text) built in memory', async () => {
     const { tenant, shell } = setup();
 
-    const result = await shell.runPlan(plan('leaver@contoso.com', 'boss@contoso.com'), async () => certificateConnection(tenant, cert, 'pem'), false);
+    const result = await shell.runPlan(
+      plan('leaver@contoso.com', 'boss@contoso.com'),
+      async () => tenant.certificateConnection(cert, { format: 'pem' }),
+      false,
+    );
 
-    expect(result.actions.every((action) => action.status === 'done' || action.status === 'already')).toBe(true);
+    expect(result.actions.every((action) => action.status === 'done' || action.status === 'already')).toBe(
+      true,
+    );
     expect(tenant.calls()[0]).toMatchObject({
       cmdlet: 'Connect-ExchangeOnline',
       parameters: { Certificate: { thumbprint: cert.thumbprint, hasPrivateKey: true } },
@@ -444,7 +526,11 @@ describe('connecting', () => {
 
     const result = await shell.runPlan(
       plan('leaver@contoso.com', undefined, { actions: [{ name: 'convertToShared' }] }),
-      async () => certificateConnection(tenant, cert, 'pfx', cert.pfxWithPassword('s3cret pass'), 's3cret pass'),
+      async () =>
+        tenant.certificateConnection(cert, {
+          material: cert.pfxWithPassword('s3cret pass'),
+          password: 's3cret pass',
+        }),
       false,
     );
 
@@ -455,27 +541,41 @@ describe('connecting', () => {
     const { tenant, shell, log } = setup();
 
     const error = await expectSetupError(
-      shell.runPlan(plan('leaver@contoso.com', undefined), async () => certificateConnection(tenant, cert, 'pfx', cert.pfxWithoutKey), false),
+      shell.runPlan(
+        plan('leaver@contoso.com', undefined),
+        async () => tenant.certificateConnection(cert, { material: cert.pfxWithoutKey }),
+        false,
+      ),
     );
 
     expect(error.code).toBe('CertificateNoPrivateKey');
     expect(error.message).toContain(`thumbprint ${cert.thumbprint}`);
     expect(error.hint).toMatch(/private key/);
     expect(tenant.calls()).toEqual([]);
-    expect(JSON.stringify([error.message, error.hint, log.entries])).not.toContain(cert.pfxWithoutKey.toString('base64').slice(0, 40));
+    expect(JSON.stringify([error.message, error.hint, log.entries])).not.toContain(
+      cert.pfxWithoutKey.toString('base64').slice(0, 40),
+    );
   });
 
   it('refuses a certificate that is not registered on the app, with a hint naming its thumbprint', async () => {
     const other = createTestCertificate({ keySize: 1024 });
     const { tenant, shell, log } = setup();
 
-    const error = await expectSetupError(shell.runPlan(plan('leaver@contoso.com', undefined), async () => certificateConnection(tenant, other), false));
+    const error = await expectSetupError(
+      shell.runPlan(
+        plan('leaver@contoso.com', undefined),
+        async () => tenant.certificateConnection(other),
+        false,
+      ),
+    );
 
     expect(error.code).toBe('ExchangeConnectFailed');
     expect(error.message).toContain('AADSTS700027');
     expect(error.hint).toContain(other.thumbprint);
     expect(tenant.calls().map((call) => call.cmdlet)).toEqual(['Connect-ExchangeOnline']);
-    expect(JSON.stringify([error.message, error.hint, log.entries])).not.toContain(other.pfx.toString('base64').slice(0, 40));
+    expect(JSON.stringify([error.message, error.hint, log.entries])).not.toContain(
+      other.pfx.toString('base64').slice(0, 40),
+    );
     // The process holding the key is gone; the next attempt starts afresh.
     expect(shell.processesStarted).toBe(1);
   });
@@ -484,7 +584,11 @@ describe('connecting', () => {
     const { tenant, shell, log } = setup();
 
     const error = await expectSetupError(
-      shell.runPlan(plan('leaver@contoso.com', undefined), async () => ({ ...certificateConnection(tenant), appId: '00000000-1111-2222-3333-444444444444' }), false),
+      shell.runPlan(
+        plan('leaver@contoso.com', undefined),
+        async () => tenant.certificateConnection(cert, { appId: '00000000-1111-2222-3333-444444444444' }),
+        false,
+      ),
     );
 
     expect(error.message).toContain('AADSTS700016');
@@ -498,12 +602,16 @@ describe('connecting', () => {
 
     const result = await shell.runPlan(
       plan('leaver@contoso.com', undefined, { actions: [{ name: 'convertToShared' }] }),
-      async () => ({ auth: 'managedIdentity', organization: tenant.organization, managedIdentityAccountId: accountId }),
+      async () => tenant.managedIdentityConnection(accountId),
       false,
     );
 
     expect(statuses(result)).toEqual({ convertToShared: 'done' });
-    expect(tenant.calls()[0]?.parameters).toMatchObject({ ManagedIdentity: true, ManagedIdentityAccountId: accountId, Organization: tenant.organization });
+    expect(tenant.calls()[0]?.parameters).toMatchObject({
+      ManagedIdentity: true,
+      ManagedIdentityAccountId: accountId,
+      Organization: tenant.organization,
+    });
   });
 
   it('reports a missing ExchangeOnlineManagement module as a setup error', async () => {
@@ -515,7 +623,13 @@ describe('connecting', () => {
     });
     shells.push(noModules, shell);
 
-    const error = await expectSetupError(noModules.runPlan(plan('leaver@contoso.com', undefined), async () => certificateConnection(tenant), false));
+    const error = await expectSetupError(
+      noModules.runPlan(
+        plan('leaver@contoso.com', undefined),
+        async () => tenant.certificateConnection(cert),
+        false,
+      ),
+    );
 
     expect(error.code).toBe('ExchangeModuleNotFound');
     expect(error.hint).toMatch(/PSModulePath/);
@@ -523,10 +637,20 @@ describe('connecting', () => {
 
   it('reports a PowerShell that cannot be started as a setup error', async () => {
     const { tenant } = setup();
-    const missing = new PowerShellExchangeShell({ executable: '/nonexistent/pwsh', callTimeoutMs: 5000, env: { ...process.env, ...tenant.env } });
+    const missing = new PowerShellExchangeShell({
+      executable: '/nonexistent/pwsh',
+      callTimeoutMs: 5000,
+      env: { ...process.env, ...tenant.env },
+    });
     shells.push(missing);
 
-    const error = await expectSetupError(missing.runPlan(plan('leaver@contoso.com', undefined), async () => certificateConnection(tenant), false));
+    const error = await expectSetupError(
+      missing.runPlan(
+        plan('leaver@contoso.com', undefined),
+        async () => tenant.certificateConnection(cert),
+        false,
+      ),
+    );
 
     expect(error.code).toBe('PowerShellStartFailed');
     expect(error.message).toContain('ENOENT');
@@ -548,109 +672,25 @@ describe('connecting', () => {
   it('close() disconnects and stops the process; closing again, or a shell never started, is harmless', async () => {
     const { tenant, shell } = setup();
     const idle = newShell(tenant);
-    await shell.runPlan(plan('leaver@contoso.com', undefined, { actions: [{ name: 'convertToShared' }] }), async () => certificateConnection(tenant), false);
+    await shell.runPlan(
+      plan('leaver@contoso.com', undefined, { actions: [{ name: 'convertToShared' }] }),
+      async () => tenant.certificateConnection(cert),
+      false,
+    );
     const pid = tenant.calls()[0]?.pid as number;
 
     await shell.close();
     await shell.close();
     await idle.close();
 
-    expect(tenant.calls().map((call) => call.cmdlet)).toEqual(['Connect-ExchangeOnline', 'Get-Mailbox', 'Set-Mailbox', 'Disconnect-ExchangeOnline']);
+    expect(tenant.calls().map((call) => call.cmdlet)).toEqual([
+      'Connect-ExchangeOnline',
+      'Get-Mailbox',
+      'Set-Mailbox',
+      'Disconnect-ExchangeOnline',
+    ]);
     expect(tenant.calls()[3]?.parameters).toMatchObject({ Confirm: false });
     expect(processGone(pid)).toBe(true);
     expect(idle.processesStarted).toBe(0);
-  });
-});
-
-describe('timeouts and crashes', () => {
-  let tenant: ExchangeStubTenant;
-  const shells: PowerShellExchangeShell[] = [];
-  beforeEach(() => {
-    tenant = ExchangeStubTenant.create({
-      certificate: cert,
-      mailboxes: [{ address: 'leaver@contoso.com' }, { address: 'boss@contoso.com' }, { address: 'next@contoso.com' }],
-    });
-  });
-  afterEach(() => tenant.dispose());
-  afterAll(async () => {
-    for (const shell of shells) await shell.close();
-  });
-  const connectionFor = () => async () => certificateConnection(tenant);
-  const convert = (mailbox: string) => plan(mailbox, undefined, { actions: [{ name: 'convertToShared' }] });
-
-  it('fails a run that times out as state unknown, and gives the next run a fresh process that reconnects', async () => {
-    const shell = newShell(tenant, { callTimeoutMs: 1500 });
-    shells.push(shell);
-    tenant.setFault({ cmdlet: 'Set-Mailbox', mode: 'hang', seconds: 60 });
-
-    const timedOut = await shell.runPlan(convert('leaver@contoso.com'), connectionFor(), false);
-    const next = await shell.runPlan(convert('next@contoso.com'), connectionFor(), false);
-
-    expect(timedOut.actions[0]?.status).toBe('failed');
-    expect(timedOut.actions[0]?.detail).toMatch(/did not answer within 1\.5 s.*state unknown/);
-    expect(next.actions[0]?.status).toBe('done');
-    expect(shell.processesStarted).toBe(2);
-    const connects = tenant.calls().filter((call) => call.cmdlet === 'Connect-ExchangeOnline');
-    expect(connects).toHaveLength(2);
-    expect(connects[0]?.pid).not.toBe(connects[1]?.pid);
-    expect(processGone(connects[0]?.pid as number)).toBe(true);
-  });
-
-  it('fails a run whose PowerShell process is killed mid-run as state unknown, and recovers on the next run', async () => {
-    const shell = newShell(tenant);
-    shells.push(shell);
-    tenant.setFault({ cmdlet: 'Set-Mailbox', mode: 'hang', seconds: 60 });
-
-    const running = shell.runPlan(convert('leaver@contoso.com'), connectionFor(), false);
-    // The stub records the fault as used before it starts hanging; kill only once it has.
-    await waitFor(() => tenant.state().faults[0]?.times === 0);
-    process.kill(tenant.calls()[0]?.pid as number, 'SIGKILL');
-    const killed = await running;
-    const next = await shell.runPlan(convert('next@contoso.com'), connectionFor(), false);
-
-    expect(killed.actions[0]?.status).toBe('failed');
-    expect(killed.actions[0]?.detail).toMatch(/PowerShell exited during the run .*state unknown/);
-    expect(next.actions[0]).toMatchObject({ status: 'done' });
-    expect(shell.processesStarted).toBe(2);
-  });
-
-  it('fails a run during which PowerShell crashes, and recovers on the next run', async () => {
-    const shell = newShell(tenant);
-    shells.push(shell);
-    tenant.setFault({ cmdlet: 'Set-Mailbox', mode: 'crash', exitCode: 134 });
-
-    const crashed = await shell.runPlan(convert('leaver@contoso.com'), connectionFor(), false);
-    const retried = await shell.runPlan(convert('leaver@contoso.com'), connectionFor(), false);
-
-    expect(crashed.actions[0]).toMatchObject({ status: 'failed', detail: expect.stringMatching(/exited during the run.*state unknown/) });
-    expect(retried.actions[0]?.status).toBe('done');
-    expect(tenant.mailbox('leaver@contoso.com').recipientTypeDetails).toBe('SharedMailbox');
-    expect(shell.processesStarted).toBe(2);
-  });
-
-  it('replaces a process that died between runs before the next run, without failing it', async () => {
-    const shell = newShell(tenant);
-    shells.push(shell);
-    await shell.runPlan(convert('leaver@contoso.com'), connectionFor(), false);
-    const pid = tenant.calls()[0]?.pid as number;
-
-    process.kill(pid, 'SIGKILL');
-    await waitFor(() => processGone(pid));
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    const next = await shell.runPlan(convert('next@contoso.com'), connectionFor(), false);
-
-    expect(next.actions[0]?.status).toBe('done');
-    expect(shell.processesStarted).toBe(2);
-  });
-
-  it('gives up connecting after the connect timeout with a setup error', async () => {
-    const shell = newShell(tenant, { connectTimeoutMs: 1500 });
-    shells.push(shell);
-    tenant.setFault({ cmdlet: 'Connect-ExchangeOnline', mode: 'hang', seconds: 60 });
-
-    const error = await expectSetupError(shell.runPlan(convert('leaver@contoso.com'), connectionFor(), false));
-
-    expect(error.code).toBe('ExchangeConnectTimeout');
-    expect(processGone(tenant.calls()[0]?.pid as number)).toBe(true);
   });
 });

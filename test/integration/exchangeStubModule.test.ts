@@ -61,7 +61,12 @@ let stdoutLines: string[];
 beforeAll(async () => {
   tenant = ExchangeStubTenant.create({
     certificate: cert,
-    mailboxes: [{ address: 'leaver@contoso.com' }, { address: 'boss@contoso.com' }, { address: 'ben@contoso.com' }, { address: 'shared@contoso.com', type: 'SharedMailbox' }],
+    mailboxes: [
+      { address: 'leaver@contoso.com' },
+      { address: 'boss@contoso.com' },
+      { address: 'ben@contoso.com' },
+      { address: 'shared@contoso.com', type: 'SharedMailbox' },
+    ],
     groups: [
       { name: 'Sales', members: ['leaver@contoso.com'] },
       { name: 'Finance', type: 'MailUniversalSecurityGroup', members: ['leaver@contoso.com'] },
@@ -74,10 +79,17 @@ beforeAll(async () => {
       findPowerShell().executable,
       ['-NoLogo', '-NoProfile', '-NonInteractive', '-File', script],
       {
-        env: { ...process.env, ...tenant.env, TEST_PFX: cert.pfx.toString('base64'), TEST_DER: cert.der.toString('base64'), TEST_APPID: tenant.appId },
+        env: {
+          ...process.env,
+          ...tenant.env,
+          TEST_PFX: cert.pfx.toString('base64'),
+          TEST_DER: cert.der.toString('base64'),
+          TEST_APPID: tenant.appId,
+        },
         timeout: 30_000,
       },
-      (error, out, stderr) => (error || stderr.trim() ? reject(new Error(stderr || String(error))) : resolve(out)),
+      (error, out, stderr) =>
+        error || stderr.trim() ? reject(new Error(stderr || String(error))) : resolve(out),
     );
   });
   stdoutLines = stdout.split(/\r?\n/).filter((line) => line.length > 0);
@@ -98,19 +110,27 @@ it('is loaded by name from PSModulePath and says it is a stub', () => {
 });
 
 it('refuses every data cmdlet before Connect-ExchangeOnline', () => {
-  expect(steps.get('before-connect')).toBe('error:InvalidOperation:You must call the Connect-ExchangeOnline cmdlet before calling any other cmdlets.');
-  expect(steps.get('after-disconnect')).toBe('error:InvalidOperation:You must call the Connect-ExchangeOnline cmdlet before calling any other cmdlets.');
+  expect(steps.get('before-connect')).toBe(
+    'error:InvalidOperation:You must call the Connect-ExchangeOnline cmdlet before calling any other cmdlets.',
+  );
+  expect(steps.get('after-disconnect')).toBe(
+    'error:InvalidOperation:You must call the Connect-ExchangeOnline cmdlet before calling any other cmdlets.',
+  );
 });
 
 it('refuses a certificate without a private key and a wrong organization, as Entra would', () => {
   expect(steps.get('no-key')).toMatch(/^error:AuthenticationError:IDX10638: .*'key\.HasPrivateKey' is false/);
-  expect(steps.get('wrong-org')).toMatch(/^error:AuthenticationError:AADSTS90002: Tenant 'fabrikam\.onmicrosoft\.com' not found/);
+  expect(steps.get('wrong-org')).toMatch(
+    /^error:AuthenticationError:AADSTS90002: Tenant 'fabrikam\.onmicrosoft\.com' not found/,
+  );
   expect(steps.get('connect')).toBe('ok:');
   expect(steps.get('connection')).toBe('ok:Connected');
 });
 
 it('makes only the -CommandName cmdlets available after connecting', () => {
-  expect(steps.get('not-loaded')).toMatch(/^error:ObjectNotFound:The term 'Remove-DistributionGroupMember' is not recognized/);
+  expect(steps.get('not-loaded')).toMatch(
+    /^error:ObjectNotFound:The term 'Remove-DistributionGroupMember' is not recognized/,
+  );
   expect(tenant.groupsOf('leaver@contoso.com').sort()).toEqual(['Finance', 'Sales']);
 });
 
@@ -118,13 +138,19 @@ it("answers an unknown identity with Exchange's couldn't-be-found error", () => 
   expect(steps.get('unknown')).toBe(
     "error:ObjectNotFound:The operation couldn't be performed because object 'nobody@contoso.com' couldn't be found on 'AM6PR04A010DC02.EURPRD04.PROD.OUTLOOK.COM'.",
   );
-  expect(steps.get('grant-unknown-user')).toBe('error:ObjectNotFound:User or group "ghost@contoso.com" wasn\'t found. Please make sure you\'ve typed it correctly.');
+  expect(steps.get('grant-unknown-user')).toBe(
+    'error:ObjectNotFound:User or group "ghost@contoso.com" wasn\'t found. Please make sure you\'ve typed it correctly.',
+  );
 });
 
 it('returns everything for a $null identity on Get-Mailbox, and accepts wildcards on Get-*', () => {
-  expect(steps.get('null-identity')).toBe('ok:leaver@contoso.com|boss@contoso.com|ben@contoso.com|shared@contoso.com');
+  expect(steps.get('null-identity')).toBe(
+    'ok:leaver@contoso.com|boss@contoso.com|ben@contoso.com|shared@contoso.com',
+  );
   expect(steps.get('wildcard')).toBe('ok:boss@contoso.com|ben@contoso.com');
-  expect(steps.get('set-null')).toMatch(/^error:InvalidData:Cannot bind argument to parameter 'Identity' because it is null/);
+  expect(steps.get('set-null')).toMatch(
+    /^error:InvalidData:Cannot bind argument to parameter 'Identity' because it is null/,
+  );
 });
 
 it('supports -WhatIf on changes: it says what it would do and changes nothing', () => {
@@ -133,16 +159,22 @@ it('supports -WhatIf on changes: it says what it would do and changes nothing', 
   expect(tenant.mailbox('leaver@contoso.com').recipientTypeDetails).toBe('UserMailbox');
 });
 
-it("warns like Exchange when a setting or permission is already there", () => {
-  expect(steps.get('unchanged-warning')).toBe("The command completed successfully but no settings of 'shared' have been modified.");
+it('warns like Exchange when a setting or permission is already there', () => {
+  expect(steps.get('unchanged-warning')).toBe(
+    "The command completed successfully but no settings of 'shared' have been modified.",
+  );
   expect(steps.get('first-grant')).toBe('0');
   expect(steps.get('second-grant')).toBe('An existing permission entry was found for user: boss.');
-  expect(steps.get('second-sendas')).toBe('The appropriate access control entry is already present on object "leaver" for account "boss@contoso.com".');
+  expect(steps.get('second-sendas')).toBe(
+    'The appropriate access control entry is already present on object "leaver" for account "boss@contoso.com".',
+  );
   expect(tenant.fullAccessOn('leaver@contoso.com')).toEqual(['boss@contoso.com']);
 });
 
 it('parses OPATH filters: an unescaped quote is a syntax error, Members finds the groups holding a DN', () => {
-  expect(steps.get('bad-filter')).toMatch(/^error:InvalidArgument:Cannot bind parameter 'Filter' to the target\..*Invalid filter syntax/s);
+  expect(steps.get('bad-filter')).toMatch(
+    /^error:InvalidArgument:Cannot bind parameter 'Filter' to the target\..*Invalid filter syntax/s,
+  );
   expect(steps.get('members-filter')).toBe('ok:Sales|Finance');
 });
 

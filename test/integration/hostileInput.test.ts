@@ -14,13 +14,23 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { findPowerShell } from '../../shared/exchange/findPowerShell';
 import { PowerShellExchangeShell } from '../../shared/exchange/powerShellExchangeShell';
-import type { ActionName, ExchangeConnection, ExchangeRunResult, RunPlan, WorkflowRun } from '../../shared/ports';
-import { Secret } from '../../shared/secret';
+import type {
+  ActionName,
+  ExchangeConnection,
+  ExchangeRunResult,
+  RunPlan,
+  WorkflowRun,
+} from '../../shared/ports';
 import { planRun } from '../../shared/sweep/plan';
 import { createTestCertificate } from '../support/certificates';
 import { ExchangeStubTenant, type StubCall, type StubState } from '../support/exchangeStubTenant';
 
-const ALL_ACTIONS: ActionName[] = ['convertToShared', 'grantManagerFullAccess', 'grantManagerSendAs', 'removeFromDistributionGroups'];
+const ALL_ACTIONS: ActionName[] = [
+  'convertToShared',
+  'grantManagerFullAccess',
+  'grantManagerSendAs',
+  'removeFromDistributionGroups',
+];
 const MANAGER_ACTIONS = new Set<string>(['grantManagerFullAccess', 'grantManagerSendAs']);
 const PLANNED_CMDLETS = new Set([
   'Connect-ExchangeOnline',
@@ -46,7 +56,7 @@ function hostileAddresses(): Array<[label: string, value: string]> {
   const write = `[IO.File]::WriteAllText('${canary}','pwned')`;
   const victim = 'victim@contoso.com';
   const list: Array<[string, string]> = [
-    ["ASCII quote breakout", `x'; Set-Mailbox ${victim} -Type Shared; '`],
+    ['ASCII quote breakout', `x'; Set-Mailbox ${victim} -Type Shared; '`],
     ['U+2018 quote breakout', `x\u2018; Set-Mailbox ${victim} -Type Shared; \u2018`],
     ['U+2019 quote breakout', `x\u2019; Set-Mailbox ${victim} -Type Shared; \u2019`],
     ['U+201A quote breakout', `x\u201a; Set-Mailbox ${victim} -Type Shared; \u201a`],
@@ -58,7 +68,10 @@ function hostileAddresses(): Array<[label: string, value: string]> {
     ['backtick escape', `leaver@contoso.com\`; Set-Mailbox ${victim} -Type Shared`],
     ['statement separator', `leaver@contoso.com; Set-Mailbox ${victim} -Type Shared`],
     ['newline', `leaver@contoso.com\nSet-Mailbox ${victim} -Type Shared`],
-    ['CR LF and a second command', `leaver@contoso.com\r\nRemove-DistributionGroupMember -Identity 'All Staff' -Member ${victim} -Confirm:$false`],
+    [
+      'CR LF and a second command',
+      `leaver@contoso.com\r\nRemove-DistributionGroupMember -Identity 'All Staff' -Member ${victim} -Confirm:$false`,
+    ],
     ['CR only', `leaver@contoso.com\r${victim}`],
     ['hashtable literal', `@{Identity='${victim}'}`],
     ['pipe', `leaver@contoso.com | Set-Mailbox -Type Shared`],
@@ -103,20 +116,7 @@ const ODD_BUT_VALID: Array<[label: string, value: string]> = [
 ];
 
 function connection(): Promise<ExchangeConnection> {
-  return Promise.resolve({
-    auth: 'certificate',
-    organization: tenant.organization,
-    appId: tenant.appId,
-    certificate: {
-      format: 'pfx',
-      material: new Secret(cert.pfx),
-      password: new Secret(''),
-      thumbprint: cert.thumbprint,
-      notBefore: cert.notBefore,
-      expiresOn: cert.notAfter,
-      source: 'test',
-    },
-  });
+  return Promise.resolve(tenant.certificateConnection(cert));
 }
 
 function directPlan(mailbox: string, manager: string | undefined): RunPlan {
@@ -178,10 +178,24 @@ beforeAll(() => {
     groups: [
       {
         name: 'All Staff',
-        members: ['leaver@contoso.com', 'victim@contoso.com', "o'brien@contoso.com", 'zoë.ångström@contoso.com', 'bystander@contoso.com'],
+        members: [
+          'leaver@contoso.com',
+          'victim@contoso.com',
+          "o'brien@contoso.com",
+          'zoë.ångström@contoso.com',
+          'bystander@contoso.com',
+        ],
       },
-      { name: HOSTILE_GROUP, address: 'sales-hostile@contoso.com', members: ['leaver@contoso.com', 'victim@contoso.com', "o'brien@contoso.com"] },
-      { name: 'Security', type: 'MailUniversalSecurityGroup', members: ['leaver@contoso.com', 'victim@contoso.com'] },
+      {
+        name: HOSTILE_GROUP,
+        address: 'sales-hostile@contoso.com',
+        members: ['leaver@contoso.com', 'victim@contoso.com', "o'brien@contoso.com"],
+      },
+      {
+        name: 'Security',
+        type: 'MailUniversalSecurityGroup',
+        members: ['leaver@contoso.com', 'victim@contoso.com'],
+      },
     ],
     sendAs: [{ mailbox: 'victim@contoso.com', trustee: 'bystander@contoso.com' }],
   });
@@ -204,10 +218,16 @@ describe('hostile leaver addresses', () => {
     expect(hostileAddresses().length).toBeGreaterThanOrEqual(30);
   });
 
-  it.each(hostileAddresses())('the planner refuses %s before anything reaches PowerShell', (_label, value) => {
-    const planned = planRun(workflowRun(value, 'boss@contoso.com'), { actions: ALL_ACTIONS, autoMapping: true });
-    expect(planned.ok).toBe(false);
-  });
+  it.each(hostileAddresses())(
+    'the planner refuses %s before anything reaches PowerShell',
+    (_label, value) => {
+      const planned = planRun(workflowRun(value, 'boss@contoso.com'), {
+        actions: ALL_ACTIONS,
+        autoMapping: true,
+      });
+      expect(planned.ok).toBe(false);
+    },
+  );
 
   it.each(hostileAddresses())(
     'ExoActions refuses %s on its own: every action fails with a message and no cmdlet runs',
@@ -216,19 +236,28 @@ describe('hostile leaver addresses', () => {
 
       const result = await shell.runPlan(directPlan(value, 'boss@contoso.com'), connection, false);
 
-      expectAllFailed(result, /^The leaver's email address '.*' is not a valid email address; nothing was changed\.$/s);
+      expectAllFailed(
+        result,
+        /^The leaver's email address '.*' is not a valid email address; nothing was changed\.$/s,
+      );
       expect(newCalls(before).filter((call) => call.cmdlet !== 'Connect-ExchangeOnline')).toEqual([]);
     },
   );
 
   it('fails a run with a missing or empty email with a clear message, in the planner and in ExoActions', async () => {
-    expect(planRun(workflowRun(undefined, 'boss@contoso.com'), { actions: ALL_ACTIONS, autoMapping: true })).toEqual({
+    expect(
+      planRun(workflowRun(undefined, 'boss@contoso.com'), { actions: ALL_ACTIONS, autoMapping: true }),
+    ).toEqual({
       ok: false,
       error: 'the run has no person email (context.person.email is missing)',
     });
     const before = tenant.calls().length;
     for (const missing of ['', null]) {
-      const result = await shell.runPlan(directPlan(missing as string, 'boss@contoso.com'), connection, false);
+      const result = await shell.runPlan(
+        directPlan(missing as string, 'boss@contoso.com'),
+        connection,
+        false,
+      );
       expectAllFailed(result, /^The leaver has no email address; nothing was changed\.$/);
     }
     expect(newCalls(before)).toEqual([]);
@@ -236,51 +265,81 @@ describe('hostile leaver addresses', () => {
 });
 
 describe('odd but valid addresses', () => {
-  it.each(ODD_BUT_VALID)('looks %s up literally as data and fails the run as not found', async (_label, value) => {
-    expect(planRun(workflowRun(value, 'boss@contoso.com'), { actions: ALL_ACTIONS, autoMapping: true }).ok).toBe(true);
-    const before = tenant.calls().length;
+  it.each(ODD_BUT_VALID)(
+    'looks %s up literally as data and fails the run as not found',
+    async (_label, value) => {
+      expect(
+        planRun(workflowRun(value, 'boss@contoso.com'), { actions: ALL_ACTIONS, autoMapping: true }).ok,
+      ).toBe(true);
+      const before = tenant.calls().length;
 
-    const result = await shell.runPlan(directPlan(value, 'boss@contoso.com'), connection, false);
+      const result = await shell.runPlan(directPlan(value, 'boss@contoso.com'), connection, false);
 
-    for (const action of result.actions) {
-      expect(action).toMatchObject({ status: 'failed', detail: `No mailbox was found in Exchange Online for ${value}.` });
-    }
-    expect(newCalls(before).map((call) => [call.cmdlet, call.parameters.Identity])).toEqual([['Get-Mailbox', value]]);
-  });
+      for (const action of result.actions) {
+        expect(action).toMatchObject({
+          status: 'failed',
+          detail: `No mailbox was found in Exchange Online for ${value}.`,
+        });
+      }
+      expect(newCalls(before).map((call) => [call.cmdlet, call.parameters.Identity])).toEqual([
+        ['Get-Mailbox', value],
+      ]);
+    },
+  );
 
-  it.each(ODD_BUT_VALID)('looks %s up literally as a manager and fails only the manager actions', async (_label, value) => {
-    const before = tenant.calls().length;
+  it.each(ODD_BUT_VALID)(
+    'looks %s up literally as a manager and fails only the manager actions',
+    async (_label, value) => {
+      const before = tenant.calls().length;
 
-    const result = await shell.runPlan(directPlan('leaver@contoso.com', value), connection, false);
+      const result = await shell.runPlan(directPlan('leaver@contoso.com', value), connection, false);
 
-    expect(result.actions.filter((action) => MANAGER_ACTIONS.has(action.name))).toEqual([
-      expect.objectContaining({ status: 'failed', detail: `No line manager was found in Exchange Online for ${value}.` }),
-      expect.objectContaining({ status: 'failed', detail: `No line manager was found in Exchange Online for ${value}.` }),
-    ]);
-    const lookups = newCalls(before).filter((call) => call.parameters.Identity === value);
-    expect(lookups.map((call) => call.cmdlet)).toEqual(['Get-Recipient']);
-  });
+      expect(result.actions.filter((action) => MANAGER_ACTIONS.has(action.name))).toEqual([
+        expect.objectContaining({
+          status: 'failed',
+          detail: `No line manager was found in Exchange Online for ${value}.`,
+        }),
+        expect.objectContaining({
+          status: 'failed',
+          detail: `No line manager was found in Exchange Online for ${value}.`,
+        }),
+      ]);
+      const lookups = newCalls(before).filter((call) => call.parameters.Identity === value);
+      expect(lookups.map((call) => call.cmdlet)).toEqual(['Get-Recipient']);
+    },
+  );
 });
 
 describe('an address that only matches another mailbox by name', () => {
   it('changes nothing: Exchange finds the decoy, but the decoy does not carry the address', async () => {
     const before = tenant.calls().length;
 
-    const result = await shell.runPlan(directPlan('target@contoso.com', 'target@contoso.com'), connection, false);
+    const result = await shell.runPlan(
+      directPlan('target@contoso.com', 'target@contoso.com'),
+      connection,
+      false,
+    );
 
     for (const action of result.actions) {
       expect(action).toMatchObject({
         status: 'failed',
-        detail: 'The mailbox found for target@contoso.com does not have that email address; nothing was changed for it.',
+        detail:
+          'The mailbox found for target@contoso.com does not have that email address; nothing was changed for it.',
       });
     }
     expect(newCalls(before).map((call) => call.cmdlet)).toEqual(['Get-Mailbox']);
   });
 
   it('refuses it as a line manager too', async () => {
-    const result = await shell.runPlan(directPlan('leaver@contoso.com', 'target@contoso.com'), connection, false);
+    const result = await shell.runPlan(
+      directPlan('leaver@contoso.com', 'target@contoso.com'),
+      connection,
+      false,
+    );
 
-    expect(result.actions.filter((action) => MANAGER_ACTIONS.has(action.name)).map((action) => action.detail)).toEqual([
+    expect(
+      result.actions.filter((action) => MANAGER_ACTIONS.has(action.name)).map((action) => action.detail),
+    ).toEqual([
       'The line manager found for target@contoso.com does not have that email address; nothing was changed for it.',
       'The line manager found for target@contoso.com does not have that email address; nothing was changed for it.',
     ]);
@@ -298,7 +357,9 @@ describe('hostile line manager addresses', () => {
       for (const action of result.actions) {
         if (MANAGER_ACTIONS.has(action.name)) {
           expect(action.status).toBe('failed');
-          expect(action.detail).toMatch(/^The line manager's email address '.*' is not a valid email address\.$/s);
+          expect(action.detail).toMatch(
+            /^The line manager's email address '.*' is not a valid email address\.$/s,
+          );
         } else {
           expect(['done', 'already']).toContain(action.status);
         }
@@ -308,7 +369,9 @@ describe('hostile line manager addresses', () => {
         expect(call.cmdlet).not.toMatch(/Permission/);
         for (const [name, argument] of Object.entries(call.parameters)) {
           if (['Identity', 'User', 'Trustee', 'Member'].includes(name)) {
-            expect([leaver.primarySmtpAddress, leaver.guid, ...initial.groups.map((g) => g.guid)]).toContain(argument);
+            expect([leaver.primarySmtpAddress, leaver.guid, ...initial.groups.map((g) => g.guid)]).toContain(
+              argument,
+            );
           }
         }
       }
@@ -317,30 +380,45 @@ describe('hostile line manager addresses', () => {
 });
 
 describe('legitimate addresses that look unusual', () => {
-  it.each([["o'brien@contoso.com"], ['zoë.ångström@contoso.com']])('completes normally for %s, planned by the planner', async (address) => {
-    const planned = planRun(workflowRun(address, 'boss@contoso.com'), { actions: ALL_ACTIONS, autoMapping: true });
-    if (!planned.ok) throw new Error(planned.error);
+  it.each([["o'brien@contoso.com"], ['zoë.ångström@contoso.com']])(
+    'completes normally for %s, planned by the planner',
+    async (address) => {
+      const planned = planRun(workflowRun(address, 'boss@contoso.com'), {
+        actions: ALL_ACTIONS,
+        autoMapping: true,
+      });
+      if (!planned.ok) throw new Error(planned.error);
 
-    const result = await shell.runPlan(planned.plan, connection, false);
+      const result = await shell.runPlan(planned.plan, connection, false);
 
-    expect(result.actions.map((action) => action.status)).toEqual(['done', 'done', 'done', 'done']);
-    expect(tenant.mailbox(address).recipientTypeDetails).toBe('SharedMailbox');
-    expect(tenant.fullAccessOn(address)).toEqual(['boss@contoso.com']);
-    expect(tenant.sendAsOn(address)).toEqual(['boss@contoso.com']);
-    expect(tenant.groupsOf(address)).toEqual([]);
-    if (address.startsWith("o'brien")) {
-      // Exchange-held names are hostile too: they come back as text, cleaned of control characters.
-      const groups = result.actions.find((action) => action.name === 'removeFromDistributionGroups');
-      expect(groups?.detail).toContain("Sales'); Set-Mailbox victim@contoso.com -Type Shared; ('$(whoami) [31m <sales-hostile@contoso.com>");
-      // eslint-disable-next-line no-control-regex
-      expect(groups?.detail).not.toMatch(/[\u0000-\u001f]/);
-    }
-  });
+      expect(result.actions.map((action) => action.status)).toEqual(['done', 'done', 'done', 'done']);
+      expect(tenant.mailbox(address).recipientTypeDetails).toBe('SharedMailbox');
+      expect(tenant.fullAccessOn(address)).toEqual(['boss@contoso.com']);
+      expect(tenant.sendAsOn(address)).toEqual(['boss@contoso.com']);
+      expect(tenant.groupsOf(address)).toEqual([]);
+      if (address.startsWith("o'brien")) {
+        // Exchange-held names are hostile too: they come back as text, cleaned of control characters.
+        const groups = result.actions.find((action) => action.name === 'removeFromDistributionGroups');
+        expect(groups?.detail).toContain(
+          "Sales'); Set-Mailbox victim@contoso.com -Type Shared; ('$(whoami) [31m <sales-hostile@contoso.com>",
+        );
+        // eslint-disable-next-line no-control-regex
+        expect(groups?.detail).not.toMatch(/[\u0000-\u001f]/);
+      }
+    },
+  );
 
   it("quotes o'brien's DistinguishedName in the membership filter by doubling the quote", () => {
     const dn = tenant.mailbox("o'brien@contoso.com").dn;
     expect(dn).toContain("o'brien");
-    const query = tenant.calls().find((call) => call.cmdlet === 'Get-Recipient' && typeof call.parameters.Filter === 'string' && call.parameters.Filter.includes('brien'));
+    const query = tenant
+      .calls()
+      .find(
+        (call) =>
+          call.cmdlet === 'Get-Recipient' &&
+          typeof call.parameters.Filter === 'string' &&
+          call.parameters.Filter.includes('brien'),
+      );
     expect(query?.parameters.Filter).toBe(`Members -eq '${dn.replace(/'/g, "''")}'`);
   });
 });
@@ -360,20 +438,35 @@ describe('after every payload', () => {
   it('changed no mailbox, group membership or permission but those of the legitimate leavers', () => {
     const state = tenant.state();
     const leavers = new Set(
-      ['leaver@contoso.com', "o'brien@contoso.com", 'zoë.ångström@contoso.com'].map((address) => tenant.mailbox(address).guid),
+      ['leaver@contoso.com', "o'brien@contoso.com", 'zoë.ångström@contoso.com'].map(
+        (address) => tenant.mailbox(address).guid,
+      ),
     );
     const boss = tenant.mailbox('boss@contoso.com').guid;
 
-    expect(state.mailboxes.filter((m) => !leavers.has(m.guid))).toEqual(initial.mailboxes.filter((m) => !leavers.has(m.guid)));
+    expect(state.mailboxes.filter((m) => !leavers.has(m.guid))).toEqual(
+      initial.mailboxes.filter((m) => !leavers.has(m.guid)),
+    );
     for (const group of state.groups) {
       const before = initial.groups.find((g) => g.guid === group.guid);
-      expect(group.members).toEqual(before?.members.filter((member) => !leavers.has(member) || group.recipientTypeDetails !== 'MailUniversalDistributionGroup'));
+      expect(group.members).toEqual(
+        before?.members.filter(
+          (member) => !leavers.has(member) || group.recipientTypeDetails !== 'MailUniversalDistributionGroup',
+        ),
+      );
     }
-    const granted = state.mailboxPermissions.filter((p) => !initial.mailboxPermissions.some((q) => q.mailbox === p.mailbox && q.user === p.user));
+    const granted = state.mailboxPermissions.filter(
+      (p) => !initial.mailboxPermissions.some((q) => q.mailbox === p.mailbox && q.user === p.user),
+    );
     expect(granted.every((p) => leavers.has(p.mailbox) && p.user === boss)).toBe(true);
-    const sendAs = state.recipientPermissions.filter((p) => !initial.recipientPermissions.some((q) => q.recipient === p.recipient && q.trustee === p.trustee));
+    const sendAs = state.recipientPermissions.filter(
+      (p) =>
+        !initial.recipientPermissions.some((q) => q.recipient === p.recipient && q.trustee === p.trustee),
+    );
     expect(sendAs.every((p) => leavers.has(p.recipient) && p.trustee === boss)).toBe(true);
-    expect(tenant.mailbox('victim@contoso.com')).toEqual(initial.mailboxes.find((m) => m.primarySmtpAddress === 'victim@contoso.com'));
+    expect(tenant.mailbox('victim@contoso.com')).toEqual(
+      initial.mailboxes.find((m) => m.primarySmtpAddress === 'victim@contoso.com'),
+    );
     expect(tenant.sendAsOn('victim@contoso.com')).toEqual(['bystander@contoso.com']);
   });
 });

@@ -15,8 +15,12 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { ExchangeConnection } from '../../shared/ports';
+import { Secret } from '../../shared/secret';
+import type { TestCertificate } from './certificates';
 
-export type StubMailboxType = 'UserMailbox' | 'SharedMailbox' | 'RoomMailbox' | 'EquipmentMailbox' | 'MailUser';
+export type StubMailboxType =
+  'UserMailbox' | 'SharedMailbox' | 'RoomMailbox' | 'EquipmentMailbox' | 'MailUser';
 export type StubGroupType =
   | 'MailUniversalDistributionGroup'
   | 'MailUniversalSecurityGroup'
@@ -153,7 +157,8 @@ export function stubModulesDirectory(): string {
   let dir = __dirname;
   for (let i = 0; i < 8; i++) {
     const candidate = path.join(dir, STUB_MODULE_RELATIVE);
-    if (existsSync(path.join(candidate, 'ExchangeOnlineManagement', 'ExchangeOnlineManagement.psd1'))) return candidate;
+    if (existsSync(path.join(candidate, 'ExchangeOnlineManagement', 'ExchangeOnlineManagement.psd1')))
+      return candidate;
     const parent = path.dirname(dir);
     if (parent === dir) break;
     dir = parent;
@@ -190,7 +195,9 @@ export class ExchangeStubTenant {
   get env(): Record<string, string> {
     const existing = process.env.PSModulePath;
     return {
-      PSModulePath: existing ? `${stubModulesDirectory()}${path.delimiter}${existing}` : stubModulesDirectory(),
+      PSModulePath: existing
+        ? `${stubModulesDirectory()}${path.delimiter}${existing}`
+        : stubModulesDirectory(),
       EXO_STUB_STATE: this.statePath,
       EXO_STUB_LOG: this.logPath,
     };
@@ -271,8 +278,48 @@ export class ExchangeStubTenant {
     const state = this.state();
     const mailbox = this.mailbox(address);
     return state.recipientPermissions
-      .filter((p) => p.recipient === mailbox.guid && p.accessRights.includes('SendAs') && p.accessControlType === 'Allow')
+      .filter(
+        (p) =>
+          p.recipient === mailbox.guid &&
+          p.accessRights.includes('SendAs') &&
+          p.accessControlType === 'Allow',
+      )
       .map((p) => addressOf(state, p.trustee));
+  }
+
+  /**
+   * An app-only certificate connection to this tenant, as the composition root builds it from Key Vault
+   * or a file. `material`/`password` override the bytes (e.g. a certificate-only or protected PFX).
+   */
+  certificateConnection(
+    certificate: Pick<TestCertificate, 'pfx' | 'pem' | 'thumbprint' | 'notBefore' | 'notAfter'>,
+    options: { format?: 'pfx' | 'pem'; material?: Buffer; password?: string; appId?: string } = {},
+  ): ExchangeConnection {
+    const format = options.format ?? 'pfx';
+    return {
+      auth: 'certificate',
+      organization: this.organization,
+      appId: options.appId ?? this.appId,
+      certificate: {
+        format,
+        material: new Secret(
+          options.material ?? (format === 'pfx' ? certificate.pfx : Buffer.from(certificate.pem, 'utf8')),
+        ),
+        password: new Secret(options.password ?? ''),
+        thumbprint: certificate.thumbprint,
+        notBefore: certificate.notBefore,
+        expiresOn: certificate.notAfter,
+        source: `stub tenant ${this.organization}`,
+      },
+    };
+  }
+
+  managedIdentityConnection(accountId?: string): ExchangeConnection {
+    return {
+      auth: 'managedIdentity',
+      organization: this.organization,
+      ...(accountId ? { managedIdentityAccountId: accountId } : {}),
+    };
   }
 
   dispose(): void {
@@ -290,7 +337,12 @@ export class ExchangeStubTenant {
 /** A tenant with `groups` distribution lists (plus a few security and Microsoft 365 groups) for scaling runs. */
 export function seedLargeTenant(
   groups: number,
-  options: { leavers?: number; membershipsPerLeaver?: number; certificate?: { thumbprint: string }; latencyMs?: number } = {},
+  options: {
+    leavers?: number;
+    membershipsPerLeaver?: number;
+    certificate?: { thumbprint: string };
+    latencyMs?: number;
+  } = {},
 ): { tenant: ExchangeStubTenant; leavers: string[]; manager: string } {
   const leaverCount = options.leavers ?? 1;
   const memberships = Math.min(options.membershipsPerLeaver ?? 3, groups);
@@ -371,7 +423,10 @@ function buildState(options: ExchangeStubTenantOptions): StubState {
       ? undefined
       : options.managedIdentity === true
         ? { enabled: true }
-        : { enabled: true, ...(options.managedIdentity.accountId ? { accountId: options.managedIdentity.accountId } : {}) };
+        : {
+            enabled: true,
+            ...(options.managedIdentity.accountId ? { accountId: options.managedIdentity.accountId } : {}),
+          };
   return {
     organization,
     connection: {

@@ -42,21 +42,41 @@ interface Output {
   lines: string[];
 }
 
-function runModule(input: { addresses?: string[]; runPayloads?: string[]; connectPayloads?: string[] }): Promise<Output> {
+function runModule(input: {
+  addresses?: string[];
+  runPayloads?: string[];
+  connectPayloads?: string[];
+}): Promise<Output> {
   const file = path.join(scratch, `input-${Date.now()}-${Math.random().toString(36).slice(2)}.json`);
   writeFileSync(file, JSON.stringify({ addresses: [], runPayloads: [], connectPayloads: [], ...input }));
   return new Promise((resolve, reject) => {
     execFile(
       findPowerShell().executable,
-      ['-NoLogo', '-NoProfile', '-NonInteractive', '-File', path.join(scratch, 'Run.ps1'), '-InputFile', file],
+      [
+        '-NoLogo',
+        '-NoProfile',
+        '-NonInteractive',
+        '-File',
+        path.join(scratch, 'Run.ps1'),
+        '-InputFile',
+        file,
+      ],
       // An empty PSModulePath folder: connect payload errors must be found before any module is imported.
-      { env: { ...process.env, EXO_ACTIONS_MODULE: MODULE, PSModulePath: scratch }, timeout: 30_000, maxBuffer: 64 * 1024 * 1024 },
+      {
+        env: { ...process.env, EXO_ACTIONS_MODULE: MODULE, PSModulePath: scratch },
+        timeout: 30_000,
+        maxBuffer: 64 * 1024 * 1024,
+      },
       (error, stdout, stderr) => {
         if (error || stderr.trim()) return reject(new Error(`PowerShell failed: ${stderr || String(error)}`));
         const lines = stdout.split(/\r?\n/).filter((line) => line.length > 0);
         resolve({
-          addresses: lines.filter((line) => line.startsWith('ADDRESS ')).map((line) => line === 'ADDRESS True'),
-          results: lines.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>),
+          addresses: lines
+            .filter((line) => line.startsWith('ADDRESS '))
+            .map((line) => line === 'ADDRESS True'),
+          results: lines
+            .filter((line) => line.startsWith('{'))
+            .map((line) => JSON.parse(line) as Record<string, unknown>),
           lines,
         });
       },
@@ -64,7 +84,8 @@ function runModule(input: { addresses?: string[]; runPayloads?: string[]; connec
   });
 }
 
-const b64 = (value: unknown): string => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value), 'utf8').toString('base64');
+const b64 = (value: unknown): string =>
+  Buffer.from(typeof value === 'string' ? value : JSON.stringify(value), 'utf8').toString('base64');
 
 const ADDRESSES = [
   'leaver@contoso.com',
@@ -125,9 +146,9 @@ it('accepts exactly the addresses the planner accepts', async () => {
 
   const planner = ADDRESSES.map((address) => addressProblem(address) === undefined);
   expect(output.addresses).toHaveLength(ADDRESSES.length);
-  expect(Object.fromEntries(ADDRESSES.map((address, i) => [JSON.stringify(address), output.addresses[i]]))).toEqual(
-    Object.fromEntries(ADDRESSES.map((address, i) => [JSON.stringify(address), planner[i]])),
-  );
+  expect(
+    Object.fromEntries(ADDRESSES.map((address, i) => [JSON.stringify(address), output.addresses[i]])),
+  ).toEqual(Object.fromEntries(ADDRESSES.map((address, i) => [JSON.stringify(address), planner[i]])));
   expect(planner.filter(Boolean).length).toBeGreaterThan(10);
 });
 
@@ -139,7 +160,13 @@ it('is stricter than the planner only for letters outside the Basic Multilingual
 });
 
 it('answers each malformed payload with one structured JSON line in plain ASCII', async () => {
-  const valid = { runId: 'r', mailbox: 'leaver@contoso.com', actions: [{ name: 'convertToShared' }], options: { autoMapping: true }, whatIf: false };
+  const valid = {
+    runId: 'r',
+    mailbox: 'leaver@contoso.com',
+    actions: [{ name: 'convertToShared' }],
+    options: { autoMapping: true },
+    whatIf: false,
+  };
   const runPayloads = [
     '',
     'not base64 at all!',
@@ -151,12 +178,35 @@ it('answers each malformed payload with one structured JSON line in plain ASCII'
     'A'.repeat(5 * 1024 * 1024),
   ];
   const connectPayloads = [
-    b64({ organization: "contoso.onmicrosoft.com'; Remove-Mailbox x; '", auth: 'certificate', appId: '6a1f3c2e-8d4b-4b7a-9c11-2f5e0d7a9b31' }),
+    b64({
+      organization: "contoso.onmicrosoft.com'; Remove-Mailbox x; '",
+      auth: 'certificate',
+      appId: '6a1f3c2e-8d4b-4b7a-9c11-2f5e0d7a9b31',
+    }),
     b64({ organization: 'contoso.onmicrosoft.com', auth: 'certificate', appId: 'not-a-guid' }),
-    b64({ organization: 'contoso.onmicrosoft.com', auth: 'certificate', appId: '6a1f3c2e-8d4b-4b7a-9c11-2f5e0d7a9b31' }),
-    b64({ organization: 'contoso.onmicrosoft.com', auth: 'certificate', appId: '6a1f3c2e-8d4b-4b7a-9c11-2f5e0d7a9b31', certificate: { format: 'pfx', data: '!!!' } }),
-    b64({ organization: 'contoso.onmicrosoft.com', auth: 'certificate', appId: '6a1f3c2e-8d4b-4b7a-9c11-2f5e0d7a9b31', certificate: { format: 'pfx', data: b64('junk') } }),
-    b64({ organization: 'contoso.onmicrosoft.com', auth: 'certificate', appId: '6a1f3c2e-8d4b-4b7a-9c11-2f5e0d7a9b31', certificate: { format: 'der', data: b64('junk') } }),
+    b64({
+      organization: 'contoso.onmicrosoft.com',
+      auth: 'certificate',
+      appId: '6a1f3c2e-8d4b-4b7a-9c11-2f5e0d7a9b31',
+    }),
+    b64({
+      organization: 'contoso.onmicrosoft.com',
+      auth: 'certificate',
+      appId: '6a1f3c2e-8d4b-4b7a-9c11-2f5e0d7a9b31',
+      certificate: { format: 'pfx', data: '!!!' },
+    }),
+    b64({
+      organization: 'contoso.onmicrosoft.com',
+      auth: 'certificate',
+      appId: '6a1f3c2e-8d4b-4b7a-9c11-2f5e0d7a9b31',
+      certificate: { format: 'pfx', data: b64('junk') },
+    }),
+    b64({
+      organization: 'contoso.onmicrosoft.com',
+      auth: 'certificate',
+      appId: '6a1f3c2e-8d4b-4b7a-9c11-2f5e0d7a9b31',
+      certificate: { format: 'der', data: b64('junk') },
+    }),
     b64({ organization: 'contoso.onmicrosoft.com', auth: 'password' }),
     b64({ organization: 'contoso.onmicrosoft.com', auth: 'managedIdentity', accountId: '$(whoami)' }),
     b64({ organization: 'contoso.onmicrosoft.com', auth: 'managedIdentity' }),
@@ -167,7 +217,9 @@ it('answers each malformed payload with one structured JSON line in plain ASCII'
   // One line per call (plus the final Disconnect-ExoSession), nothing else.
   expect(output.lines).toHaveLength(runPayloads.length + connectPayloads.length + 1);
   expect(output.lines.every((line) => /^[\x20-\x7e]+$/.test(line))).toBe(true);
-  const codes = output.results.map((result) => (result.ok === true ? 'ok' : (result.error as { code: string }).code));
+  const codes = output.results.map((result) =>
+    result.ok === true ? 'ok' : (result.error as { code: string }).code,
+  );
   expect(codes).toEqual([
     'PayloadInvalid',
     'PayloadInvalid',
@@ -189,5 +241,7 @@ it('answers each malformed payload with one structured JSON line in plain ASCII'
     'ok',
   ]);
   expect(output.results[1]?.error).toEqual({ code: 'PayloadInvalid', message: 'The payload is not base64.' });
-  expect(output.results[16]?.error).toMatchObject({ message: expect.stringContaining('The ExchangeOnlineManagement module could not be imported') });
+  expect(output.results[16]?.error).toMatchObject({
+    message: expect.stringContaining('The ExchangeOnlineManagement module could not be imported'),
+  });
 });
