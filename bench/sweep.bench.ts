@@ -36,7 +36,10 @@ async function scenario(waiting: number): Promise<void> {
     simulator.addClient({ clientId: 'bench', clientSecret: secret });
     const workflow = simulator.addWorkflow({ name: 'Terminate Users', steps: [{ name: 'Signal' }] });
     for (const email of leavers) {
-      simulator.addRun(workflow.id, { person: { email, lineManager: { email: 'boss@contoso.com' } }, waitingAtStepName: 'Signal' });
+      simulator.addRun(workflow.id, {
+        person: { email, lineManager: { email: 'boss@contoso.com' } },
+        waitingAtStepName: 'Signal',
+      });
     }
     const pfx = join(workDir, 'bench.pfx');
     writeFileSync(pfx, certificate.pfx, { mode: 0o600 });
@@ -58,14 +61,28 @@ async function scenario(waiting: number): Promise<void> {
     const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
     const tokenRequests = simulator.requestsTo('token').length;
     const apiRequests = simulator.requests.length - tokenRequests;
-    const cmdletCalls = tenant.calls().filter((call) => call.cmdlet !== 'Connect-ExchangeOnline' && call.cmdlet !== 'Disconnect-ExchangeOnline');
+    const cmdletCalls = tenant
+      .calls()
+      .filter(
+        (call) => call.cmdlet !== 'Connect-ExchangeOnline' && call.cmdlet !== 'Disconnect-ExchangeOnline',
+      );
     console.log(`${waiting} waiting run(s), 1 workflow:`);
-    console.log(`  outcome                  ${report.summary.completed} completed, ${report.summary.failed} failed`);
-    console.log(`  wall time                ${wallMs.toFixed(0)} ms${waiting > 0 ? ` (${(wallMs / waiting).toFixed(1)} ms per run)` : ''}`);
-    console.log(`  API requests             ${apiRequests} (+${tokenRequests} token request)${waiting === 0 ? `  goal: <= 2 per workflow: ${apiRequests <= 2 ? 'met' : 'NOT met'}` : ''}`);
-    console.log(`  PowerShell processes     ${report.stats.powerShellProcesses}  goal: ${waiting === 0 ? 0 : 1}: ${report.stats.powerShellProcesses === (waiting === 0 ? 0 : 1) ? 'met' : 'NOT met'}`);
+    console.log(
+      `  outcome                  ${report.summary.completed} completed, ${report.summary.failed} failed`,
+    );
+    console.log(
+      `  wall time                ${wallMs.toFixed(0)} ms${waiting > 0 ? ` (${(wallMs / waiting).toFixed(1)} ms per run)` : ''}`,
+    );
+    console.log(
+      `  API requests             ${apiRequests} (+${tokenRequests} token request)${waiting === 0 ? `  goal: <= 2 per workflow: ${apiRequests <= 2 ? 'met' : 'NOT met'}` : ''}`,
+    );
+    console.log(
+      `  PowerShell processes     ${report.stats.powerShellProcesses}  goal: ${waiting === 0 ? 0 : 1}: ${report.stats.powerShellProcesses === (waiting === 0 ? 0 : 1) ? 'met' : 'NOT met'}`,
+    );
     if (waiting > 0) {
-      console.log(`  Exchange cmdlets per run ${(cmdletCalls.length / waiting).toFixed(1)} (${cmdletCalls.length} in all, plus 1 connect)`);
+      console.log(
+        `  Exchange cmdlets per run ${(cmdletCalls.length / waiting).toFixed(1)} (${cmdletCalls.length} in all, plus 1 connect)`,
+      );
     }
   } finally {
     await simulator.stop();

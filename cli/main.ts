@@ -52,7 +52,14 @@ interface ParsedArgs {
 }
 
 export function parseArgs(argv: readonly string[]): ParsedArgs {
-  const parsed: ParsedArgs = { positional: [], json: false, dryRun: false, verbose: false, help: false, unknown: [] };
+  const parsed: ParsedArgs = {
+    positional: [],
+    json: false,
+    dryRun: false,
+    verbose: false,
+    help: false,
+    unknown: [],
+  };
   for (const arg of argv) {
     if (arg === '--json') parsed.json = true;
     else if (arg === '--dry-run') parsed.dryRun = true;
@@ -68,8 +75,12 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
 export function progressPrinter(stderr: CliIo['stderr']): (event: SweepProgress) => void {
   return (event) => {
     if (event.kind === 'workflow') stderr.write(`[${event.workflowName}] ${event.waiting} run(s) waiting\n`);
-    else if (event.kind === 'run') stderr.write(`[${event.workflowName}] run ${event.index} of ${event.total}: ${event.runId}\n`);
-    else stderr.write(`  -> ${event.run.outcome}${event.run.signalled ? ', signalled' : ''}${event.run.error ? `: ${event.run.error}` : ''}\n`);
+    else if (event.kind === 'run')
+      stderr.write(`[${event.workflowName}] run ${event.index} of ${event.total}: ${event.runId}\n`);
+    else
+      stderr.write(
+        `  -> ${event.run.outcome}${event.run.signalled ? ', signalled' : ''}${event.run.error ? `: ${event.run.error}` : ''}\n`,
+      );
   };
 }
 
@@ -109,7 +120,9 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       case 'check': {
         const config = loadConfig(io.env);
         const results = await check(config, { logger, env: io.env });
-        io.stdout.write(args.json ? `${JSON.stringify({ checks: results })}\n` : `${renderChecks(results)}\n`);
+        io.stdout.write(
+          args.json ? `${JSON.stringify({ checks: results })}\n` : `${renderChecks(results)}\n`,
+        );
         return results.every((r) => r.ok) ? 0 : 2;
       }
       case 'sandbox': {

@@ -34,10 +34,27 @@ const LEAVERS = [
       lineManager: { name: 'Sam Boss', email: 'sam.boss@contoso.com' },
     },
   },
-  { person: { name: "Aoife O'Brien", email: "aoife.o'brien@contoso.com", lineManager: { email: 'sam.boss@contoso.com' } } },
+  {
+    person: {
+      name: "Aoife O'Brien",
+      email: "aoife.o'brien@contoso.com",
+      lineManager: { email: 'sam.boss@contoso.com' },
+    },
+  },
   { person: { name: 'Zoë Ångström', email: 'zoë.ångström@contoso.com' } },
-  { person: { name: 'Robert Tables', email: "bobby'; Remove-Mailbox sam.boss -Confirm:$false; '@contoso.com" } },
-  { person: { name: 'Gone Already', email: 'gone.already@contoso.com', lineManager: { email: 'sam.boss@contoso.com' } } },
+  {
+    person: {
+      name: 'Robert Tables',
+      email: "bobby'; Remove-Mailbox sam.boss -Confirm:$false; '@contoso.com",
+    },
+  },
+  {
+    person: {
+      name: 'Gone Already',
+      email: 'gone.already@contoso.com',
+      lineManager: { email: 'sam.boss@contoso.com' },
+    },
+  },
 ];
 
 /** PowerShell for the sandbox: whatever the product would use, else build the engine host once. */
@@ -48,7 +65,9 @@ function ensurePowerShell(io: CliIo): string {
     const root = findPackageRoot(__dirname);
     const script = root === undefined ? undefined : join(root, 'tools', 'pwsh-engine', 'build.sh');
     if (script === undefined || !existsSync(script)) throw error;
-    io.stderr.write('No pwsh found: building the PowerShell 7.6.9 engine host (first run only, needs the .NET 10 SDK)...\n');
+    io.stderr.write(
+      'No pwsh found: building the PowerShell 7.6.9 engine host (first run only, needs the .NET 10 SDK)...\n',
+    );
     const build = spawnSync('bash', [script], { stdio: ['ignore', 'inherit', 'inherit'] });
     if (build.status !== 0) throw error;
     return findPowerShell(io.env).executable;
@@ -72,8 +91,15 @@ export async function runSandbox(options: SandboxOptions, io: CliIo): Promise<nu
     ],
     groups: [
       { name: 'Sales', members: ['stephanie.mason@contoso.com', 'other.colleague@contoso.com'] },
-      { name: 'All Staff', members: ['stephanie.mason@contoso.com', "aoife.o'brien@contoso.com", 'zoë.ångström@contoso.com'] },
-      { name: 'Finance Approvers', type: 'MailUniversalSecurityGroup', members: ['stephanie.mason@contoso.com'] },
+      {
+        name: 'All Staff',
+        members: ['stephanie.mason@contoso.com', "aoife.o'brien@contoso.com", 'zoë.ångström@contoso.com'],
+      },
+      {
+        name: 'Finance Approvers',
+        type: 'MailUniversalSecurityGroup',
+        members: ['stephanie.mason@contoso.com'],
+      },
       { name: 'Project Phoenix', type: 'GroupMailbox', members: ['stephanie.mason@contoso.com'] },
     ],
     fullAccess: [{ mailbox: "aoife.o'brien@contoso.com", user: 'sam.boss@contoso.com' }],
@@ -86,7 +112,8 @@ export async function runSandbox(options: SandboxOptions, io: CliIo): Promise<nu
       name: 'Terminate Users',
       steps: [{ name: 'Offboard person from apps', type: 'OffboardPersonApps' }, { name: 'Signal' }],
     });
-    for (const leaver of LEAVERS) simulator.addRun(workflow.id, { person: leaver.person, waitingAtStepName: 'Signal' });
+    for (const leaver of LEAVERS)
+      simulator.addRun(workflow.id, { person: leaver.person, waitingAtStepName: 'Signal' });
 
     // A throwaway self-signed certificate made just now for the stub tenant; file mode, as in local development.
     const pfxPath = join(workDir, 'sandbox.pfx');
@@ -148,7 +175,11 @@ export async function runSandbox(options: SandboxOptions, io: CliIo): Promise<nu
 
 function describeTenant(tenant: ExchangeStubTenant, simulator: SaasManagerSimulator): string {
   const lines = ['What the sweep did:'];
-  for (const address of ['stephanie.mason@contoso.com', "aoife.o'brien@contoso.com", 'zoë.ångström@contoso.com']) {
+  for (const address of [
+    'stephanie.mason@contoso.com',
+    "aoife.o'brien@contoso.com",
+    'zoë.ångström@contoso.com',
+  ]) {
     const mailbox = tenant.mailbox(address);
     const groups = tenant.groupsOf(address);
     lines.push(
@@ -156,9 +187,13 @@ function describeTenant(tenant: ExchangeStubTenant, simulator: SaasManagerSimula
         `Send As: ${tenant.sendAsOn(address).join(', ') || 'none'}; still in: ${groups.join(', ') || 'no groups'}`,
     );
   }
-  const changes = tenant.calls().filter((call) => /^(Set|Add|Remove)-/.test(call.cmdlet) && !call.parameters.WhatIf);
+  const changes = tenant
+    .calls()
+    .filter((call) => /^(Set|Add|Remove)-/.test(call.cmdlet) && !call.parameters.WhatIf);
   lines.push(`  Exchange changes made: ${changes.length} (${tenant.calls().length} cmdlet calls in all)`);
   lines.push(`  Runs signalled 'Continue' in SaaS Manager: ${simulator.signals.length}`);
-  lines.push('  Failed runs stay waiting in SaaS Manager; fix the data there and the next sweep retries them.');
+  lines.push(
+    '  Failed runs stay waiting in SaaS Manager; fix the data there and the next sweep retries them.',
+  );
   return lines.join('\n');
 }

@@ -21,7 +21,11 @@ export async function rerunHttp(request: HttpRequest, context: InvocationContext
   return handle(request, context, runId.toLowerCase());
 }
 
-async function handle(request: HttpRequest, context: InvocationContext, runId: string | undefined): Promise<HttpResponseInit> {
+async function handle(
+  request: HttpRequest,
+  context: InvocationContext,
+  runId: string | undefined,
+): Promise<HttpResponseInit> {
   const logger = invocationLogger(context);
   const dryRunParam = request.query.get('dryRun');
   if (dryRunParam !== null && !['true', 'false'].includes(dryRunParam)) {
@@ -44,7 +48,9 @@ async function handle(request: HttpRequest, context: InvocationContext, runId: s
     return { status: 200, jsonBody: report };
   } catch (thrown) {
     const error = ensureAppError(thrown);
-    logger.error(`${runId ? `rerun of ${runId}` : 'sweep'} failed: ${error.describe()}`, { code: error.code });
+    logger.error(`${runId ? `rerun of ${runId}` : 'sweep'} failed: ${error.describe()}`, {
+      code: error.code,
+    });
     const status = error.code === 'RunNotFound' ? 404 : error.code === 'RunNotWaiting' ? 409 : 500;
     return problem(status, error.code, error.message, error.hint);
   }
@@ -59,4 +65,9 @@ function problem(status: number, code: string, detail: string, hint?: string): H
 }
 
 app.http('sweepHttp', { methods: ['POST'], authLevel: 'function', route: 'sweep', handler: sweepHttp });
-app.http('rerunHttp', { methods: ['POST'], authLevel: 'function', route: 'runs/{runId}/rerun', handler: rerunHttp });
+app.http('rerunHttp', {
+  methods: ['POST'],
+  authLevel: 'function',
+  route: 'runs/{runId}/rerun',
+  handler: rerunHttp,
+});

@@ -14,7 +14,11 @@ export async function sweepTimer(timer: Timer, context: InvocationContext): Prom
     const report = await sweep(
       config,
       { logger },
-      { dryRun: config.dryRun, deadline: new Date(started + TIMER_BUDGET_MS), reserveMs: 2 * config.exchange.callTimeoutMs },
+      {
+        dryRun: config.dryRun,
+        deadline: new Date(started + TIMER_BUDGET_MS),
+        reserveMs: 2 * config.exchange.callTimeoutMs,
+      },
     );
     if (timer.isPastDue) logger.warn('this scheduled sweep started late (the timer was past due)');
     logReport(logger, report);

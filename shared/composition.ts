@@ -39,11 +39,17 @@ const claimStores = new Map<string, RunClaims>();
 export function sweepSettings(config: Config): SweepSettings {
   const exchange: SweepSettings['exchange'] =
     config.exchange.auth === 'certificate'
-      ? { auth: 'certificate', organization: config.exchange.organization, appId: config.exchange.appId as string }
+      ? {
+          auth: 'certificate',
+          organization: config.exchange.organization,
+          appId: config.exchange.appId as string,
+        }
       : {
           auth: 'managedIdentity',
           organization: config.exchange.organization,
-          ...(config.exchange.managedIdentityAccountId ? { managedIdentityAccountId: config.exchange.managedIdentityAccountId } : {}),
+          ...(config.exchange.managedIdentityAccountId
+            ? { managedIdentityAccountId: config.exchange.managedIdentityAccountId }
+            : {}),
         };
   return {
     workflowNames: config.workflows.names,
@@ -68,7 +74,9 @@ function certificateSource(config: Config, logger: Logger, clock: Clock): Certif
             certificateName: cert.name,
             credential: createAzureCredential({
               credential: cert.credential,
-              ...(cert.managedIdentityClientId ? { managedIdentityClientId: cert.managedIdentityClientId } : {}),
+              ...(cert.managedIdentityClientId
+                ? { managedIdentityClientId: cert.managedIdentityClientId }
+                : {}),
             }),
             clock,
             logger,
@@ -91,7 +99,10 @@ function runClaims(config: Config, env: NodeJS.ProcessEnv, logger: Logger): RunC
       const clientId = env.AzureWebJobsStorage__clientId;
       claims = new BlobLeaseClaims({
         blobServiceUri,
-        credential: createAzureCredential({ credential: 'managedIdentity', ...(clientId ? { managedIdentityClientId: clientId } : {}) }),
+        credential: createAzureCredential({
+          credential: 'managedIdentity',
+          ...(clientId ? { managedIdentityClientId: clientId } : {}),
+        }),
         logger,
       });
     } else {
@@ -107,7 +118,10 @@ function buildDependencies(config: Config, runtime: Runtime) {
   const clock = runtime.clock ?? systemClock;
   const logger = runtime.logger;
   const powerShell = findPowerShell(env);
-  const callTimeoutMs = Math.min(config.exchange.callTimeoutMs, runtime.maxCallTimeoutMs ?? Number.POSITIVE_INFINITY);
+  const callTimeoutMs = Math.min(
+    config.exchange.callTimeoutMs,
+    runtime.maxCallTimeoutMs ?? Number.POSITIVE_INFINITY,
+  );
   const certificates = certificateSource(config, logger, clock);
   return {
     workflowApi: new SaasManagerClient({

@@ -96,7 +96,10 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ONMICROSOFT = /^[a-z0-9][a-z0-9-]{0,62}\.onmicrosoft\.(com|us|de|cn)$/i;
 const NCRONTAB_FIELD = /^[0-9*/,\-A-Za-z]+$/;
 
-const optional = z.preprocess((value) => (typeof value === 'string' && value.trim() === '' ? undefined : value), z.string().trim().optional());
+const optional = z.preprocess(
+  (value) => (typeof value === 'string' && value.trim() === '' ? undefined : value),
+  z.string().trim().optional(),
+);
 
 function withDefault(name: keyof typeof DEFAULTS) {
   return z.preprocess(
@@ -148,36 +151,35 @@ const commaList = (name: keyof typeof DEFAULTS) =>
       .refine((items) => items.length > 0, 'must name at least one item'),
   );
 
-const schema = z
-  .object({
-    TRELICA_BASE_URL: withDefault('TRELICA_BASE_URL').pipe(httpsUrl),
-    TRELICA_CLIENT_ID: optional,
-    TRELICA_CLIENT_SECRET: optional,
-    TRELICA_PAGE_SIZE: integerSetting('TRELICA_PAGE_SIZE', 1, 1000),
-    WORKFLOW_NAMES: commaList('WORKFLOW_NAMES'),
-    WORKFLOW_STEP_NAME: withDefault('WORKFLOW_STEP_NAME'),
-    WORKFLOW_ACTION_NAME: withDefault('WORKFLOW_ACTION_NAME'),
-    EXO_AUTH: withDefault('EXO_AUTH').pipe(z.enum(['certificate', 'managedIdentity'])),
-    EXO_APP_ID: optional,
-    EXO_ORGANIZATION: optional,
-    EXO_MANAGED_IDENTITY_ID: optional,
-    EXO_ACTIONS: commaList('EXO_ACTIONS').pipe(z.array(z.enum(ALL_ACTIONS as [ActionName, ...ActionName[]]))),
-    EXO_AUTOMAPPING: booleanSetting('EXO_AUTOMAPPING'),
-    EXO_CALL_TIMEOUT_SECONDS: integerSetting('EXO_CALL_TIMEOUT_SECONDS', 5, 3600),
-    KEY_VAULT_URL: optional,
-    EXO_CERTIFICATE_NAME: withDefault('EXO_CERTIFICATE_NAME'),
-    KEY_VAULT_CREDENTIAL: optional,
-    AZURE_CLIENT_ID: optional,
-    EXO_CERTIFICATE_PATH: optional,
-    EXO_CERTIFICATE_PASSWORD: optional,
-    DRY_RUN: booleanSetting('DRY_RUN'),
-    SWEEP_SCHEDULE: withDefault('SWEEP_SCHEDULE'),
-    HTTP_SWEEP_BUDGET_SECONDS: integerSetting('HTTP_SWEEP_BUDGET_SECONDS', 10, 220),
-    AzureWebJobsStorage: optional,
-    // Not settings of ours: tell where we run, to pick the Key Vault credential.
-    IDENTITY_ENDPOINT: optional,
-    WEBSITE_SITE_NAME: optional,
-  });
+const schema = z.object({
+  TRELICA_BASE_URL: withDefault('TRELICA_BASE_URL').pipe(httpsUrl),
+  TRELICA_CLIENT_ID: optional,
+  TRELICA_CLIENT_SECRET: optional,
+  TRELICA_PAGE_SIZE: integerSetting('TRELICA_PAGE_SIZE', 1, 1000),
+  WORKFLOW_NAMES: commaList('WORKFLOW_NAMES'),
+  WORKFLOW_STEP_NAME: withDefault('WORKFLOW_STEP_NAME'),
+  WORKFLOW_ACTION_NAME: withDefault('WORKFLOW_ACTION_NAME'),
+  EXO_AUTH: withDefault('EXO_AUTH').pipe(z.enum(['certificate', 'managedIdentity'])),
+  EXO_APP_ID: optional,
+  EXO_ORGANIZATION: optional,
+  EXO_MANAGED_IDENTITY_ID: optional,
+  EXO_ACTIONS: commaList('EXO_ACTIONS').pipe(z.array(z.enum(ALL_ACTIONS as [ActionName, ...ActionName[]]))),
+  EXO_AUTOMAPPING: booleanSetting('EXO_AUTOMAPPING'),
+  EXO_CALL_TIMEOUT_SECONDS: integerSetting('EXO_CALL_TIMEOUT_SECONDS', 5, 3600),
+  KEY_VAULT_URL: optional,
+  EXO_CERTIFICATE_NAME: withDefault('EXO_CERTIFICATE_NAME'),
+  KEY_VAULT_CREDENTIAL: optional,
+  AZURE_CLIENT_ID: optional,
+  EXO_CERTIFICATE_PATH: optional,
+  EXO_CERTIFICATE_PASSWORD: optional,
+  DRY_RUN: booleanSetting('DRY_RUN'),
+  SWEEP_SCHEDULE: withDefault('SWEEP_SCHEDULE'),
+  HTTP_SWEEP_BUDGET_SECONDS: integerSetting('HTTP_SWEEP_BUDGET_SECONDS', 10, 220),
+  AzureWebJobsStorage: optional,
+  // Not settings of ours: tell where we run, to pick the Key Vault credential.
+  IDENTITY_ENDPOINT: optional,
+  WEBSITE_SITE_NAME: optional,
+});
 
 /**
  * Checks that involve more than one setting. They run on the raw values even when single-setting
@@ -185,7 +187,10 @@ const schema = z
  */
 function crossSettingProblems(raw: Record<string, string | undefined>): string[] {
   const env = Object.fromEntries(
-    Object.entries(raw).map(([key, value]) => [key, typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined]),
+    Object.entries(raw).map(([key, value]) => [
+      key,
+      typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined,
+    ]),
   );
   const problems: string[] = [];
   const problem = (setting: string, message: string) => problems.push(`${setting} ${message}`);
@@ -193,20 +198,31 @@ function crossSettingProblems(raw: Record<string, string | undefined>): string[]
   if (!env.TRELICA_CLIENT_SECRET) problem('TRELICA_CLIENT_SECRET', 'is required');
   if (!env.EXO_ORGANIZATION) problem('EXO_ORGANIZATION', 'is required (e.g. contoso.onmicrosoft.com)');
   else if (!ONMICROSOFT.test(env.EXO_ORGANIZATION))
-    problem('EXO_ORGANIZATION', "must be the tenant's primary .onmicrosoft.com domain (e.g. contoso.onmicrosoft.com)");
+    problem(
+      'EXO_ORGANIZATION',
+      "must be the tenant's primary .onmicrosoft.com domain (e.g. contoso.onmicrosoft.com)",
+    );
   if ((env.EXO_AUTH ?? DEFAULTS.EXO_AUTH) === 'certificate') {
     if (!env.EXO_APP_ID) problem('EXO_APP_ID', 'is required when EXO_AUTH=certificate');
-    else if (!GUID.test(env.EXO_APP_ID)) problem('EXO_APP_ID', 'must be the Entra application (client) id, a GUID');
+    else if (!GUID.test(env.EXO_APP_ID))
+      problem('EXO_APP_ID', 'must be the Entra application (client) id, a GUID');
     if (env.KEY_VAULT_URL && env.EXO_CERTIFICATE_PATH)
-      problem('EXO_CERTIFICATE_PATH', 'set either KEY_VAULT_URL (Key Vault mode) or EXO_CERTIFICATE_PATH (file mode), not both');
+      problem(
+        'EXO_CERTIFICATE_PATH',
+        'set either KEY_VAULT_URL (Key Vault mode) or EXO_CERTIFICATE_PATH (file mode), not both',
+      );
     if (!env.KEY_VAULT_URL && !env.EXO_CERTIFICATE_PATH)
-      problem('KEY_VAULT_URL', 'is required when EXO_AUTH=certificate (or EXO_CERTIFICATE_PATH for local development)');
+      problem(
+        'KEY_VAULT_URL',
+        'is required when EXO_AUTH=certificate (or EXO_CERTIFICATE_PATH for local development)',
+      );
   }
   if (env.EXO_MANAGED_IDENTITY_ID && !GUID.test(env.EXO_MANAGED_IDENTITY_ID))
     problem('EXO_MANAGED_IDENTITY_ID', 'must be a client id (GUID)');
   if (env.KEY_VAULT_URL && !httpsUrl.safeParse(env.KEY_VAULT_URL).success)
     problem('KEY_VAULT_URL', 'must be an https:// URL such as https://my-vault.vault.azure.net');
-  if (env.AZURE_CLIENT_ID && !GUID.test(env.AZURE_CLIENT_ID)) problem('AZURE_CLIENT_ID', 'must be a client id (GUID)');
+  if (env.AZURE_CLIENT_ID && !GUID.test(env.AZURE_CLIENT_ID))
+    problem('AZURE_CLIENT_ID', 'must be a client id (GUID)');
   if (env.KEY_VAULT_CREDENTIAL && !['managedIdentity', 'azureCli'].includes(env.KEY_VAULT_CREDENTIAL))
     problem('KEY_VAULT_CREDENTIAL', 'must be managedIdentity or azureCli');
   const fields = (env.SWEEP_SCHEDULE ?? DEFAULTS.SWEEP_SCHEDULE).split(/\s+/);
@@ -234,7 +250,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       clientSecret: new Secret(e.TRELICA_CLIENT_SECRET as string),
       pageSize: e.TRELICA_PAGE_SIZE,
     },
-    workflows: { names: e.WORKFLOW_NAMES, stepName: e.WORKFLOW_STEP_NAME, actionName: e.WORKFLOW_ACTION_NAME },
+    workflows: {
+      names: e.WORKFLOW_NAMES,
+      stepName: e.WORKFLOW_STEP_NAME,
+      actionName: e.WORKFLOW_ACTION_NAME,
+    },
     exchange: {
       organization: (e.EXO_ORGANIZATION as string).toLowerCase(),
       auth: e.EXO_AUTH,
@@ -261,7 +281,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
             (e.IDENTITY_ENDPOINT || e.WEBSITE_SITE_NAME ? 'managedIdentity' : 'azureCli'),
           ...(e.AZURE_CLIENT_ID ? { managedIdentityClientId: e.AZURE_CLIENT_ID } : {}),
         }
-      : { kind: 'file', path: e.EXO_CERTIFICATE_PATH as string, password: new Secret(e.EXO_CERTIFICATE_PASSWORD ?? '') };
+      : {
+          kind: 'file',
+          path: e.EXO_CERTIFICATE_PATH as string,
+          password: new Secret(e.EXO_CERTIFICATE_PASSWORD ?? ''),
+        };
   }
   return config;
 }

@@ -7,7 +7,9 @@ import type { Logger } from './ports';
 
 const SECRET_KEY = /secret|password|token|authorization|pfx|certificate(bytes|data)?$|material|payload|key$/i;
 
-export function scrubProperties(properties: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+export function scrubProperties(
+  properties: Record<string, unknown> | undefined,
+): Record<string, unknown> | undefined {
   if (!properties) return undefined;
   const clean: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(properties)) {
@@ -44,7 +46,10 @@ export function invocationLogger(context: InvocationLogSink): Logger {
 }
 
 /** Logs to a stream (the CLI uses stderr, keeping stdout for the report). */
-export function streamLogger(stream: { write(text: string): unknown }, options: { verbose?: boolean } = {}): Logger {
+export function streamLogger(
+  stream: { write(text: string): unknown },
+  options: { verbose?: boolean } = {},
+): Logger {
   const write = (level: Level) => (message: string) => {
     if (level === 'debug' && !options.verbose) return;
     stream.write(`${level === 'info' || level === 'debug' ? '' : `${level}: `}${oneLine(message)}\n`);

@@ -116,10 +116,7 @@ export type ExchangeConnection =
   | { auth: 'managedIdentity'; organization: string; managedIdentityAccountId?: string };
 
 export type ActionName =
-  | 'convertToShared'
-  | 'grantManagerFullAccess'
-  | 'grantManagerSendAs'
-  | 'removeFromDistributionGroups';
+  'convertToShared' | 'grantManagerFullAccess' | 'grantManagerSendAs' | 'removeFromDistributionGroups';
 
 export type ActionStatus = 'done' | 'already' | 'failed' | 'skipped' | 'planned';
 
@@ -171,7 +168,11 @@ export interface ExchangeShell {
    * or crash. `whatIf` asks Exchange what it would do without changing anything (dry run).
    * Per-action failures come back as results; only a broken session or connection throws.
    */
-  runPlan(plan: RunPlan, connection: () => Promise<ExchangeConnection>, whatIf: boolean): Promise<ExchangeRunResult>;
+  runPlan(
+    plan: RunPlan,
+    connection: () => Promise<ExchangeConnection>,
+    whatIf: boolean,
+  ): Promise<ExchangeRunResult>;
   /** Start PowerShell and find the Exchange module, without connecting (for `check`). */
   probe(): Promise<ShellProbe>;
   /** Disconnect-ExchangeOnline and stop the process. Safe to call when nothing was started. */

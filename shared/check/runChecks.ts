@@ -44,9 +44,13 @@ export async function runChecks(deps: CheckDependencies, settings: SweepSettings
       // Actions appear only on waiting runs, so the first waiting run (if any) is the proof.
       for await (const run of deps.workflowApi.listWaitingRuns(resolved)) {
         if (run.signalHref) return `offered by waiting run ${run.runId}`;
-        throw new AppError('ActionNotFound', `waiting run ${run.runId} does not offer '${settings.actionName}'`, {
-          hint: `it offers: ${run.availableActions.join(', ') || 'nothing'}; set WORKFLOW_ACTION_NAME to one of them`,
-        });
+        throw new AppError(
+          'ActionNotFound',
+          `waiting run ${run.runId} does not offer '${settings.actionName}'`,
+          {
+            hint: `it offers: ${run.availableActions.join(', ') || 'nothing'}; set WORKFLOW_ACTION_NAME to one of them`,
+          },
+        );
       }
       return 'no run is waiting now, so the action name cannot be verified yet';
     });
@@ -54,7 +58,8 @@ export async function runChecks(deps: CheckDependencies, settings: SweepSettings
 
   if (settings.exchange.auth === 'certificate') {
     await attempt('certificate', async () => {
-      if (!deps.certificates) throw new AppError('CertificateSourceMissing', 'no certificate source is configured');
+      if (!deps.certificates)
+        throw new AppError('CertificateSourceMissing', 'no certificate source is configured');
       const certificate = await deps.certificates.load();
       const days = Math.floor((certificate.expiresOn.getTime() - deps.now().getTime()) / (24 * 3600 * 1000));
       return (
@@ -73,7 +78,9 @@ export async function runChecks(deps: CheckDependencies, settings: SweepSettings
         throw new AppError(
           'ExchangeModuleMissing',
           `PowerShell ${probe.powerShellVersion} at ${probe.executable} cannot find ExchangeOnlineManagement`,
-          { hint: 'install it for the user running the app: Install-Module ExchangeOnlineManagement -RequiredVersion 3.10.1 (see the README)' },
+          {
+            hint: 'install it for the user running the app: Install-Module ExchangeOnlineManagement -RequiredVersion 3.10.1 (see the README)',
+          },
         );
       }
       return `PowerShell ${probe.powerShellVersion} (${probe.executable}); ExchangeOnlineManagement ${probe.exchangeModuleVersion} from ${probe.exchangeModulePath ?? 'PSModulePath'}`;

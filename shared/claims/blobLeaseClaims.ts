@@ -26,7 +26,9 @@ export class BlobLeaseClaims implements RunClaims {
     const service =
       'connectionString' in options
         ? BlobServiceClient.fromConnectionString(options.connectionString, { retryOptions: { maxTries: 3 } })
-        : new BlobServiceClient(options.blobServiceUri, options.credential, { retryOptions: { maxTries: 3 } });
+        : new BlobServiceClient(options.blobServiceUri, options.credential, {
+            retryOptions: { maxTries: 3 },
+          });
     this.container = service.getContainerClient(CONTAINER);
     if (options.logger) this.logger = options.logger;
   }
@@ -40,7 +42,8 @@ export class BlobLeaseClaims implements RunClaims {
       // Create the marker blob once; never overwrite it (an upload to a leased blob would fail anyway).
       await blob.upload('', 0, { conditions: { ifNoneMatch: '*' } });
     } catch (error) {
-      if (!(error instanceof RestError) || (error.statusCode !== 409 && error.statusCode !== 412)) throw error;
+      if (!(error instanceof RestError) || (error.statusCode !== 409 && error.statusCode !== 412))
+        throw error;
     }
     const lease = blob.getBlobLeaseClient();
     try {
@@ -50,7 +53,11 @@ export class BlobLeaseClaims implements RunClaims {
       throw error;
     }
     const renewal = setInterval(() => {
-      lease.renewLease().catch((error: unknown) => this.logger?.warn(`could not renew the claim on run ${runId}: ${String((error as Error).message)}`));
+      lease
+        .renewLease()
+        .catch((error: unknown) =>
+          this.logger?.warn(`could not renew the claim on run ${runId}: ${String((error as Error).message)}`),
+        );
     }, RENEW_EVERY_MS);
     renewal.unref();
     return {

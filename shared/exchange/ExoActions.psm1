@@ -957,6 +957,9 @@ function Format-ExoCount {
 }
 
 function Initialize-ExoPreferences {
+    # The runspace keeps every line it was sent in its history, and the connect line carries the
+    # certificate: drop earlier lines at every call (the adapter also clears right after connecting).
+    Clear-History
     # Nothing but our JSON line may reach stdout or stderr: no progress bars, no host-written warnings, no
     # confirmation prompts (the process is non-interactive; a prompt would eat node-powershell's delimiters).
     $global:ProgressPreference = 'SilentlyContinue'

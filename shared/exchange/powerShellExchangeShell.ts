@@ -379,6 +379,19 @@ export class PowerShellExchangeShell implements ExchangeShell {
     }
     this.#reportNoise(parsed.noise);
     session.connected = true;
+    // PowerShell keeps each line it ran in its history; this one carried the certificate.
+    const cleared = await this.#invoke(session, 'Clear-History', this.#callTimeoutMs);
+    if (cleared.kind !== 'output') {
+      await this.#stop(session, 'SIGKILL');
+      throw new ExchangeError(
+        'ExchangeConnectFailed',
+        `PowerShell stopped answering right after connecting (${describeOutcome(cleared)})`,
+        {
+          setup: true,
+          hint: SETUP_HINT,
+        },
+      );
+    }
     const warnings = Array.isArray(parsed.value.warnings)
       ? parsed.value.warnings.filter((w) => typeof w === 'string')
       : [];

@@ -48,7 +48,8 @@ export function planRun(run: WorkflowRun, options: PlanOptions): PlanResult {
   }
   const mailbox = rawEmail.trim();
   const mailboxProblem = addressProblem(mailbox);
-  if (mailboxProblem) return { ok: false, error: `the person's email ${quoteUntrusted(mailbox)} ${mailboxProblem}` };
+  if (mailboxProblem)
+    return { ok: false, error: `the person's email ${quoteUntrusted(mailbox)} ${mailboxProblem}` };
 
   const rawManager = run.person?.lineManager?.email;
   let manager: string | undefined;

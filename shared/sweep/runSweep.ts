@@ -64,7 +64,11 @@ const EXPIRY_WARNING_DAYS = 30;
 const DAY_MS = 24 * 3600 * 1000;
 const SIGNALLABLE: ReadonlySet<ActionResult['status']> = new Set(['done', 'already', 'skipped']);
 
-export async function runSweep(deps: SweepDependencies, settings: SweepSettings, request: SweepRequest): Promise<SweepReport> {
+export async function runSweep(
+  deps: SweepDependencies,
+  settings: SweepSettings,
+  request: SweepRequest,
+): Promise<SweepReport> {
   const { clock, logger } = deps;
   const startedAt = clock.now();
   const runs: RunReport[] = [];
@@ -82,7 +86,10 @@ export async function runSweep(deps: SweepDependencies, settings: SweepSettings,
     const target = settings.exchange;
     if (target.auth === 'managedIdentity') return target;
     if (!deps.certificates) {
-      throw new AppError('CertificateSourceMissing', 'certificate authentication is configured but no certificate source was built');
+      throw new AppError(
+        'CertificateSourceMissing',
+        'certificate authentication is configured but no certificate source was built',
+      );
     }
     const certificate = await deps.certificates.load();
     if (!certificateChecked) {
@@ -98,7 +105,8 @@ export async function runSweep(deps: SweepDependencies, settings: SweepSettings,
   };
 
   const outOfTime = (): boolean =>
-    request.deadline !== undefined && clock.now().getTime() + (request.reserveMs ?? 0) > request.deadline.getTime();
+    request.deadline !== undefined &&
+    clock.now().getTime() + (request.reserveMs ?? 0) > request.deadline.getTime();
 
   try {
     const steps: WaitingStep[] = [];
@@ -108,7 +116,13 @@ export async function runSweep(deps: SweepDependencies, settings: SweepSettings,
 
     if (request.runId !== undefined) {
       const { step, run } = await findRunForRerun(deps.workflowApi, steps, request.runId);
-      request.onProgress?.({ kind: 'run', workflowName: step.workflowName, runId: run.runId, index: 1, total: 1 });
+      request.onProgress?.({
+        kind: 'run',
+        workflowName: step.workflowName,
+        runId: run.runId,
+        index: 1,
+        total: 1,
+      });
       const report = await processRun(step, run.runId);
       runs.push(report);
       request.onProgress?.({ kind: 'runDone', run: report });
@@ -118,13 +132,23 @@ export async function runSweep(deps: SweepDependencies, settings: SweepSettings,
         // never decides what we do, and thousands of waiting runs cost a few kilobytes.
         const waitingIds: string[] = [];
         for await (const run of deps.workflowApi.listWaitingRuns(step)) waitingIds.push(run.runId);
-        request.onProgress?.({ kind: 'workflow', workflowName: step.workflowName, waiting: waitingIds.length });
+        request.onProgress?.({
+          kind: 'workflow',
+          workflowName: step.workflowName,
+          waiting: waitingIds.length,
+        });
         for (const [index, runId] of waitingIds.entries()) {
           if (outOfTime()) {
             deferred += waitingIds.length - index;
             continue sweep;
           }
-          request.onProgress?.({ kind: 'run', workflowName: step.workflowName, runId, index: index + 1, total: waitingIds.length });
+          request.onProgress?.({
+            kind: 'run',
+            workflowName: step.workflowName,
+            runId,
+            index: index + 1,
+            total: waitingIds.length,
+          });
           const report = await processRun(step, runId);
           runs.push(report);
           request.onProgress?.({ kind: 'runDone', run: report });
@@ -137,7 +161,9 @@ export async function runSweep(deps: SweepDependencies, settings: SweepSettings,
   }
 
   if (deferred > 0) {
-    warnings.push(`${deferred} waiting run(s) were left for the next sweep because this sweep's time budget ran out`);
+    warnings.push(
+      `${deferred} waiting run(s) were left for the next sweep because this sweep's time budget ran out`,
+    );
   }
   if (abortAfter !== undefined) warnings.push(abortAfter);
 
@@ -163,7 +189,14 @@ export async function runSweep(deps: SweepDependencies, settings: SweepSettings,
     const base = { runId, workflowId: step.workflowId, workflowName: step.workflowName };
     const claim = await deps.claims.tryClaim(runId);
     if (!claim) {
-      return { ...base, email: '', outcome: 'skipped', actions: [], signalled: false, detail: 'another sweep is processing this run' };
+      return {
+        ...base,
+        email: '',
+        outcome: 'skipped',
+        actions: [],
+        signalled: false,
+        detail: 'another sweep is processing this run',
+      };
     }
     try {
       const run = await deps.workflowApi.getRun(step, runId);
@@ -186,11 +219,20 @@ export async function runSweep(deps: SweepDependencies, settings: SweepSettings,
         abortAfter = `the sweep stopped early: ${error.describe()}`;
       }
       logger.error(`run ${runId} failed: ${error.describe()}`, { runId, code: error.code });
-      return { ...base, email: '', outcome: 'failed', actions: [], signalled: false, error: error.describe() };
+      return {
+        ...base,
+        email: '',
+        outcome: 'failed',
+        actions: [],
+        signalled: false,
+        error: error.describe(),
+      };
     } finally {
-      await claim.release().catch((releaseError: unknown) =>
-        logger.warn(`could not release the claim on run ${runId}: ${ensureAppError(releaseError).message}`),
-      );
+      await claim
+        .release()
+        .catch((releaseError: unknown) =>
+          logger.warn(`could not release the claim on run ${runId}: ${ensureAppError(releaseError).message}`),
+        );
     }
   }
 
@@ -206,13 +248,19 @@ export async function runSweep(deps: SweepDependencies, settings: SweepSettings,
     if (!planned.ok) return failed(planned.error);
     if (!run.signalHref) {
       const offered = run.availableActions.length > 0 ? run.availableActions.join(', ') : 'none';
-      return failed(`the step '${step.stepName}' does not offer the action '${step.actionName}' (it offers: ${offered})`);
+      return failed(
+        `the step '${step.stepName}' does not offer the action '${step.actionName}' (it offers: ${offered})`,
+      );
     }
 
     const plan = planned.plan;
     let actions: ActionResult[];
     if (plan.actions.every((action) => action.skipReason !== undefined)) {
-      actions = plan.actions.map((action) => ({ name: action.name, status: 'skipped', detail: action.skipReason as string }));
+      actions = plan.actions.map((action) => ({
+        name: action.name,
+        status: 'skipped',
+        detail: action.skipReason as string,
+      }));
     } else {
       const result = await deps.exchange.runPlan(plan, connection, request.dryRun);
       exchangeUsed = true;
@@ -225,12 +273,17 @@ export async function runSweep(deps: SweepDependencies, settings: SweepSettings,
     }
     const blocking = actions.filter((action) => !SIGNALLABLE.has(action.status));
     if (blocking.length > 0 || actions.length !== plan.actions.length) {
-      return failed(blocking.length > 0 ? describeFailures(blocking) : 'Exchange did not report every action', actions);
+      return failed(
+        blocking.length > 0 ? describeFailures(blocking) : 'Exchange did not report every action',
+        actions,
+      );
     }
 
     const signal = await deps.workflowApi.signal(step, run);
     if (signal === 'notWaiting') {
-      logger.warn(`run ${run.runId}: the step was no longer waiting when we signalled (409); someone else moved it on`);
+      logger.warn(
+        `run ${run.runId}: the step was no longer waiting when we signalled (409); someone else moved it on`,
+      );
       return {
         ...base,
         email,
@@ -254,16 +307,24 @@ async function findRunForRerun(
     const run = await api.getRun(step, runId);
     if (!run) continue;
     if (!run.waitingAtStep) {
-      throw new AppError('RunNotWaiting', `run ${runId} is not waiting at the step '${step.stepName}' (status ${run.status})`, {
-        status: 409,
-        hint: 'only runs waiting at the Signal step can be rerun',
-      });
+      throw new AppError(
+        'RunNotWaiting',
+        `run ${runId} is not waiting at the step '${step.stepName}' (status ${run.status})`,
+        {
+          status: 409,
+          hint: 'only runs waiting at the Signal step can be rerun',
+        },
+      );
     }
     return { step, run };
   }
-  throw new AppError('RunNotFound', `run ${runId} was not found in the workflows ${steps.map((s) => `'${s.workflowName}'`).join(', ')}`, {
-    status: 404,
-  });
+  throw new AppError(
+    'RunNotFound',
+    `run ${runId} was not found in the workflows ${steps.map((s) => `'${s.workflowName}'`).join(', ')}`,
+    {
+      status: 404,
+    },
+  );
 }
 
 /** "a, b: reason; c: other reason": actions that failed for the same reason are named together. */

@@ -8,21 +8,38 @@ import { EndToEndWorld, parseReport, runCli } from '../support/cliHarness';
 const people = (n: number) =>
   Array.from({ length: n }, (_, i) => ({
     address: `leaver${i + 1}@contoso.com`,
-    person: { name: `Leaver ${i + 1}`, email: `leaver${i + 1}@contoso.com`, lineManager: { email: 'boss@contoso.com' } },
+    person: {
+      name: `Leaver ${i + 1}`,
+      email: `leaver${i + 1}@contoso.com`,
+      lineManager: { email: 'boss@contoso.com' },
+    },
   }));
 
 function tenantFor(n: number) {
   return {
-    mailboxes: [...people(n).map((p) => ({ address: p.address })), { address: 'boss@contoso.com' }, { address: 'bystander@contoso.com' }],
+    mailboxes: [
+      ...people(n).map((p) => ({ address: p.address })),
+      { address: 'boss@contoso.com' },
+      { address: 'bystander@contoso.com' },
+    ],
     groups: [
       { name: 'All Staff', members: [...people(n).map((p) => p.address), 'bystander@contoso.com'] },
-      { name: 'Security Admins', type: 'MailUniversalSecurityGroup' as const, members: people(n).map((p) => p.address) },
+      {
+        name: 'Security Admins',
+        type: 'MailUniversalSecurityGroup' as const,
+        members: people(n).map((p) => p.address),
+      },
     ],
   };
 }
 
 const changeCmdlets = (world: EndToEndWorld) =>
-  world.tenant.calls().filter((call) => /^(Set|Add|Remove)-/.test(call.cmdlet) && call.cmdlet !== 'Set-ExoStub' && !call.parameters.WhatIf);
+  world.tenant
+    .calls()
+    .filter(
+      (call) =>
+        /^(Set|Add|Remove)-/.test(call.cmdlet) && call.cmdlet !== 'Set-ExoStub' && !call.parameters.WhatIf,
+    );
 
 describe('exo-workflow-sync sweep (CLI, end to end)', () => {
   let world: EndToEndWorld;
@@ -69,7 +86,10 @@ describe('exo-workflow-sync sweep (CLI, end to end)', () => {
     const sweep = runCli(['sweep', '--json'], world.env());
     // While the second run's read is held, the token expires: its answer is then a 401.
     const deadline = Date.now() + 30_000;
-    while (!world.simulator.requests.some((r) => r.route === 'getRun' && r.path.includes(second as string)) && Date.now() < deadline) {
+    while (
+      !world.simulator.requests.some((r) => r.route === 'getRun' && r.path.includes(second as string)) &&
+      Date.now() < deadline
+    ) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     world.simulator.expireTokens();
@@ -88,7 +108,11 @@ describe('exo-workflow-sync sweep (CLI, end to end)', () => {
     const result = await runCli(['sweep', '--json'], world.env());
     expect(result.code).toBe(0);
     const run = parseReport(result.stdout).runs[0];
-    expect(run).toMatchObject({ outcome: 'completed', signalled: false, detail: expect.stringContaining('409') });
+    expect(run).toMatchObject({
+      outcome: 'completed',
+      signalled: false,
+      detail: expect.stringContaining('409'),
+    });
     expect(world.simulator.requestsTo('signal')).toHaveLength(1);
   });
 
@@ -96,14 +120,27 @@ describe('exo-workflow-sync sweep (CLI, end to end)', () => {
     world = await EndToEndWorld.create(tenantFor(2));
     const [failing, fine] = people(2).map((p) => world.addWaitingRun(p.person));
     const guid = world.tenant.mailbox('leaver1@contoso.com').guid;
-    world.tenant.setFault({ cmdlet: 'Set-Mailbox', identity: guid, mode: 'error', times: -1, message: 'The server is busy. Try again later.' });
+    world.tenant.setFault({
+      cmdlet: 'Set-Mailbox',
+      identity: guid,
+      mode: 'error',
+      times: -1,
+      message: 'The server is busy. Try again later.',
+    });
 
     const first = await runCli(['sweep', '--json'], world.env());
     expect(first.code).toBe(1);
     const report = parseReport(first.stdout);
     const failed = report.runs.find((r) => r.runId === failing);
-    expect(failed).toMatchObject({ outcome: 'failed', signalled: false, error: expect.stringContaining('The server is busy') });
-    expect(report.runs.find((r) => r.runId === fine)).toMatchObject({ outcome: 'completed', signalled: true });
+    expect(failed).toMatchObject({
+      outcome: 'failed',
+      signalled: false,
+      error: expect.stringContaining('The server is busy'),
+    });
+    expect(report.runs.find((r) => r.runId === fine)).toMatchObject({
+      outcome: 'completed',
+      signalled: true,
+    });
     expect(world.simulator.apiSignalsFor(failing as string)).toHaveLength(0);
 
     world.tenant.clearFaults();
@@ -126,7 +163,10 @@ describe('exo-workflow-sync sweep (CLI, end to end)', () => {
     expect(report.dryRun).toBe(true);
     expect(report.runs[0]?.outcome).toBe('planned');
     const convert = report.runs[0]?.actions.find((a) => a.name === 'convertToShared');
-    expect(convert).toMatchObject({ status: 'planned', cmdlets: expect.arrayContaining([expect.stringMatching(/^Set-Mailbox -Identity .* -Type Shared/)]) });
+    expect(convert).toMatchObject({
+      status: 'planned',
+      cmdlets: expect.arrayContaining([expect.stringMatching(/^Set-Mailbox -Identity .* -Type Shared/)]),
+    });
     const groups = report.runs[0]?.actions.find((a) => a.name === 'removeFromDistributionGroups');
     expect(groups?.cmdlets?.join('\n')).toMatch(/Remove-DistributionGroupMember/);
     expect(JSON.stringify(world.tenant.state())).toBe(before);
@@ -146,7 +186,10 @@ describe('exo-workflow-sync sweep (CLI, end to end)', () => {
   it('exits 2 with every bad setting named when the configuration is wrong, and processes nothing', async () => {
     world = await EndToEndWorld.create(tenantFor(1));
     world.addWaitingRun(people(1)[0]!.person);
-    const result = await runCli(['sweep'], world.env({ TRELICA_CLIENT_ID: '', EXO_ORGANIZATION: 'contoso.com', TRELICA_PAGE_SIZE: 'lots' }));
+    const result = await runCli(
+      ['sweep'],
+      world.env({ TRELICA_CLIENT_ID: '', EXO_ORGANIZATION: 'contoso.com', TRELICA_PAGE_SIZE: 'lots' }),
+    );
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/TRELICA_CLIENT_ID is required/);
     expect(result.stderr).toMatch(/EXO_ORGANIZATION must be/);
@@ -156,7 +199,10 @@ describe('exo-workflow-sync sweep (CLI, end to end)', () => {
 
   it('exits 2 when SaaS Manager refuses the client, and never prints the secret', async () => {
     world = await EndToEndWorld.create(tenantFor(1));
-    const result = await runCli(['sweep', '--json'], world.env({ TRELICA_CLIENT_SECRET: 'wrong-secret-value' }));
+    const result = await runCli(
+      ['sweep', '--json'],
+      world.env({ TRELICA_CLIENT_SECRET: 'wrong-secret-value' }),
+    );
     expect(result.code).toBe(2);
     expect(result.stdout).toBe('');
     expect(result.stderr).toMatch(/refused|invalid_client/i);
@@ -165,7 +211,10 @@ describe('exo-workflow-sync sweep (CLI, end to end)', () => {
 
   it('starts no PowerShell and reads no certificate when nothing is waiting', async () => {
     world = await EndToEndWorld.create(tenantFor(1));
-    const result = await runCli(['sweep', '--json'], world.env({ EXO_CERTIFICATE_PATH: '/nonexistent/never-read.pfx' }));
+    const result = await runCli(
+      ['sweep', '--json'],
+      world.env({ EXO_CERTIFICATE_PATH: '/nonexistent/never-read.pfx' }),
+    );
     expect(result.code).toBe(0);
     const report = parseReport(result.stdout);
     expect(report.stats.powerShellProcesses).toBe(0);
@@ -187,7 +236,7 @@ describe('exo-workflow-sync sweep (CLI, end to end)', () => {
     const unknown = await runCli(['rerun', 'ffffffffffffffffffffffff'], world.env());
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/was not found/);
-    const malformed = await runCli(['rerun', "1; Remove-Mailbox"], world.env());
+    const malformed = await runCli(['rerun', '1; Remove-Mailbox'], world.env());
     expect(malformed.code).toBe(2);
   });
 
@@ -205,7 +254,9 @@ describe('exo-workflow-sync sweep (CLI, end to end)', () => {
       const [a, b] = await Promise.all([runCli(['sweep', '--json'], env), runCli(['sweep', '--json'], env)]);
       expect([a.code, b.code]).toEqual([0, 0]);
       const reports = [parseReport(a.stdout), parseReport(b.stdout)];
-      const completed = reports.flatMap((r) => r.runs.filter((run) => run.outcome === 'completed').map((run) => run.runId));
+      const completed = reports.flatMap((r) =>
+        r.runs.filter((run) => run.outcome === 'completed').map((run) => run.runId),
+      );
       expect(completed.sort()).toEqual([...runIds].sort());
       expect(world.simulator.requestsTo('signal')).toHaveLength(6);
       for (const runId of runIds) expect(world.simulator.apiSignalsFor(runId)).toHaveLength(1);

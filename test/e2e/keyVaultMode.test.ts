@@ -7,7 +7,11 @@ import { startAzureStubs, type AzureStubs } from '../support/azureStubs';
 import { createTestCertificate, type TestCertificate } from '../support/certificates';
 import { EndToEndWorld, parseReport, runCli } from '../support/cliHarness';
 
-const LEAVER = { name: 'Kim Leaver', email: 'kim.leaver@contoso.com', lineManager: { email: 'boss@contoso.com' } };
+const LEAVER = {
+  name: 'Kim Leaver',
+  email: 'kim.leaver@contoso.com',
+  lineManager: { email: 'boss@contoso.com' },
+};
 const tenant = { mailboxes: [{ address: 'kim.leaver@contoso.com' }, { address: 'boss@contoso.com' }] };
 
 describe('Key Vault mode through a managed identity (CLI, end to end)', () => {
@@ -37,17 +41,20 @@ describe('Key Vault mode through a managed identity (CLI, end to end)', () => {
       .filter((call) => call.cmdlet === 'Connect-ExchangeOnline')
       .map((call) => (call.parameters.Certificate as { thumbprint: string } | undefined)?.thumbprint);
 
-  it.each(['pfx', 'pem'] as const)('connects Exchange with the certificate from the vault (%s)', async (format) => {
-    world = await EndToEndWorld.create(tenant, {}, certificate);
-    azure = await startAzureStubs({ certificate, format, userAssigned: format === 'pem' });
-    world.addWaitingRun(LEAVER);
-    const result = await runCli(['sweep', '--json'], envFor());
-    expect(result.code).toBe(0);
-    expect(parseReport(result.stdout).runs[0]).toMatchObject({ outcome: 'completed', signalled: true });
-    expect(thumbprintsExchangeSaw()).toEqual([certificate.thumbprint]);
-    expect(azure.identity.requests.length).toBeGreaterThan(0);
-    expect(azure.vault.requests.length).toBeGreaterThan(0);
-  });
+  it.each(['pfx', 'pem'] as const)(
+    'connects Exchange with the certificate from the vault (%s)',
+    async (format) => {
+      world = await EndToEndWorld.create(tenant, {}, certificate);
+      azure = await startAzureStubs({ certificate, format, userAssigned: format === 'pem' });
+      world.addWaitingRun(LEAVER);
+      const result = await runCli(['sweep', '--json'], envFor());
+      expect(result.code).toBe(0);
+      expect(parseReport(result.stdout).runs[0]).toMatchObject({ outcome: 'completed', signalled: true });
+      expect(thumbprintsExchangeSaw()).toEqual([certificate.thumbprint]);
+      expect(azure.identity.requests.length).toBeGreaterThan(0);
+      expect(azure.vault.requests.length).toBeGreaterThan(0);
+    },
+  );
 
   it('makes no identity or Key Vault request when nothing is waiting', async () => {
     world = await EndToEndWorld.create(tenant, {}, certificate);
@@ -88,7 +95,9 @@ describe('Key Vault mode through a managed identity (CLI, end to end)', () => {
     const result = await runCli(['sweep', '--json'], envFor());
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/Key Vault (Secrets|Certificate) User/);
-    expect(result.stderr).toMatch(/4633458b-17de-408a-b874-0445c86b69e6|db79e9a7-68ee-4b58-9aeb-b90e7c24fcba/);
+    expect(result.stderr).toMatch(
+      /4633458b-17de-408a-b874-0445c86b69e6|db79e9a7-68ee-4b58-9aeb-b90e7c24fcba/,
+    );
     expect(world.simulator.signals).toEqual([]);
   });
 });

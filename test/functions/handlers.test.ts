@@ -8,7 +8,11 @@ import { rerunHttp, sweepHttp } from '../../functions/sweepHttp';
 import { sweepTimer } from '../../functions/sweepTimer';
 import { EndToEndWorld } from '../support/cliHarness';
 
-const LEAVER = { name: 'Pat Leaver', email: 'pat.leaver@contoso.com', lineManager: { email: 'boss@contoso.com' } };
+const LEAVER = {
+  name: 'Pat Leaver',
+  email: 'pat.leaver@contoso.com',
+  lineManager: { email: 'boss@contoso.com' },
+};
 
 interface Captured {
   level: string;
@@ -20,7 +24,8 @@ function context(functionName: string): { context: InvocationContext; logs: Capt
   const ctx = new InvocationContext({
     invocationId: 'test-invocation',
     functionName,
-    logHandler: (level, ...args) => logs.push({ level, text: args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ') }),
+    logHandler: (level, ...args) =>
+      logs.push({ level, text: args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ') }),
   });
   return { context: ctx, logs };
 }
@@ -29,14 +34,20 @@ function post(route: string, params: Record<string, string> = {}): HttpRequest {
   return new HttpRequest({ method: 'POST', url: `http://localhost:7071/api/${route}`, params });
 }
 
-const timer: Timer = { isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { last: '', next: '', lastUpdated: '' } };
+const timer: Timer = {
+  isPastDue: false,
+  schedule: { adjustForDST: false },
+  scheduleStatus: { last: '', next: '', lastUpdated: '' },
+};
 
 describe('Functions triggers (in-process)', () => {
   let world: EndToEndWorld;
   const savedEnv = { ...process.env };
 
   beforeEach(async () => {
-    world = await EndToEndWorld.create({ mailboxes: [{ address: 'pat.leaver@contoso.com' }, { address: 'boss@contoso.com' }] });
+    world = await EndToEndWorld.create({
+      mailboxes: [{ address: 'pat.leaver@contoso.com' }, { address: 'boss@contoso.com' }],
+    });
     const env = world.env({ AzureWebJobsStorage: '' });
     for (const [key, value] of Object.entries(env)) if (value !== undefined) process.env[key] = value;
   });
@@ -51,9 +62,16 @@ describe('Functions triggers (in-process)', () => {
       const { context: ctx, logs } = context('sweepHttp');
       const response = await sweepHttp(post('sweep'), ctx);
       expect(response.status).toBe(200);
-      const report = response.jsonBody as { runs: { runId: string; outcome: string; signalled: boolean }[]; summary: object };
-      expect(report.runs).toEqual([expect.objectContaining({ runId, outcome: 'completed', signalled: true })]);
-      expect(logs.some((l) => l.text.startsWith(`run ${runId} (Terminate Users) completed, signalled`))).toBe(true);
+      const report = response.jsonBody as {
+        runs: { runId: string; outcome: string; signalled: boolean }[];
+        summary: object;
+      };
+      expect(report.runs).toEqual([
+        expect.objectContaining({ runId, outcome: 'completed', signalled: true }),
+      ]);
+      expect(logs.some((l) => l.text.startsWith(`run ${runId} (Terminate Users) completed, signalled`))).toBe(
+        true,
+      );
       expect(logs.some((l) => l.text.startsWith('sweep summary: 1 completed, 0 failed'))).toBe(true);
       expect(logs.map((l) => l.text).join('\n')).not.toContain(world.clientSecret);
     });
@@ -65,13 +83,18 @@ describe('Functions triggers (in-process)', () => {
         context('sweepHttp').context,
       );
       expect(response.status).toBe(200);
-      expect((response.jsonBody as { dryRun: boolean; summary: { planned: number } }).summary.planned).toBe(1);
+      expect((response.jsonBody as { dryRun: boolean; summary: { planned: number } }).summary.planned).toBe(
+        1,
+      );
       expect(world.simulator.signals).toEqual([]);
       expect(world.tenant.mailbox('pat.leaver@contoso.com').recipientTypeDetails).toBe('UserMailbox');
     });
 
     it('answers 400 for a dryRun value that is not true or false', async () => {
-      const response = await sweepHttp(new HttpRequest({ method: 'POST', url: 'http://localhost:7071/api/sweep?dryRun=yes' }), context('sweepHttp').context);
+      const response = await sweepHttp(
+        new HttpRequest({ method: 'POST', url: 'http://localhost:7071/api/sweep?dryRun=yes' }),
+        context('sweepHttp').context,
+      );
       expect(response.status).toBe(400);
     });
 
@@ -126,7 +149,11 @@ describe('Functions triggers (in-process)', () => {
       const { context: ctx, logs } = context('sweepTimer');
       await expect(sweepTimer(timer, ctx)).resolves.toBeUndefined();
       expect(logs.some((l) => l.text.startsWith(`run ${ok} (Terminate Users) completed`))).toBe(true);
-      expect(logs.some((l) => l.level === 'warning' && l.text.startsWith(`run ${missing} (Terminate Users) failed`))).toBe(true);
+      expect(
+        logs.some(
+          (l) => l.level === 'warning' && l.text.startsWith(`run ${missing} (Terminate Users) failed`),
+        ),
+      ).toBe(true);
       expect(logs.some((l) => l.text.startsWith('sweep summary: 1 completed, 1 failed'))).toBe(true);
     });
 

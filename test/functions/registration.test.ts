@@ -62,11 +62,20 @@ describe('function registration (compiled entry point)', () => {
   });
 
   it('schedules the timer from the SWEEP_SCHEDULE app setting and never on startup', () => {
-    expect(trigger('sweepTimer')).toMatchObject({ type: 'timerTrigger', schedule: '%SWEEP_SCHEDULE%', runOnStartup: false });
+    expect(trigger('sweepTimer')).toMatchObject({
+      type: 'timerTrigger',
+      schedule: '%SWEEP_SCHEDULE%',
+      runOnStartup: false,
+    });
   });
 
   it('exposes POST sweep and POST runs/{runId}/rerun behind function keys', () => {
-    expect(trigger('sweepHttp')).toMatchObject({ type: 'httpTrigger', route: 'sweep', methods: ['POST'], authLevel: 'function' });
+    expect(trigger('sweepHttp')).toMatchObject({
+      type: 'httpTrigger',
+      route: 'sweep',
+      methods: ['POST'],
+      authLevel: 'function',
+    });
     expect(trigger('rerunHttp')).toMatchObject({
       type: 'httpTrigger',
       route: 'runs/{runId}/rerun',
@@ -76,7 +85,9 @@ describe('function registration (compiled entry point)', () => {
   });
 
   it('has no anonymous HTTP function', () => {
-    const http = recorded.registrations.flatMap((r) => Object.values(r.metadata.bindings)).filter((b) => b.type === 'httpTrigger');
+    const http = recorded.registrations
+      .flatMap((r) => Object.values(r.metadata.bindings))
+      .filter((b) => b.type === 'httpTrigger');
     expect(http.length).toBeGreaterThan(0);
     for (const binding of http) expect(binding.authLevel).not.toBe('anonymous');
   });

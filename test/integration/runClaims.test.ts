@@ -30,12 +30,17 @@ describe('LockFileClaims', () => {
   });
 
   it('takes over a lock older than the stale limit', async () => {
-    writeFileSync(join(directory, `${runId}.lock`), JSON.stringify({ pid: process.ppid, at: Date.now() - 2 * 3600 * 1000 }));
+    writeFileSync(
+      join(directory, `${runId}.lock`),
+      JSON.stringify({ pid: process.ppid, at: Date.now() - 2 * 3600 * 1000 }),
+    );
     expect(await new LockFileClaims({ directory }).tryClaim(runId)).toBeDefined();
   });
 
   it('refuses run ids that could escape the folder', async () => {
-    await expect(new LockFileClaims({ directory }).tryClaim('../../etc/passwd')).rejects.toThrow(/unusual id/);
+    await expect(new LockFileClaims({ directory }).tryClaim('../../etc/passwd')).rejects.toThrow(
+      /unusual id/,
+    );
   });
 });
 

@@ -50,7 +50,16 @@ export async function startAzuriteBlob(): Promise<AzuriteBlob> {
   const bin = join(__dirname, '..', '..', 'node_modules', '.bin', 'azurite-blob');
   const child = spawn(
     bin,
-    ['--silent', '--inMemoryPersistence', '--skipApiVersionCheck', '--disableTelemetry', '--blobHost', '127.0.0.1', '--blobPort', String(port)],
+    [
+      '--silent',
+      '--inMemoryPersistence',
+      '--skipApiVersionCheck',
+      '--disableTelemetry',
+      '--blobHost',
+      '127.0.0.1',
+      '--blobPort',
+      String(port),
+    ],
     { stdio: 'ignore' },
   );
   try {

@@ -9,7 +9,12 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestCertificate, type TestCertificate } from './certificates';
-import { ExchangeStubTenant, STUB_APP_ID, STUB_ORGANIZATION, type ExchangeStubTenantOptions } from './exchangeStubTenant';
+import {
+  ExchangeStubTenant,
+  STUB_APP_ID,
+  STUB_ORGANIZATION,
+  type ExchangeStubTenantOptions,
+} from './exchangeStubTenant';
 import { SaasManagerSimulator, type SimPerson, type SimulatorOptions } from './saasManagerSimulator';
 
 export const ROOT = join(__dirname, '..', '..');
@@ -22,7 +27,8 @@ export interface CliResult {
 }
 
 export function runCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<CliResult> {
-  if (!existsSync(CLI)) throw new Error('dist/cli/main.js is missing: run `npm run build` (npm test does it in pretest)');
+  if (!existsSync(CLI))
+    throw new Error('dist/cli/main.js is missing: run `npm run build` (npm test does it in pretest)');
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -56,7 +62,11 @@ export class EndToEndWorld {
   private readonly pfxPath: string;
   private readonly pfxPassword = randomBytes(9).toString('base64url');
 
-  private constructor(simulator: SaasManagerSimulator, tenantOptions: ExchangeStubTenantOptions, certificate: TestCertificate) {
+  private constructor(
+    simulator: SaasManagerSimulator,
+    tenantOptions: ExchangeStubTenantOptions,
+    certificate: TestCertificate,
+  ) {
     this.simulator = simulator;
     this.certificate = certificate;
     this.tenant = ExchangeStubTenant.create({ certificate, ...tenantOptions });
@@ -81,7 +91,11 @@ export class EndToEndWorld {
   }
 
   addWaitingRun(person: SimPerson, actions?: string[]): string {
-    return this.simulator.addRun(this.workflowId, { person, waitingAtStepName: 'Signal', ...(actions ? { actions } : {}) });
+    return this.simulator.addRun(this.workflowId, {
+      person,
+      waitingAtStepName: 'Signal',
+      ...(actions ? { actions } : {}),
+    });
   }
 
   /** The CLI's environment: only what a user would set, plus PSModulePath for the stub module. */
@@ -114,6 +128,7 @@ export class EndToEndWorld {
 /** Exactly one JSON document on stdout, parsed. */
 export function parseReport(stdout: string): import('../../shared/sweep/report').SweepReport {
   const lines = stdout.split('\n').filter((line) => line.trim() !== '');
-  if (lines.length !== 1) throw new Error(`expected exactly one JSON line on stdout, got ${lines.length}:\n${stdout}`);
+  if (lines.length !== 1)
+    throw new Error(`expected exactly one JSON line on stdout, got ${lines.length}:\n${stdout}`);
   return JSON.parse(lines[0] as string);
 }

@@ -28,7 +28,9 @@ export class FakeWorkflowApi implements WorkflowApi {
   /** When set, the next signal of this run answers 409 (someone else moved it on). */
   readonly movedOnByOthers = new Set<string>();
 
-  constructor(readonly workflows: Record<string, string> = { 'Terminate Users': 'b7288c2c64f779e28024ea0e' }) {}
+  constructor(
+    readonly workflows: Record<string, string> = { 'Terminate Users': 'b7288c2c64f779e28024ea0e' },
+  ) {}
 
   addRun(run: Partial<WorkflowRun> & { runId: string; person?: WorkflowRun['person'] }): WorkflowRun {
     const full: WorkflowRun = {
@@ -85,11 +87,17 @@ export class FakeExchangeShell implements ExchangeShell {
   closed = 0;
   private started = false;
   behaviour: ActionBehaviour = (_plan, action) =>
-    action.skipReason ? { name: action.name, status: 'skipped', detail: action.skipReason } : { name: action.name, status: 'done' };
+    action.skipReason
+      ? { name: action.name, status: 'skipped', detail: action.skipReason }
+      : { name: action.name, status: 'done' };
   /** Throw this from runPlan (e.g. a connection failure). */
   failWith?: Error;
 
-  async runPlan(plan: RunPlan, connection: () => Promise<ExchangeConnection>, whatIf: boolean): Promise<ExchangeRunResult> {
+  async runPlan(
+    plan: RunPlan,
+    connection: () => Promise<ExchangeConnection>,
+    whatIf: boolean,
+  ): Promise<ExchangeRunResult> {
     if (!this.started) {
       this.started = true;
       this.processesStarted += 1;
@@ -98,7 +106,9 @@ export class FakeExchangeShell implements ExchangeShell {
     if (this.failWith) throw this.failWith;
     this.plans.push({ plan, whatIf });
     const actions = plan.actions.map((action) =>
-      whatIf && !action.skipReason ? { name: action.name, status: 'planned' as const } : this.behaviour(plan, action),
+      whatIf && !action.skipReason
+        ? { name: action.name, status: 'planned' as const }
+        : this.behaviour(plan, action),
     );
     return { actions, cmdletCalls: actions.length };
   }

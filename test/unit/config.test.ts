@@ -25,12 +25,21 @@ describe('loadConfig', () => {
     const config = loadConfig(valid);
     expect(config.trelica.baseUrl).toBe(DEFAULTS.TRELICA_BASE_URL);
     expect(config.trelica.pageSize).toBe(100);
-    expect(config.workflows).toEqual({ names: ['Terminate Users'], stepName: 'Signal', actionName: 'Continue' });
+    expect(config.workflows).toEqual({
+      names: ['Terminate Users'],
+      stepName: 'Signal',
+      actionName: 'Continue',
+    });
     expect(config.exchange).toMatchObject({
       organization: 'contoso.onmicrosoft.com',
       auth: 'certificate',
       autoMapping: true,
-      actions: ['convertToShared', 'grantManagerFullAccess', 'grantManagerSendAs', 'removeFromDistributionGroups'],
+      actions: [
+        'convertToShared',
+        'grantManagerFullAccess',
+        'grantManagerSendAs',
+        'removeFromDistributionGroups',
+      ],
     });
     expect(config.dryRun).toBe(false);
     expect(config.schedule).toBe('0 0 * * * *');
@@ -43,8 +52,15 @@ describe('loadConfig', () => {
   });
 
   it('uses the managed identity for Key Vault when running in Azure', () => {
-    const config = loadConfig({ ...valid, IDENTITY_ENDPOINT: 'http://localhost:8081/msi/token', AZURE_CLIENT_ID: '0d6c1c1e-8a49-4a4b-9c2c-3f1d0e5b6a7c' });
-    expect(config.certificate).toMatchObject({ credential: 'managedIdentity', managedIdentityClientId: '0d6c1c1e-8a49-4a4b-9c2c-3f1d0e5b6a7c' });
+    const config = loadConfig({
+      ...valid,
+      IDENTITY_ENDPOINT: 'http://localhost:8081/msi/token',
+      AZURE_CLIENT_ID: '0d6c1c1e-8a49-4a4b-9c2c-3f1d0e5b6a7c',
+    });
+    expect(config.certificate).toMatchObject({
+      credential: 'managedIdentity',
+      managedIdentityClientId: '0d6c1c1e-8a49-4a4b-9c2c-3f1d0e5b6a7c',
+    });
   });
 
   it('treats empty strings as missing and reports every problem at once, naming each setting', () => {
@@ -77,7 +93,9 @@ describe('loadConfig', () => {
   });
 
   it('asks for a certificate source in certificate mode, and for only one of them', () => {
-    expect(problemsOf({ ...valid, KEY_VAULT_URL: '' }).join()).toMatch(/KEY_VAULT_URL is required when EXO_AUTH=certificate/);
+    expect(problemsOf({ ...valid, KEY_VAULT_URL: '' }).join()).toMatch(
+      /KEY_VAULT_URL is required when EXO_AUTH=certificate/,
+    );
     expect(problemsOf({ ...valid, EXO_CERTIFICATE_PATH: '/tmp/x.pfx' }).join()).toMatch(/not both/);
   });
 
@@ -88,12 +106,22 @@ describe('loadConfig', () => {
   });
 
   it('selects file mode for local development', () => {
-    const config = loadConfig({ ...valid, KEY_VAULT_URL: undefined, EXO_CERTIFICATE_PATH: './dev.pfx', EXO_CERTIFICATE_PASSWORD: 'pw' });
+    const config = loadConfig({
+      ...valid,
+      KEY_VAULT_URL: undefined,
+      EXO_CERTIFICATE_PATH: './dev.pfx',
+      EXO_CERTIFICATE_PASSWORD: 'pw',
+    });
     expect(config.certificate).toMatchObject({ kind: 'file', path: './dev.pfx' });
   });
 
   it('never shows the client secret or certificate password when the config is logged', () => {
-    const config = loadConfig({ ...valid, KEY_VAULT_URL: undefined, EXO_CERTIFICATE_PATH: './dev.pfx', EXO_CERTIFICATE_PASSWORD: 'pfx-pass-123' });
+    const config = loadConfig({
+      ...valid,
+      KEY_VAULT_URL: undefined,
+      EXO_CERTIFICATE_PATH: './dev.pfx',
+      EXO_CERTIFICATE_PASSWORD: 'pfx-pass-123',
+    });
     const shown = `${JSON.stringify(config)} ${inspect(config, { depth: 10 })} ${String(config.trelica.clientSecret)}`;
     expect(shown).not.toContain('s3cr3t-value');
     expect(shown).not.toContain('pfx-pass-123');

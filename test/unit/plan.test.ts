@@ -19,7 +19,10 @@ const options = { actions: ALL_ACTIONS, autoMapping: true };
 
 describe('planRun', () => {
   it('plans every configured action in order for a leaver with a manager', () => {
-    const result = planRun(run({ email: ' jo.leaver@contoso.com ', lineManager: { email: 'boss@contoso.com' } }), options);
+    const result = planRun(
+      run({ email: ' jo.leaver@contoso.com ', lineManager: { email: 'boss@contoso.com' } }),
+      options,
+    );
     expect(result).toEqual({
       ok: true,
       plan: {
@@ -36,17 +39,26 @@ describe('planRun', () => {
     const result = planRun(run({ email: 'jo@contoso.com' }), { actions: ALL_ACTIONS, autoMapping: false });
     if (!result.ok) throw new Error(result.error);
     expect(result.plan.manager).toBeUndefined();
-    expect(result.plan.actions.filter((a) => a.skipReason).map((a) => a.name)).toEqual(['grantManagerFullAccess', 'grantManagerSendAs']);
+    expect(result.plan.actions.filter((a) => a.skipReason).map((a) => a.name)).toEqual([
+      'grantManagerFullAccess',
+      'grantManagerSendAs',
+    ]);
     expect(result.plan.options.autoMapping).toBe(false);
   });
 
   it('only plans the configured actions', () => {
-    const result = planRun(run({ email: 'jo@contoso.com' }), { actions: ['convertToShared'], autoMapping: true });
+    const result = planRun(run({ email: 'jo@contoso.com' }), {
+      actions: ['convertToShared'],
+      autoMapping: true,
+    });
     expect(result.ok && result.plan.actions).toEqual([{ name: 'convertToShared' }]);
   });
 
   it('fails a run without an email with a message that names the field', () => {
-    expect(planRun(run(undefined), options)).toEqual({ ok: false, error: expect.stringContaining('context.person.email') });
+    expect(planRun(run(undefined), options)).toEqual({
+      ok: false,
+      error: expect.stringContaining('context.person.email'),
+    });
     expect(planRun(run({ email: '   ' }), options).ok).toBe(false);
   });
 
@@ -56,7 +68,10 @@ describe('planRun', () => {
   });
 
   it('fails on a hostile manager address and never echoes control characters', () => {
-    const result = planRun(run({ email: 'a@contoso.com', lineManager: { email: "x@y.com'; Remove-Mailbox boss\n" } }), options);
+    const result = planRun(
+      run({ email: 'a@contoso.com', lineManager: { email: "x@y.com'; Remove-Mailbox boss\n" } }),
+      options,
+    );
     expect(result.ok).toBe(false);
     if (!result.ok) {
       expect(result.error).toMatch(/line manager/);
@@ -66,10 +81,13 @@ describe('planRun', () => {
 });
 
 describe('addressProblem', () => {
-  it.each(["o'brien@contoso.com", 'zoë.ångström@contoso.com', 'first+tag@sub.contoso.co.uk', 'x_y-z%1@xn--bcher-kva.example', 'ä@例え.テスト'])(
-    'accepts the legitimate address %s',
-    (address) => expect(addressProblem(address)).toBeUndefined(),
-  );
+  it.each([
+    "o'brien@contoso.com",
+    'zoë.ångström@contoso.com',
+    'first+tag@sub.contoso.co.uk',
+    'x_y-z%1@xn--bcher-kva.example',
+    'ä@例え.テスト',
+  ])('accepts the legitimate address %s', (address) => expect(addressProblem(address)).toBeUndefined());
 
   it.each([
     ['breakout', "a'@b.com'; Set-Mailbox victim"],
@@ -92,5 +110,7 @@ describe('addressProblem', () => {
     ['ANSI', '\u001b[31mred@contoso.com'],
     ['space', 'a b@contoso.com'],
     ['double quotes', '"quoted"@contoso.com'],
-  ])('rejects the %s payload', (_label, address) => expect(addressProblem(address)).toEqual(expect.any(String)));
+  ])('rejects the %s payload', (_label, address) =>
+    expect(addressProblem(address)).toEqual(expect.any(String)),
+  );
 });

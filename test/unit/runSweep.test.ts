@@ -16,7 +16,11 @@ const settings: SweepSettings = {
   actionName: 'Continue',
   actions: ALL_ACTIONS,
   autoMapping: true,
-  exchange: { auth: 'certificate', organization: 'contoso.onmicrosoft.com', appId: '00000000-0000-0000-0000-000000000001' },
+  exchange: {
+    auth: 'certificate',
+    organization: 'contoso.onmicrosoft.com',
+    appId: '00000000-0000-0000-0000-000000000001',
+  },
 };
 
 function setup() {
@@ -25,7 +29,14 @@ function setup() {
   const certificates = new FakeCertificateSource();
   const claims = new MemoryClaims();
   const clock = new ManualClock();
-  const deps: SweepDependencies = { workflowApi: api, exchange, certificates, claims, clock, logger: quietLogger };
+  const deps: SweepDependencies = {
+    workflowApi: api,
+    exchange,
+    certificates,
+    claims,
+    clock,
+    logger: quietLogger,
+  };
   return { api, exchange, certificates, claims, clock, deps };
 }
 
@@ -43,7 +54,10 @@ describe('runSweep', () => {
 
   it('runs the plan and signals a waiting run, reusing one session for every run', async () => {
     const { deps, api, exchange, certificates } = setup();
-    api.addRun({ runId: id(1), person: { email: 'a@contoso.com', lineManager: { email: 'boss@contoso.com' } } });
+    api.addRun({
+      runId: id(1),
+      person: { email: 'a@contoso.com', lineManager: { email: 'boss@contoso.com' } },
+    });
     api.addRun({ runId: id(2), person: { email: 'b@contoso.com' } });
     const report = await runSweep(deps, settings, { dryRun: false });
     expect(api.signalled).toEqual([id(1), id(2)]);
@@ -55,7 +69,10 @@ describe('runSweep', () => {
     expect(exchange.processesStarted).toBe(1);
     expect(certificates.loads).toBe(1);
     expect(exchange.closed).toBe(1);
-    expect(exchange.connections[0]).toMatchObject({ auth: 'certificate', organization: 'contoso.onmicrosoft.com' });
+    expect(exchange.connections[0]).toMatchObject({
+      auth: 'certificate',
+      organization: 'contoso.onmicrosoft.com',
+    });
   });
 
   it('does not signal when an Exchange action fails, and keeps going with the next run', async () => {
@@ -70,7 +87,11 @@ describe('runSweep', () => {
           : { name: action.name, status: 'done' };
     const report = await runSweep(deps, settings, { dryRun: false });
     expect(api.signalled).toEqual([id(2)]);
-    expect(report.runs[0]).toMatchObject({ outcome: 'failed', signalled: false, error: expect.stringContaining('convertToShared: Set-Mailbox failed') });
+    expect(report.runs[0]).toMatchObject({
+      outcome: 'failed',
+      signalled: false,
+      error: expect.stringContaining('convertToShared: Set-Mailbox failed'),
+    });
     expect(report.summary).toMatchObject({ completed: 1, failed: 1 });
     expect(api.runs.get(id(1))?.waitingAtStep).toBe(true);
   });
@@ -86,15 +107,25 @@ describe('runSweep', () => {
 
   it('fails a run whose step does not offer the configured action, before any Exchange change', async () => {
     const { deps, api, exchange } = setup();
-    api.addRun({ runId: id(1), person: { email: 'a@contoso.com' }, signalHref: undefined, availableActions: ['Approve', 'Reject'] });
+    api.addRun({
+      runId: id(1),
+      person: { email: 'a@contoso.com' },
+      signalHref: undefined,
+      availableActions: ['Approve', 'Reject'],
+    });
     const report = await runSweep(deps, settings, { dryRun: false });
-    expect(report.runs[0]?.error).toMatch(/does not offer the action 'Continue' \(it offers: Approve, Reject\)/);
+    expect(report.runs[0]?.error).toMatch(
+      /does not offer the action 'Continue' \(it offers: Approve, Reject\)/,
+    );
     expect(exchange.plans).toHaveLength(0);
   });
 
   it('plans with whatIf in a dry run and signals nothing', async () => {
     const { deps, api, exchange } = setup();
-    api.addRun({ runId: id(1), person: { email: 'a@contoso.com', lineManager: { email: 'boss@contoso.com' } } });
+    api.addRun({
+      runId: id(1),
+      person: { email: 'a@contoso.com', lineManager: { email: 'boss@contoso.com' } },
+    });
     const report = await runSweep(deps, settings, { dryRun: true });
     expect(report.dryRun).toBe(true);
     expect(report.runs[0]?.outcome).toBe('planned');
@@ -108,7 +139,11 @@ describe('runSweep', () => {
     api.addRun({ runId: id(1), person: { email: 'a@contoso.com' } });
     api.movedOnByOthers.add(id(1));
     const report = await runSweep(deps, settings, { dryRun: false });
-    expect(report.runs[0]).toMatchObject({ outcome: 'completed', signalled: false, detail: expect.stringContaining('409') });
+    expect(report.runs[0]).toMatchObject({
+      outcome: 'completed',
+      signalled: false,
+      detail: expect.stringContaining('409'),
+    });
     expect(report.summary.failed).toBe(0);
   });
 
@@ -117,7 +152,10 @@ describe('runSweep', () => {
     api.addRun({ runId: id(1), person: { email: 'a@contoso.com' } });
     claims.held.add(id(1));
     const report = await runSweep(deps, settings, { dryRun: false });
-    expect(report.runs[0]).toMatchObject({ outcome: 'skipped', detail: expect.stringContaining('another sweep') });
+    expect(report.runs[0]).toMatchObject({
+      outcome: 'skipped',
+      detail: expect.stringContaining('another sweep'),
+    });
     expect(exchange.plans).toHaveLength(0);
   });
 
@@ -126,7 +164,14 @@ describe('runSweep', () => {
     for (let n = 1; n <= 20; n += 1) api.addRun({ runId: id(n), person: { email: `user${n}@contoso.com` } });
     const sweepWith = () => {
       const exchange = new FakeExchangeShell();
-      const deps: SweepDependencies = { workflowApi: api, exchange, certificates: new FakeCertificateSource(), claims, clock: new ManualClock(), logger: quietLogger };
+      const deps: SweepDependencies = {
+        workflowApi: api,
+        exchange,
+        certificates: new FakeCertificateSource(),
+        claims,
+        clock: new ManualClock(),
+        logger: quietLogger,
+      };
       return { exchange, done: runSweep(deps, settings, { dryRun: false }) };
     };
     const first = sweepWith();
@@ -147,7 +192,10 @@ describe('runSweep', () => {
       return run ? { ...run, waitingAtStep: false, status: 'Completed' } : run;
     };
     const report = await runSweep(deps, settings, { dryRun: false });
-    expect(report.runs[0]).toMatchObject({ outcome: 'skipped', detail: expect.stringContaining('no longer waiting') });
+    expect(report.runs[0]).toMatchObject({
+      outcome: 'skipped',
+      detail: expect.stringContaining('no longer waiting'),
+    });
     expect(exchange.plans).toHaveLength(0);
   });
 
@@ -161,7 +209,9 @@ describe('runSweep', () => {
 
   it('throws a setup error when the certificate cannot be loaded, and closes the shell', async () => {
     const { deps, api, exchange } = setup();
-    deps.certificates = { load: async () => Promise.reject(new CertificateError('KeyVaultForbidden', 'forbidden')) };
+    deps.certificates = {
+      load: async () => Promise.reject(new CertificateError('KeyVaultForbidden', 'forbidden')),
+    };
     api.addRun({ runId: id(1), person: { email: 'a@contoso.com' } });
     await expect(runSweep(deps, settings, { dryRun: false })).rejects.toThrow(CertificateError);
     expect(exchange.closed).toBe(1);
@@ -173,7 +223,10 @@ describe('runSweep', () => {
     deps.workflowApi.resolveStep = async () => {
       throw new WorkflowApiError('WorkflowNotFound', "no workflow named 'Terminate Users'", { setup: true });
     };
-    await expect(runSweep(deps, settings, { dryRun: false })).rejects.toMatchObject({ code: 'WorkflowNotFound', isSetupError: true });
+    await expect(runSweep(deps, settings, { dryRun: false })).rejects.toMatchObject({
+      code: 'WorkflowNotFound',
+      isSetupError: true,
+    });
   });
 
   it('leaves runs for the next sweep once the time budget is spent', async () => {
@@ -184,7 +237,11 @@ describe('runSweep', () => {
       clock.advance(30_000);
       return original(...args);
     };
-    const report = await runSweep(deps, settings, { dryRun: false, deadline: new Date(clock.now().getTime() + 100_000), reserveMs: 20_000 });
+    const report = await runSweep(deps, settings, {
+      dryRun: false,
+      deadline: new Date(clock.now().getTime() + 100_000),
+      reserveMs: 20_000,
+    });
     expect(report.runs).toHaveLength(3);
     expect(report.deferred).toBe(2);
     expect(report.warnings.join(' ')).toMatch(/2 waiting run\(s\) were left for the next sweep/);
@@ -202,17 +259,35 @@ describe('runSweep', () => {
 
     it('says 404 for an unknown run and 409 for a run not waiting at the step', async () => {
       const { deps, api } = setup();
-      api.addRun({ runId: id(3), person: { email: 'a@contoso.com' }, waitingAtStep: false, status: 'Completed' });
-      await expect(runSweep(deps, settings, { dryRun: false, runId: id(9) })).rejects.toMatchObject({ code: 'RunNotFound', status: 404 });
-      await expect(runSweep(deps, settings, { dryRun: false, runId: id(3) })).rejects.toMatchObject({ code: 'RunNotWaiting', status: 409 });
+      api.addRun({
+        runId: id(3),
+        person: { email: 'a@contoso.com' },
+        waitingAtStep: false,
+        status: 'Completed',
+      });
+      await expect(runSweep(deps, settings, { dryRun: false, runId: id(9) })).rejects.toMatchObject({
+        code: 'RunNotFound',
+        status: 404,
+      });
+      await expect(runSweep(deps, settings, { dryRun: false, runId: id(3) })).rejects.toMatchObject({
+        code: 'RunNotWaiting',
+        status: 409,
+      });
     });
   });
 
   it('connects with the managed identity and loads no certificate in managed-identity mode', async () => {
     const { deps, api, exchange, certificates } = setup();
     api.addRun({ runId: id(1), person: { email: 'a@contoso.com' } });
-    await runSweep(deps, { ...settings, exchange: { auth: 'managedIdentity', organization: 'contoso.onmicrosoft.com' } }, { dryRun: false });
-    expect(exchange.connections[0]).toEqual({ auth: 'managedIdentity', organization: 'contoso.onmicrosoft.com' });
+    await runSweep(
+      deps,
+      { ...settings, exchange: { auth: 'managedIdentity', organization: 'contoso.onmicrosoft.com' } },
+      { dryRun: false },
+    );
+    expect(exchange.connections[0]).toEqual({
+      auth: 'managedIdentity',
+      organization: 'contoso.onmicrosoft.com',
+    });
     expect(certificates.loads).toBe(0);
   });
 });
