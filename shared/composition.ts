@@ -132,7 +132,16 @@ function buildDependencies(config: Config, runtime: Runtime) {
       logger,
       clock,
     }),
-    exchange: new PowerShellExchangeShell({ executable: powerShell.executable, callTimeoutMs, env, logger }),
+    exchange: new PowerShellExchangeShell({
+      executable: powerShell.executable,
+      callTimeoutMs,
+      // Starting and connecting get more time than one run's plan, unless a trigger caps every call.
+      ...(runtime.maxCallTimeoutMs === undefined
+        ? {}
+        : { connectTimeoutMs: callTimeoutMs, startTimeoutMs: callTimeoutMs }),
+      env,
+      logger,
+    }),
     ...(certificates ? { certificates } : {}),
     claims: runClaims(config, env, logger),
     clock,

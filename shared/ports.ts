@@ -165,7 +165,8 @@ export interface ShellProbe {
 export interface ExchangeShell {
   /**
    * Run one run's plan. Starts PowerShell and connects on first use, and again after a timeout
-   * or crash. `whatIf` asks Exchange what it would do without changing anything (dry run).
+   * or crash. `whatIf` (dry run) runs the read-only lookups and plans from Exchange's current state,
+   * reporting the change cmdlets it would run without running them.
    * Per-action failures come back as results; only a broken session or connection throws.
    */
   runPlan(

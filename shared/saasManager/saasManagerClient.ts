@@ -264,7 +264,8 @@ export class SaasManagerClient implements WorkflowApi {
       const exchange = await this.#authorized('POST', url);
       if (exchange.kind === 'response') {
         if (isSuccess(exchange.status)) {
-          this.#logger.info(
+          // The use case logs the run's outcome; this is the wire-level detail.
+          this.#logger.debug(
             'SaaS Manager signal fired',
             this.#runProps(step, current, { action: step.actionName }),
           );

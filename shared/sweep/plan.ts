@@ -25,6 +25,10 @@ export function addressProblem(address: string): string | undefined {
   if (address.length > 254) return 'is longer than 254 characters';
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f-\u009f]/.test(address)) return 'contains control characters';
+  // Exchange's side (.NET regular expressions) sees UTF-16 halves above U+FFFF; refuse them here too,
+  // so Node and PowerShell agree on every address.
+  if (/[\u{10000}-\u{10FFFF}]/u.test(address))
+    return 'contains characters outside the Basic Multilingual Plane';
   const at = address.indexOf('@');
   if (at < 0 || at !== address.lastIndexOf('@')) return 'must contain exactly one @';
   const local = address.slice(0, at);
