@@ -80,6 +80,11 @@ interface AccessToken {
 const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 export class SaasManagerClient implements WorkflowApi {
+  /** HTTP requests sent so far, token requests included (reports and benchmarks). */
+  get requestsMade(): number {
+    return this.#requestsMade;
+  }
+
   readonly #base: string;
   readonly #origin: string;
   readonly #clientId: string;
@@ -93,6 +98,7 @@ export class SaasManagerClient implements WorkflowApi {
   readonly #retry: RetryPolicy;
   readonly #timeoutMs: number;
   #token: AccessToken | undefined;
+  #requestsMade = 0;
   #pendingToken: Promise<AccessToken> | undefined;
 
   constructor(options: SaasManagerClientOptions) {
@@ -535,6 +541,7 @@ export class SaasManagerClient implements WorkflowApi {
     body?: URLSearchParams,
   ): Promise<Exchange> {
     const signal = AbortSignal.timeout(this.#timeoutMs);
+    this.#requestsMade += 1;
     try {
       const response = await this.#fetch(url, {
         method,

@@ -57,6 +57,7 @@ describe('exo-workflow-sync sweep (CLI, end to end)', () => {
     expect(world.simulator.requestsTo('listRuns').filter((r) => r.status === 200)).toHaveLength(3);
     expect(world.simulator.signals.map((s) => s.runId).sort()).toEqual([...runIds].sort());
     expect(report.stats.powerShellProcesses).toBe(1);
+    expect(report.stats.apiRequests).toBe(world.simulator.requests.length);
     for (const { address } of people(5)) {
       expect(world.tenant.mailbox(address).recipientTypeDetails).toBe('SharedMailbox');
       expect(world.tenant.fullAccessOn(address)).toEqual(['boss@contoso.com']);
