@@ -241,6 +241,25 @@ describe('exo-workflow-sync sweep (CLI, end to end)', () => {
     expect(malformed.code).toBe(2);
   });
 
+  it('connects with the managed identity, and no certificate at all, when EXO_AUTH=managedIdentity', async () => {
+    const accountId = '3f6b2a9e-1c4d-4e8f-9a7b-2d5c8e1f0a6b';
+    world = await EndToEndWorld.create({ ...tenantFor(1), managedIdentity: { accountId } });
+    world.addWaitingRun(people(1)[0]!.person);
+    const env = world.env({
+      EXO_AUTH: 'managedIdentity',
+      EXO_MANAGED_IDENTITY_ID: accountId,
+      EXO_APP_ID: '',
+    });
+    delete env.EXO_CERTIFICATE_PATH;
+    delete env.EXO_CERTIFICATE_PASSWORD;
+    const result = await runCli(['sweep', '--json'], env);
+    expect(result.code).toBe(0);
+    expect(parseReport(result.stdout).runs[0]).toMatchObject({ outcome: 'completed', signalled: true });
+    const connect = world.tenant.calls().find((call) => call.cmdlet === 'Connect-ExchangeOnline');
+    expect(connect?.parameters).toMatchObject({ ManagedIdentity: true, ManagedIdentityAccountId: accountId });
+    expect(connect?.parameters.Certificate).toBeUndefined();
+  });
+
   describe('two sweeps at once', () => {
     let azurite: AzuriteBlob;
     beforeAll(async () => {
