@@ -327,12 +327,14 @@ async function findRunForRerun(
   );
 }
 
-/** "a, b: reason; c: other reason": actions that failed for the same reason are named together. */
+/** "a, b: reason; 3 actions: other reason": actions that failed for the same reason are reported together. */
 function describeFailures(actions: readonly ActionResult[]): string {
   const byReason = new Map<string, string[]>();
   for (const action of actions) {
     const reason = action.detail ?? action.status;
     byReason.set(reason, [...(byReason.get(reason) ?? []), action.name]);
   }
-  return [...byReason].map(([reason, names]) => `${names.join(', ')}: ${reason}`).join('; ');
+  return [...byReason]
+    .map(([reason, names]) => `${names.length > 2 ? `${names.length} actions` : names.join(', ')}: ${reason}`)
+    .join('; ');
 }
