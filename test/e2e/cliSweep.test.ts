@@ -260,6 +260,27 @@ describe('exo-workflow-sync sweep (CLI, end to end)', () => {
     expect(connect?.parameters.Certificate).toBeUndefined();
   });
 
+  it('check marks each check and says how to fix what fails, changing nothing', async () => {
+    world = await EndToEndWorld.create(tenantFor(1));
+    world.addWaitingRun(people(1)[0]!.person);
+    const good = await runCli(['check'], world.env());
+    expect(good.code).toBe(0);
+    expect(good.stdout).toMatch(/✔ configuration/);
+    expect(good.stdout).toMatch(/✔ workflow 'Terminate Users'/);
+    expect(good.stdout).toMatch(/✔ action 'Continue' on 'Terminate Users': offered by waiting run/);
+    expect(good.stdout).toMatch(/✔ certificate: file .*thumbprint [0-9A-F]{40}/);
+    expect(good.stdout).toMatch(
+      /✔ PowerShell and Exchange module: PowerShell 7\.\d+\.\d+ \(.+\); ExchangeOnlineManagement 3\.10\.1/,
+    );
+
+    const bad = await runCli(['check'], world.env({ WORKFLOW_STEP_NAME: 'Wait for PowerShell' }));
+    expect(bad.code).toBe(2);
+    expect(bad.stdout).toMatch(/✘ workflow 'Terminate Users': .*Wait for PowerShell/);
+    expect(bad.stdout).toMatch(/fix: /);
+    expect(world.simulator.signals).toEqual([]);
+    expect(world.tenant.calls().filter((c) => /^(Set|Add|Remove)-/.test(c.cmdlet))).toEqual([]);
+  });
+
   describe('two sweeps at once', () => {
     let azurite: AzuriteBlob;
     beforeAll(async () => {
