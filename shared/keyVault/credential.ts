@@ -71,9 +71,6 @@ export function createAzureCredential(options: AzureCredentialOptions): Describe
   );
 }
 
-/** The Key Vault credential is the general one; the name says where the composition root uses it. */
-export const createKeyVaultCredential = createAzureCredential;
-
 const LOCAL_HINT = 'outside Azure, set KEY_VAULT_CREDENTIAL=azureCli and run `az login`';
 
 interface Target {

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { inspect } from 'node:util';
 import { AppError } from '../../shared/errors';
 import { certificateWarnings } from '../../shared/certificates/certificateChecks';
-import { createKeyVaultCredential } from '../../shared/keyVault/credential';
+import { createAzureCredential } from '../../shared/keyVault/credential';
 import {
   KeyVaultCertificateSource,
   type KeyVaultClientOptions,
@@ -30,7 +30,7 @@ function logger(key: string): Logger {
 }
 
 function create(key: string, options: CreateSourceOptions): void {
-  const credential = createKeyVaultCredential({
+  const credential = createAzureCredential({
     credential: 'managedIdentity',
     ...(options.managedIdentityClientId ? { managedIdentityClientId: options.managedIdentityClientId } : {}),
     ...(options.identityMaxRetries === undefined ? {} : { maxRetries: options.identityMaxRetries }),

@@ -2,20 +2,20 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppError, CertificateError } from '../../shared/errors';
-import { createAzureCredential, createKeyVaultCredential } from '../../shared/keyVault/credential';
+import { createAzureCredential } from '../../shared/keyVault/credential';
 
 describe('choosing the credential', () => {
   test('describes the managed identity it will use, without any request at construction', () => {
-    expect(createKeyVaultCredential({ credential: 'managedIdentity' }).description).toBe(
+    expect(createAzureCredential({ credential: 'managedIdentity' }).description).toBe(
       'the system-assigned managed identity',
     );
     expect(
-      createKeyVaultCredential({
+      createAzureCredential({
         credential: 'managedIdentity',
         managedIdentityClientId: '0d3f1e9a-1111-4222-8333-944445555666',
       }).description,
     ).toBe('the user-assigned managed identity with client id 0d3f1e9a-1111-4222-8333-944445555666');
-    expect(createKeyVaultCredential({ credential: 'azureCli' }).description).toBe('your Azure CLI login');
+    expect(createAzureCredential({ credential: 'azureCli' }).description).toBe('your Azure CLI login');
   });
 });
 
@@ -36,7 +36,7 @@ describe('the Azure CLI credential when the CLI is missing', () => {
   });
 
   test('a Key Vault token request fails with a CertificateError that says to install the CLI and log in', async () => {
-    const credential = createKeyVaultCredential({ credential: 'azureCli' });
+    const credential = createAzureCredential({ credential: 'azureCli' });
 
     const error = await credential
       .getToken('https://vault.azure.net/.default')
