@@ -15,7 +15,7 @@
   captured into the result, errors come back as {"ok":false,"error":{"code","message"}}.
 
   This file must run on the bare PowerShell engine (tools/pwsh-engine) as well as on pwsh, so it uses core
-  commands and .NET types only (no ConvertTo-Json, Write-Output, Get-Date, ...). Exchange cmdlets are
+  commands and .NET types only (nothing from the Utility or Management modules). Exchange cmdlets are
   called through variables holding their names: the names resolve to whichever ExchangeOnlineManagement
   PSModulePath loaded (Microsoft's in production, the stub under test/support/modules in tests).
 
