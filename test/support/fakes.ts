@@ -158,5 +158,3 @@ export class ManualClock {
     this.current = new Date(this.current.getTime() + ms);
   }
 }
-
-export const quietLogger = { debug() {}, info() {}, warn() {}, error() {} };

@@ -1,5 +1,6 @@
 import { ALL_ACTIONS } from '../../shared/config';
 import { CertificateError, WorkflowApiError } from '../../shared/errors';
+import { silentLogger } from '../../shared/logging';
 import { runSweep, type SweepDependencies, type SweepSettings } from '../../shared/sweep/runSweep';
 import {
   FakeCertificateSource,
@@ -7,7 +8,6 @@ import {
   FakeWorkflowApi,
   ManualClock,
   MemoryClaims,
-  quietLogger,
 } from '../support/fakes';
 
 const settings: SweepSettings = {
@@ -35,7 +35,7 @@ function setup() {
     certificates,
     claims,
     clock,
-    logger: quietLogger,
+    logger: silentLogger,
   };
   return { api, exchange, certificates, claims, clock, deps };
 }
@@ -170,7 +170,7 @@ describe('runSweep', () => {
         certificates: new FakeCertificateSource(),
         claims,
         clock: new ManualClock(),
-        logger: quietLogger,
+        logger: silentLogger,
       };
       return { exchange, done: runSweep(deps, settings, { dryRun: false }) };
     };
