@@ -4,21 +4,19 @@
  * module loaded by name from PSModulePath. Assertions are on what Exchange saw (the stub's call log) and
  * what it holds afterwards (the stub's state), plus what the shell reports.
  */
-import { findPowerShell } from '../../shared/exchange/findPowerShell';
 import {
   PowerShellExchangeShell,
   type PowerShellExchangeShellOptions,
 } from '../../shared/exchange/powerShellExchangeShell';
-import { AppError, ExchangeError } from '../../shared/errors';
 import type { ActionName, ExchangeConnection, Logger, RunPlan } from '../../shared/ports';
 import { createTestCertificate } from '../support/certificates';
+import { executable, expectSetupError, newShell, processGone } from '../support/exchangeShellTesting';
 import {
   ExchangeStubTenant,
   type ExchangeStubTenantOptions,
   type StubCall,
 } from '../support/exchangeStubTenant';
 
-const executable = findPowerShell().executable;
 const cert = createTestCertificate({ keySize: 1024 });
 const ALL_ACTIONS: ActionName[] = [
   'convertToShared',
@@ -74,43 +72,12 @@ function plan(mailbox: string, manager: string | undefined, overrides: Partial<R
   };
 }
 
-function newShell(
-  tenant: ExchangeStubTenant,
-  options: Partial<PowerShellExchangeShellOptions> = {},
-): PowerShellExchangeShell {
-  return new PowerShellExchangeShell({
-    executable,
-    callTimeoutMs: 30_000,
-    env: { ...process.env, ...tenant.env },
-    ...options,
-  });
-}
-
 function statuses(result: { actions: { name: string; status: string }[] }): Record<string, string> {
   return Object.fromEntries(result.actions.map((action) => [action.name, action.status]));
 }
 
 function callsSince(tenant: ExchangeStubTenant, before: number): StubCall[] {
   return tenant.calls().slice(before);
-}
-
-function processGone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch {
-    return true;
-  }
-}
-
-async function expectSetupError(promise: Promise<unknown>): Promise<ExchangeError> {
-  const error = await promise.then(
-    () => undefined,
-    (thrown: unknown) => thrown,
-  );
-  expect(error).toBeInstanceOf(ExchangeError);
-  expect((error as AppError).isSetupError).toBe(true);
-  return error as ExchangeError;
 }
 
 const TENANT: ExchangeStubTenantOptions = {

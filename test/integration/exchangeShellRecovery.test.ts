@@ -3,17 +3,12 @@
  * or is killed mid-run or between runs, a connect that hangs. The run in flight is failed with its
  * state unknown, and the next run gets a fresh process that reconnects.
  */
-import { findPowerShell } from '../../shared/exchange/findPowerShell';
-import {
-  PowerShellExchangeShell,
-  type PowerShellExchangeShellOptions,
-} from '../../shared/exchange/powerShellExchangeShell';
-import { AppError, ExchangeError } from '../../shared/errors';
+import type { PowerShellExchangeShell } from '../../shared/exchange/powerShellExchangeShell';
 import type { RunPlan } from '../../shared/ports';
 import { createTestCertificate } from '../support/certificates';
+import { expectSetupError, newShell, processGone } from '../support/exchangeShellTesting';
 import { ExchangeStubTenant } from '../support/exchangeStubTenant';
 
-const executable = findPowerShell().executable;
 const cert = createTestCertificate({ keySize: 1024 });
 
 function convert(mailbox: string): RunPlan {
@@ -25,43 +20,12 @@ function convert(mailbox: string): RunPlan {
   };
 }
 
-function newShell(
-  tenant: ExchangeStubTenant,
-  options: Partial<PowerShellExchangeShellOptions> = {},
-): PowerShellExchangeShell {
-  return new PowerShellExchangeShell({
-    executable,
-    callTimeoutMs: 30_000,
-    env: { ...process.env, ...tenant.env },
-    ...options,
-  });
-}
-
-function processGone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch {
-    return true;
-  }
-}
-
 async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
-}
-
-async function expectSetupError(promise: Promise<unknown>): Promise<ExchangeError> {
-  const error = await promise.then(
-    () => undefined,
-    (thrown: unknown) => thrown,
-  );
-  expect(error).toBeInstanceOf(ExchangeError);
-  expect((error as AppError).isSetupError).toBe(true);
-  return error as ExchangeError;
 }
 
 describe('timeouts and crashes', () => {
