@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { inspect } from 'node:util';
 import { AppError } from '../../shared/errors';
-import { certificateWarnings } from '../../shared/certificates/certificateChecks';
+import { certificateWarnings, describeCertificate } from '../../shared/certificates/certificateChecks';
 import { createAzureCredential } from '../../shared/keyVault/credential';
 import {
   KeyVaultCertificateSource,
@@ -59,13 +59,7 @@ function describeSuccess(certificate: ExchangeCertificate): LoadOutcome {
   return {
     ok: true,
     certificate: {
-      format: certificate.format,
-      thumbprint: certificate.thumbprint,
-      ...(certificate.subject === undefined ? {} : { subject: certificate.subject }),
-      notBefore: certificate.notBefore.toISOString(),
-      expiresOn: certificate.expiresOn.toISOString(),
-      ...(certificate.version === undefined ? {} : { version: certificate.version }),
-      source: certificate.source,
+      ...describeCertificate(certificate),
       materialSha256: createHash('sha256').update(certificate.material.reveal()).digest('hex'),
       passwordLength: certificate.password.reveal().length,
       json: JSON.stringify(certificate),

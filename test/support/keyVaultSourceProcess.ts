@@ -6,6 +6,7 @@
  * the request logs. Outcomes come back as plain data (never the material itself: its SHA-256).
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import type { CertificateSummary } from '../../shared/certificates/certificateChecks';
 import { join } from 'node:path';
 
 export interface CreateSourceOptions {
@@ -18,14 +19,8 @@ export interface CreateSourceOptions {
   identityMaxRetries?: number;
 }
 
-export interface LoadedCertificate {
-  format: 'pfx' | 'pem';
-  thumbprint: string;
-  subject?: string;
-  notBefore: string;
-  expiresOn: string;
-  version?: string;
-  source: string;
+/** What `check` may show (CertificateSummary), plus evidence that the secret parts never leak. */
+export interface LoadedCertificate extends CertificateSummary {
   materialSha256: string;
   passwordLength: number;
   /** JSON.stringify, util.inspect and String of the ExchangeCertificate. */
