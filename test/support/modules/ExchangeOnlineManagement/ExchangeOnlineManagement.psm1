@@ -792,7 +792,7 @@ function Get-StubIndex {
     }
     foreach ($source in 'mailboxes', 'groups') {
         foreach ($entry in (Get-StubList $State $source)) {
-            $item = @{ entry = $entry; group = ($source -eq 'groups'); values = (Get-StubIdentityValues $entry) }
+            $item = @{ entry = $entry; group = ($source -eq 'groups'); values = (Get-StubIdentityValues $entry); names = (Get-StubIdentityValues $entry -NamesOnly) }
             $all.Add($item)
             $guid = [string]$entry['guid']
             if ($guid.Length -gt 0) { $byGuid[$guid] = $entry }
@@ -851,9 +851,11 @@ function Test-StubEmptyIdentity {
 }
 
 function Get-StubIdentityValues {
-    param($Entry)
+    # -NamesOnly: the values Exchange applies '*' wildcards to (names and addresses, never Guids or DNs).
+    param($Entry, [switch]$NamesOnly)
     $values = [System.Collections.Generic.List[string]]::new()
-    foreach ($key in 'guid', 'exchangeGuid', 'externalDirectoryObjectId', 'dn', 'primarySmtpAddress', 'userPrincipalName', 'alias', 'name') {
+    $keys = if ($NamesOnly) { 'primarySmtpAddress', 'userPrincipalName', 'alias', 'name' } else { 'guid', 'exchangeGuid', 'externalDirectoryObjectId', 'dn', 'primarySmtpAddress', 'userPrincipalName', 'alias', 'name' }
+    foreach ($key in $keys) {
         $value = $Entry[$key]
         if ($null -ne $value -and ([string]$value).Length -gt 0) { $values.Add([string]$value) }
     }
@@ -873,7 +875,7 @@ function Find-StubMatches {
         $pattern = '\A' + ([regex]::Escape($text) -replace '\\\*', '.*') + '\z'
         foreach ($item in $index.all) {
             if (-not (Test-StubKind $item $Kind)) { continue }
-            foreach ($value in $item.values) {
+            foreach ($value in $item.names) {
                 if ([regex]::IsMatch($value, $pattern, [System.Text.RegularExpressions.RegexOptions]::IgnoreCase)) { $item.entry; break }
             }
         }
