@@ -7,7 +7,7 @@
  *
  *   npm run build && node dist/bench/exchangeScaling.bench.js
  */
-import { findPowerShell } from '../shared/exchange/findPowerShell';
+import { findPowerShell, type FoundPowerShell } from '../shared/exchange/findPowerShell';
 import { PowerShellExchangeShell } from '../shared/exchange/powerShellExchangeShell';
 import type { ActionName, ExchangeConnection, RunPlan } from '../shared/ports';
 import { createTestCertificate } from '../test/support/certificates';
@@ -32,7 +32,7 @@ interface SizeResult {
   firstLeaverMs: number;
 }
 
-async function measure(groups: number, executable: string): Promise<SizeResult> {
+async function measure(groups: number, powerShell: FoundPowerShell): Promise<SizeResult> {
   const certificate = createTestCertificate();
   const { tenant, leavers, manager } = seedLargeTenant(groups, {
     leavers: LEAVERS,
@@ -41,7 +41,7 @@ async function measure(groups: number, executable: string): Promise<SizeResult> 
     latencyMs: LATENCY_MS,
   });
   const shell = new PowerShellExchangeShell({
-    executable,
+    powerShell,
     callTimeoutMs: 120_000,
     env: { ...process.env, ...tenant.env },
   });
@@ -100,14 +100,15 @@ function median(values: number[]): number {
 }
 
 async function main(): Promise<void> {
-  const { executable, source } = findPowerShell();
+  const powerShell = findPowerShell();
+  const { executable, source } = powerShell;
   console.log(
     `exchange scaling: one leaver (member of ${MEMBERSHIPS} lists) per run, stub latency ${LATENCY_MS} ms per cmdlet`,
   );
   console.log(`PowerShell: ${executable} (${source})`);
   const results: SizeResult[] = [];
   for (const groups of TENANT_SIZES) {
-    const result = await measure(groups, executable);
+    const result = await measure(groups, powerShell);
     results.push(result);
     const calls = [...new Set(result.callsPerLeaver)].join('/');
     console.log(

@@ -92,8 +92,8 @@ async function scenario(waiting: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const powerShell = await describePowerShell(findPowerShell(process.env).executable);
-  console.log(`PowerShell: ${powerShell.executable} (${powerShell.version})`);
+  const powerShell = await describePowerShell(findPowerShell(process.env));
+  console.log(`PowerShell ${powerShell.version} at ${powerShell.executable} (${powerShell.source})`);
   await scenario(0);
   await scenario(200);
 }

@@ -4,14 +4,13 @@
  * through PSModulePath into real PowerShell), seeds a handful of leavers, and runs a real sweep
  * through the same composition root as production, then shows what changed on both sides.
  */
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sweep } from '../shared/composition';
 import { loadConfig } from '../shared/config';
-import { describePowerShell, findPackageRoot, findPowerShell } from '../shared/exchange/findPowerShell';
+import { describePowerShell, ensurePowerShell } from '../shared/exchange/findPowerShell';
 import { streamLogger } from '../shared/logging';
 import { renderReport } from '../shared/sweep/report';
 import { createTestCertificate } from '../test/support/certificates';
@@ -57,26 +56,9 @@ const LEAVERS = [
   },
 ];
 
-/** PowerShell for the sandbox: whatever the product would use, else build the engine host once. */
-function ensurePowerShell(io: CliIo): string {
-  try {
-    return findPowerShell(io.env).executable;
-  } catch (error) {
-    const root = findPackageRoot(__dirname);
-    const script = root === undefined ? undefined : join(root, 'tools', 'pwsh-engine', 'build.sh');
-    if (script === undefined || !existsSync(script)) throw error;
-    io.stderr.write(
-      'No pwsh found: building the PowerShell 7.6.9 engine host (first run only, needs the .NET 10 SDK)...\n',
-    );
-    const build = spawnSync('bash', [script], { stdio: ['ignore', 'inherit', 'inherit'] });
-    if (build.status !== 0) throw error;
-    return findPowerShell(io.env).executable;
-  }
-}
-
 export async function runSandbox(options: SandboxOptions, io: CliIo): Promise<number> {
-  const executable = ensurePowerShell(io);
-  const powerShell = await describePowerShell(executable);
+  const found = ensurePowerShell(io.env, (line) => io.stderr.write(`${line}\n`));
+  const powerShell = await describePowerShell(found, { env: io.env });
   const certificate = createTestCertificate({ commonName: 'exo-workflow-sync sandbox', keySize: 2048 });
   const workDir = mkdtempSync(join(tmpdir(), 'exo-sandbox-'));
   const simulator = new SaasManagerSimulator();
@@ -123,7 +105,6 @@ export async function runSandbox(options: SandboxOptions, io: CliIo): Promise<nu
     const env: NodeJS.ProcessEnv = {
       ...io.env,
       ...tenant.env,
-      NODE_POWERSHELL: executable,
       TRELICA_BASE_URL: simulator.baseUrl,
       TRELICA_CLIENT_ID: 'sandbox-client',
       TRELICA_CLIENT_SECRET: clientSecret,
@@ -144,8 +125,8 @@ export async function runSandbox(options: SandboxOptions, io: CliIo): Promise<nu
       [
         'exo-workflow-sync sandbox',
         `  SaaS Manager (simulated): ${simulator.baseUrl}, workflow 'Terminate Users' with ${LEAVERS.length} runs waiting at 'Signal'`,
-        `  Exchange Online (stub module, state ${tenant.env.EXO_STUB_STATE})`,
-        `  PowerShell: ${powerShell.executable} (${powerShell.version})`,
+        `  Exchange Online (stub module, state ${tenant.statePath})`,
+        `  PowerShell ${powerShell.version} at ${powerShell.executable} (${powerShell.source})`,
         '',
       ].join('\n'),
     );

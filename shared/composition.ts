@@ -133,7 +133,8 @@ function buildDependencies(config: Config, runtime: Runtime) {
       clock,
     }),
     exchange: new PowerShellExchangeShell({
-      executable: powerShell.executable,
+      powerShell,
+      exchangeAuth: config.exchange.auth,
       callTimeoutMs,
       // Starting and connecting get more time than one run's plan, unless a trigger caps every call.
       ...(runtime.maxCallTimeoutMs === undefined

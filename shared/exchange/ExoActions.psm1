@@ -3,21 +3,20 @@
   ExoActions: every line of PowerShell the product runs against Exchange Online.
 
   Node (shared/exchange/powerShellExchangeShell.ts) imports this module into one long-lived PowerShell
-  process and then only ever sends single-line calls whose data is base64-encoded JSON:
+  process and then only ever sends constant command lines:
 
-      Connect-ExoSession -Payload '<base64 json>'
-      Invoke-ExoRunPlan -Payload '<base64 json>'
+      Connect-ExoSession      (followed by one data line: '#' + base64 JSON, read from stdin here)
+      Invoke-ExoRunPlan       (the same)
       Disconnect-ExoSession
       Get-ExoStatus / Get-ExoProbe
 
-  The base64 alphabet cannot break out of a single-quoted literal, so run data never becomes code. Each
+  Data never becomes command text: not code (it is never parsed), and not what transcription or script
+  block logging record (so the certificate in the connect payload never reaches a transcript). Each
   exported function writes exactly one line of compact JSON to stdout and nothing else: warnings are
   captured into the result, errors come back as {"ok":false,"error":{"code","message"}}.
 
-  This file must run on the bare PowerShell engine (tools/pwsh-engine) as well as on pwsh, so it uses core
-  commands and .NET types only (nothing from the Utility or Management modules). Exchange cmdlets are
-  called through variables holding their names: the names resolve to whichever ExchangeOnlineManagement
-  PSModulePath loaded (Microsoft's in production, the stub under test/support/modules in tests).
+  Exchange cmdlets are called through variables holding their names: the names resolve to whichever
+  ExchangeOnlineManagement PSModulePath loaded (Microsoft's in production, our stub in tests).
 
   Run data is hostile (a leaver's name and addresses come from another system). Defences here do not rely
   on the caller's validation:
@@ -86,13 +85,15 @@ function Connect-ExoSession {
     .SYNOPSIS
     Imports ExchangeOnlineManagement by name and connects app-only (certificate or managed identity).
     .DESCRIPTION
-    Payload (base64 of UTF-8 JSON):
+    Payload (base64 of UTF-8 JSON), as the data line after the command (or -Payload, for scripts):
       { organization, auth: 'certificate', appId, certificate: { format: 'pfx'|'pem', data: <base64>, password } }
       { organization, auth: 'managedIdentity', accountId? }
     The certificate is built in memory and kept only for the life of the connection.
     #>
     [CmdletBinding()]
-    param([Parameter(Mandatory)][AllowEmptyString()][string]$Payload)
+    param([AllowEmptyString()][string]$Payload)
+    # First, before anything can fail: the data line is ours to consume, never a command.
+    if (-not $PSBoundParameters.ContainsKey('Payload')) { $Payload = Read-ExoDataLine }
     Initialize-ExoPreferences
     $context = @{ result = $null }
     try {
@@ -113,7 +114,8 @@ function Invoke-ExoRunPlan {
     cmdlets they would run, or 'already' when nothing differs.
     #>
     [CmdletBinding()]
-    param([Parameter(Mandatory)][AllowEmptyString()][string]$Payload)
+    param([AllowEmptyString()][string]$Payload)
+    if (-not $PSBoundParameters.ContainsKey('Payload')) { $Payload = Read-ExoDataLine }
     Initialize-ExoPreferences
     $context = @{ result = $null }
     try {
@@ -795,6 +797,16 @@ function ConvertTo-ExoPlain {
 
 # ---------------------------------------------------------------------------------------------------------
 # Payload and validation
+
+function Read-ExoDataLine {
+    # The line Node sends right after the command: '#' + base64. A missing or foreign line yields '',
+    # which Read-ExoPayload refuses as an invalid payload.
+    $line = [Console]::In.ReadLine()
+    if ($null -eq $line) { return '' }
+    $line = $line.Trim()
+    if ($line.StartsWith('#')) { return $line.Substring(1) }
+    return ''
+}
 
 function Read-ExoPayload {
     param([string]$Payload)

@@ -1,24 +1,47 @@
 /**
- * Which PowerShell the product runs: `NODE_POWERSHELL` when set (node-powershell itself honours it
- * first), else `pwsh` on PATH (production image, admins' machines), else our engine host
- * `tools/pwsh-engine/bin/pwsh-engine` when it has been built (`npm run build:engine`, machines
- * without pwsh such as CI). Found by looking at the file system only: no shell, no process started.
+ * Which PowerShell the product runs, and how to start it as exactly one process.
+ *
+ * Order: `NODE_POWERSHELL` when set, else `pwsh` on PATH (the production image, admins' machines),
+ * else the project's pinned copy of the real pwsh (NuGet's `PowerShell` .NET tool named in
+ * `.config/dotnet-tools.json`, put in the NuGet package folder by `dotnet tool restore`).
+ *
+ * A .NET tool's `pwsh` is a launcher that starts a second process, `dotnet .../pwsh.dll`; stopping the
+ * launcher can leave that child running, holding the Exchange connection and the certificate's key.
+ * So whenever the PowerShell found is such a launcher (or the pinned tool), we start `dotnet <pwsh.dll>`
+ * ourselves: one process, whose pid is the one we stop. Found by looking at the file system only.
  */
-import { execFile } from 'node:child_process';
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { execFile, spawnSync } from 'node:child_process';
+import {
+  accessSync,
+  constants,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  statSync,
+} from 'node:fs';
+import { homedir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { ExchangeError } from '../errors';
+import { childEnvironment } from './childEnvironment';
 
-export type PowerShellSource = 'NODE_POWERSHELL' | 'pwsh' | 'engine';
+export type PowerShellSource = 'NODE_POWERSHELL' | 'pwsh' | 'pinned';
+
+/** How to start one PowerShell process: `command` with `args` before PowerShell's own arguments. */
+export interface PowerShellLaunch {
+  command: string;
+  args: string[];
+}
 
 export interface FoundPowerShell {
-  /** Absolute path of the executable. */
+  /** What was found, as users know it: the pwsh executable, or the pinned tool's pwsh.dll. */
   executable: string;
   source: PowerShellSource;
+  launch: PowerShellLaunch;
 }
 
 export interface FindPowerShellOptions {
-  /** Folder holding package.json and tools/ (default: found from this file's location). */
+  /** Folder holding package.json and .config/dotnet-tools.json (default: found from this file's location). */
   packageRoot?: string;
   /** Defaults to process.platform; decides executable names (`pwsh.exe` on Windows). */
   platform?: NodeJS.Platform;
@@ -26,22 +49,24 @@ export interface FindPowerShellOptions {
 
 export interface PowerShellDescription {
   executable: string;
-  /** `$PSVersionTable.PSVersion` as the executable reports it, e.g. "7.6.9". */
+  source: PowerShellSource;
+  /** `$PSVersionTable.PSVersion` as the process reports it, e.g. "7.6.9". */
   version: string;
 }
 
 export interface DescribePowerShellOptions {
-  /** Give up after this long (default 20 s; a cold engine start takes well under a second). */
+  /** Give up after this long (default 30 s; pwsh starts in about 1.5 s). */
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
 }
 
-const SETUP_HINT =
-  'install PowerShell 7.6 so that `pwsh` is on PATH (or set NODE_POWERSHELL to its path); on a machine ' +
-  'without pwsh, build the engine host with `npm run build:engine` (needs the .NET 10 SDK)';
+/** The NuGet id of PowerShell's .NET tool package, and the manifest that pins its version. */
+const TOOL_PACKAGE = 'powershell';
+const TOOL_MANIFEST = ['.config', 'dotnet-tools.json'];
 
-/** Relative to the package root; kept in step with tools/pwsh-engine/build.sh. */
-const ENGINE_PATH = ['tools', 'pwsh-engine', 'bin', 'pwsh-engine'];
+export const POWERSHELL_SETUP_HINT =
+  'install PowerShell 7.6 so that `pwsh` is on PATH (or set NODE_POWERSHELL to its path); in a clone of ' +
+  'this project, `dotnet tool restore` installs the pinned pwsh (needs the .NET SDK)';
 
 export function findPowerShell(
   env: NodeJS.ProcessEnv = process.env,
@@ -56,52 +81,130 @@ export function findPowerShell(
       throw new ExchangeError(
         'PowerShellNotFound',
         `NODE_POWERSHELL is set to "${configured}", which is not an executable file`,
-        { setup: true, hint: `point NODE_POWERSHELL at pwsh or the engine host, or unset it; ${SETUP_HINT}` },
+        { setup: true, hint: `point NODE_POWERSHELL at pwsh, or unset it; ${POWERSHELL_SETUP_HINT}` },
       );
     }
-    return { executable, source: 'NODE_POWERSHELL' };
+    return { executable, source: 'NODE_POWERSHELL', launch: launchFor(executable, env, platform) };
   }
 
   const pwsh = searchPath(platform === 'win32' ? 'pwsh.exe' : 'pwsh', env, platform);
-  if (pwsh) return { executable: pwsh, source: 'pwsh' };
+  if (pwsh) return { executable: pwsh, source: 'pwsh', launch: launchFor(pwsh, env, platform) };
 
   const root = options.packageRoot ?? findPackageRoot(__dirname);
-  if (root) {
-    const engine = join(root, ...ENGINE_PATH) + (platform === 'win32' ? '.exe' : '');
-    if (isExecutableFile(engine, platform)) return { executable: engine, source: 'engine' };
+  const pinned = root === undefined ? undefined : pinnedTool(root, env, platform);
+  if (pinned?.dll && pinned.dotnet) {
+    return {
+      executable: pinned.dll,
+      source: 'pinned',
+      launch: { command: pinned.dotnet, args: [pinned.dll] },
+    };
   }
 
-  throw new ExchangeError(
-    'PowerShellNotFound',
-    'No PowerShell found: no NODE_POWERSHELL, no pwsh on PATH and no built engine host',
-    {
-      setup: true,
-      hint: SETUP_HINT,
-    },
-  );
+  const why = !pinned
+    ? 'no NODE_POWERSHELL, no pwsh on PATH'
+    : !pinned.dotnet
+      ? `no NODE_POWERSHELL, no pwsh on PATH, and no dotnet to run the pinned PowerShell ${pinned.version}`
+      : `no NODE_POWERSHELL, no pwsh on PATH, and the pinned PowerShell ${pinned.version} is not installed`;
+  throw new ExchangeError('PowerShellNotFound', `No PowerShell found: ${why}`, {
+    setup: true,
+    hint: POWERSHELL_SETUP_HINT,
+  });
 }
 
 /**
- * Ask the executable for its version, the way `check`, the sandbox and the tests report which
- * PowerShell they use. Runs `<exe> -NoLogo -NoProfile -NonInteractive -Command ...` without a shell.
+ * For the sandbox and the tests, not the product: the PowerShell `findPowerShell` finds, else install
+ * the pinned tool first (`dotnet tool restore` in the package root, once, saying so in one line).
+ * Missing prerequisites (no manifest, no .NET SDK, no network to NuGet) are one ExchangeError.
+ */
+export function ensurePowerShell(
+  env: NodeJS.ProcessEnv,
+  say: (line: string) => void,
+  options: FindPowerShellOptions = {},
+): FoundPowerShell {
+  try {
+    return findPowerShell(env, options);
+  } catch (error) {
+    const platform = options.platform ?? process.platform;
+    const root = options.packageRoot ?? findPackageRoot(__dirname);
+    const version = root === undefined ? undefined : pinnedPowerShellVersion(root);
+    if (root === undefined || version === undefined) throw error;
+    const dotnet = findDotnet(env, platform);
+    if (!dotnet) {
+      throw new ExchangeError(
+        'PowerShellNotFound',
+        `No PowerShell found, and no .NET SDK to install the pinned PowerShell ${version}`,
+        {
+          setup: true,
+          hint: 'install the .NET SDK 10 (https://dot.net), or PowerShell 7.6 so that `pwsh` is on PATH',
+        },
+      );
+    }
+    say(
+      `Installing the pinned PowerShell ${version} (dotnet tool restore, .config/dotnet-tools.json; first run only)`,
+    );
+    const restore = spawnSync(dotnet, ['tool', 'restore'], {
+      cwd: root,
+      env: { ...env, DOTNET_CLI_TELEMETRY_OPTOUT: '1', DOTNET_NOLOGO: '1' },
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 600_000,
+    });
+    if (restore.status !== 0) {
+      const output = `${restore.stderr ?? ''}\n${restore.stdout ?? ''}`
+        .trim()
+        .split(/\r?\n/)
+        .slice(-5)
+        .join(' | ');
+      throw new ExchangeError(
+        'PowerShellNotFound',
+        `Installing the pinned PowerShell ${version} failed (dotnet tool restore: ${restore.error?.message ?? `exit ${restore.status}`}): ${output}`,
+        {
+          setup: true,
+          hint: `run \`dotnet tool restore\` in ${root} to see why (it needs the NuGet registry)`,
+        },
+      );
+    }
+    return findPowerShell(env, options);
+  }
+}
+
+/** The pinned tool's version, from `.config/dotnet-tools.json`; undefined when the manifest does not name it. */
+export function pinnedPowerShellVersion(packageRoot: string): string | undefined {
+  try {
+    const manifest = JSON.parse(readFileSync(join(packageRoot, ...TOOL_MANIFEST), 'utf8')) as {
+      tools?: Record<string, { version?: unknown }>;
+    };
+    const version = manifest.tools?.[TOOL_PACKAGE]?.version;
+    return typeof version === 'string' && /^\d+\.\d+\.\d+$/.test(version) ? version : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Ask the process for its version, the way `check`, the sandbox and the tests say which PowerShell
+ * they use. Starts it like a session does (same launch, allow-listed environment), without a shell.
  */
 export function describePowerShell(
-  executable: string,
+  powerShell: FoundPowerShell,
   options: DescribePowerShellOptions = {},
 ): Promise<PowerShellDescription> {
-  const timeout = options.timeoutMs ?? 20_000;
+  const timeout = options.timeoutMs ?? 30_000;
+  const { executable, source, launch } = powerShell;
   const args = [
+    ...launch.args,
     '-NoLogo',
     '-NoProfile',
     '-NonInteractive',
     '-Command',
     '$PSVersionTable.PSVersion.ToString()',
   ];
+  const env = childEnvironment(options.env ?? process.env, { managedIdentity: false });
   return new Promise((resolvePromise, reject) => {
     execFile(
-      executable,
+      launch.command,
       args,
-      { timeout, windowsHide: true, encoding: 'utf8', env: options.env ?? process.env, maxBuffer: 64 * 1024 },
+      { timeout, windowsHide: true, encoding: 'utf8', env, maxBuffer: 64 * 1024 },
       (error, stdout) => {
         const version = String(stdout).trim();
         if (error) {
@@ -114,7 +217,7 @@ export function describePowerShell(
           reject(
             new ExchangeError('PowerShellNotFound', `PowerShell at ${executable} ${reason}`, {
               setup: true,
-              hint: SETUP_HINT,
+              hint: POWERSHELL_SETUP_HINT,
               cause: error,
             }),
           );
@@ -124,12 +227,12 @@ export function describePowerShell(
           reject(
             new ExchangeError('PowerShellNotFound', `PowerShell at ${executable} reported no version`, {
               setup: true,
-              hint: SETUP_HINT,
+              hint: POWERSHELL_SETUP_HINT,
             }),
           );
           return;
         }
-        resolvePromise({ executable, version });
+        resolvePromise({ executable, source, version });
       },
     );
   });
@@ -145,6 +248,65 @@ export function findPackageRoot(start: string): string | undefined {
     dir = parent;
   }
   return undefined;
+}
+
+/**
+ * `dotnet <pwsh.dll>` when `executable` is a .NET tool launcher (its folder holds the tool store with
+ * exactly one pwsh.dll for this platform) and dotnet can be found; else the executable itself.
+ */
+function launchFor(executable: string, env: NodeJS.ProcessEnv, platform: NodeJS.Platform): PowerShellLaunch {
+  const direct = { command: executable, args: [] };
+  let real: string;
+  try {
+    real = realpathSync(executable);
+  } catch {
+    return direct;
+  }
+  const store = join(dirname(real), '.store', TOOL_PACKAGE);
+  if (!existsSync(store)) return direct;
+  const dlls = listDirectories(store).flatMap((version) => {
+    const dll = toolDll(join(store, version, TOOL_PACKAGE, version), platform);
+    return dll ? [dll] : [];
+  });
+  const dotnet = findDotnet(env, platform);
+  const [only] = dlls;
+  return dlls.length === 1 && only && dotnet ? { command: dotnet, args: [only] } : direct;
+}
+
+function pinnedTool(
+  root: string,
+  env: NodeJS.ProcessEnv,
+  platform: NodeJS.Platform,
+): { version: string; dll?: string; dotnet?: string } | undefined {
+  const version = pinnedPowerShellVersion(root);
+  if (!version) return undefined;
+  const packages = env.NUGET_PACKAGES?.trim() || join(env.HOME?.trim() || homedir(), '.nuget', 'packages');
+  const dll = toolDll(join(packages, TOOL_PACKAGE, version), platform);
+  const dotnet = findDotnet(env, platform);
+  return { version, ...(dll ? { dll } : {}), ...(dotnet ? { dotnet } : {}) };
+}
+
+/** `<package>/tools/<tfm>/any/<unix|win>/pwsh.dll`, for the one target framework the package holds. */
+function toolDll(packageDir: string, platform: NodeJS.Platform): string | undefined {
+  const tools = join(packageDir, 'tools');
+  for (const framework of listDirectories(tools)) {
+    const dll = join(tools, framework, 'any', platform === 'win32' ? 'win' : 'unix', 'pwsh.dll');
+    if (isFile(dll)) return dll;
+  }
+  return undefined;
+}
+
+function findDotnet(env: NodeJS.ProcessEnv, platform: NodeJS.Platform): string | undefined {
+  const name = platform === 'win32' ? 'dotnet.exe' : 'dotnet';
+  const root = env.DOTNET_ROOT?.trim();
+  if (root && isExecutableFile(join(root, name), platform)) return join(root, name);
+  const onPath = searchPath(name, env, platform);
+  if (onPath) return onPath;
+  const wellKnown =
+    platform === 'win32'
+      ? ['C:\\Program Files\\dotnet']
+      : ['/usr/share/dotnet', '/usr/lib/dotnet', '/usr/local/share/dotnet', join(homedir(), '.dotnet')];
+  return wellKnown.map((dir) => join(dir, name)).find((candidate) => isExecutableFile(candidate, platform));
 }
 
 /** A path (absolute or relative) must be an executable file; a bare name is looked up on PATH, like spawn does. */
@@ -171,6 +333,25 @@ function searchPath(name: string, env: NodeJS.ProcessEnv, platform: NodeJS.Platf
     if (isExecutableFile(candidate, platform)) return candidate;
   }
   return undefined;
+}
+
+function listDirectories(dir: string): string[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => entry.name)
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
 }
 
 function isExecutableFile(path: string, platform: NodeJS.Platform): boolean {

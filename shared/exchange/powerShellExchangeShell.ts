@@ -11,12 +11,18 @@
  * - Every call has a timeout. node-powershell's invocationTimeout neither kills the process nor frees
  *   the session, so we race the call ourselves and kill the process: the run that was in flight is
  *   `failed` (what it changed is unknown) and the next run gets a fresh process and connection.
- * - Certificate bytes go to PowerShell only inside the connect payload on stdin. node-powershell's
- *   `debug` output (which echoes commands) is forced off and its `history` (which keeps every command
- *   and output) is emptied after each call, so no payload lingers in memory, logs or errors.
+ * - Every command line is constant (`Connect-ExoSession`, `Invoke-ExoRunPlan`, ...). A payload travels
+ *   as the one data line that follows its command, which the module reads itself from stdin: command
+ *   text is what transcription and script block logging record, so the certificate (and run data)
+ *   never reaches a transcript. node-powershell's `debug` output is forced off and its `history` is
+ *   emptied after each call, so no payload lingers in memory, logs or errors.
+ * - The child gets an allow-listed environment (childEnvironment.ts) and is started as exactly one
+ *   process (findPowerShell.ts runs a .NET tool's pwsh.dll directly). A session ends with `exit`; a
+ *   process that does not leave in time is killed, with anything it started.
  */
+import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { PowerShell } from 'node-powershell';
+import { PowerShell, type PowerShellOptions } from 'node-powershell';
 import { ExchangeError } from '../errors';
 import type {
   ActionResult,
@@ -28,10 +34,14 @@ import type {
   RunPlan,
   ShellProbe,
 } from '../ports';
+import { childEnvironment } from './childEnvironment';
+import { encodeDataLine, parseResultLine } from './exoProtocol';
+import { POWERSHELL_SETUP_HINT, type FoundPowerShell, type PowerShellLaunch } from './findPowerShell';
+import { descendantPids, killPids } from './processTree';
 
 export interface PowerShellExchangeShellOptions {
-  /** The PowerShell executable (see findPowerShell); used as given, whatever NODE_POWERSHELL says. */
-  executable: string;
+  /** The PowerShell to run (see findPowerShell); used as given, whatever NODE_POWERSHELL says. */
+  powerShell: FoundPowerShell;
   /** ExoActions.psm1; by default the copy next to this file (the build copies it to dist/). */
   modulePath?: string;
   /** Longest wait for one run's Exchange work before the session is killed. */
@@ -40,13 +50,17 @@ export interface PowerShellExchangeShellOptions {
   connectTimeoutMs?: number;
   /** Longest wait for PowerShell to start and load the module (default: the larger of callTimeoutMs and 60 s). */
   startTimeoutMs?: number;
-  /** Environment of the PowerShell process (default process.env): PSModulePath, managed identity variables. */
+  /**
+   * Where the PowerShell process's environment is taken from (default process.env); only the
+   * allow-listed names pass (childEnvironment.ts), so PSModulePath decides which Exchange module loads.
+   */
   env?: NodeJS.ProcessEnv;
+  /** `managedIdentity` passes IDENTITY_ENDPOINT / IDENTITY_HEADER to the process; nothing else does. */
+  exchangeAuth?: 'certificate' | 'managedIdentity';
   logger?: Logger;
 }
 
-const SETUP_HINT =
-  'install PowerShell 7.4+ (pwsh) or set NODE_POWERSHELL to a working PowerShell; on machines without pwsh run `npm run build:engine`';
+const SETUP_HINT = POWERSHELL_SETUP_HINT;
 const STATUSES: ReadonlySet<string> = new Set<ActionStatus>([
   'done',
   'already',
@@ -56,14 +70,21 @@ const STATUSES: ReadonlySet<string> = new Set<ActionStatus>([
 ]);
 const STOP_GRACE_MS = 3000;
 
-// node-powershell lets NODE_POWERSHELL override the executable it is given. findPowerShell already
-// honoured NODE_POWERSHELL when choosing ours, so this subclass runs exactly what it was handed.
+// node-powershell lets NODE_POWERSHELL override the executable it is given, and always puts its own
+// `-NoLogo` first. findPowerShell already honoured NODE_POWERSHELL, and a launch such as
+// `dotnet <pwsh.dll>` needs the dll before PowerShell's arguments, so this subclass runs exactly the
+// launch it was handed.
 class PinnedPowerShell extends PowerShell {
+  constructor(options: PowerShellOptions & { launchArguments: string[] }) {
+    super(options);
+  }
+
   protected override setExecutable({ executable }: { executable?: string }): string {
     if (!executable) throw new Error('PowerShellExchangeShell needs an executable');
     return executable;
   }
 }
+prependLaunchArguments(PinnedPowerShell);
 
 interface Session {
   readonly shell: PinnedPowerShell;
@@ -72,7 +93,8 @@ interface Session {
   exited: boolean;
   exitDetail?: string;
   connected: boolean;
-  pid?: number;
+  /** The process we started (PowerShell itself: findPowerShell never hands us a launcher it can see through). */
+  readonly processId: number | undefined;
 }
 
 type Outcome =
@@ -80,10 +102,10 @@ type Outcome =
   | { kind: 'timeout' }
   | { kind: 'exited'; detail: string };
 
-type Parsed = { ok: true; value: Record<string, unknown>; noise: string[] } | { ok: false; problem: string };
-
 export class PowerShellExchangeShell implements ExchangeShell {
   readonly #executable: string;
+  readonly #launch: PowerShellLaunch;
+  readonly #managedIdentityEnv: boolean;
   readonly #modulePath: string;
   readonly #callTimeoutMs: number;
   readonly #connectTimeoutMs: number;
@@ -95,7 +117,9 @@ export class PowerShellExchangeShell implements ExchangeShell {
   #tail: Promise<unknown> = Promise.resolve();
 
   constructor(options: PowerShellExchangeShellOptions) {
-    this.#executable = options.executable;
+    this.#executable = options.powerShell.executable;
+    this.#launch = options.powerShell.launch;
+    this.#managedIdentityEnv = options.exchangeAuth === 'managedIdentity';
     this.#modulePath = options.modulePath ?? path.join(__dirname, 'ExoActions.psm1');
     this.#callTimeoutMs = options.callTimeoutMs;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? Math.max(options.callTimeoutMs, 120_000);
@@ -151,18 +175,14 @@ export class PowerShellExchangeShell implements ExchangeShell {
       options: { autoMapping: plan.options.autoMapping },
       whatIf,
     };
-    const outcome = await this.#invoke(
-      session,
-      `Invoke-ExoRunPlan -Payload '${encodePayload(payload)}'`,
-      this.#callTimeoutMs,
-    );
+    const outcome = await this.#invoke(session, 'Invoke-ExoRunPlan', this.#callTimeoutMs, payload);
 
     if (outcome.kind === 'timeout') {
       this.#logger?.warn('Exchange run timed out; stopping PowerShell', {
         runId: plan.runId,
         timeoutMs: this.#callTimeoutMs,
       });
-      await this.#stop(session, 'SIGKILL');
+      await this.#stop(session, 'kill');
       return failedRun(
         plan,
         `Exchange did not answer within ${seconds(this.#callTimeoutMs)}; the PowerShell session was stopped, so what this run changed is unknown (state unknown). The next run starts a new session.`,
@@ -173,7 +193,7 @@ export class PowerShellExchangeShell implements ExchangeShell {
         runId: plan.runId,
         detail: outcome.detail,
       });
-      await this.#stop(session, 'SIGKILL');
+      await this.#stop(session, 'kill');
       return failedRun(
         plan,
         `PowerShell exited during the run (${outcome.detail}), so what this run changed is unknown (state unknown). The next run starts a new session.`,
@@ -209,7 +229,7 @@ export class PowerShellExchangeShell implements ExchangeShell {
     const session = await this.#ensureSession();
     const outcome = await this.#invoke(session, 'Get-ExoProbe', this.#startTimeoutMs);
     if (outcome.kind !== 'output') {
-      await this.#stop(session, 'SIGKILL');
+      await this.#stop(session, 'kill');
       throw new ExchangeError(
         'PowerShellProbeFailed',
         `PowerShell (${this.#executable}) did not answer the probe: ${describeOutcome(outcome)}`,
@@ -268,14 +288,14 @@ export class PowerShellExchangeShell implements ExchangeShell {
     } catch (error) {
       this.#logger?.warn('Disconnecting from Exchange Online failed', { error: redact(String(error)) });
     } finally {
-      await this.#stop(session, 'SIGTERM');
+      await this.#stop(session, 'exit');
     }
   }
 
   async #ensureSession(): Promise<Session> {
     const current = this.#session;
     if (current && !current.exited) return current;
-    if (current) await this.#stop(current, 'SIGKILL');
+    if (current) await this.#stop(current, 'kill');
 
     const session = this.#spawn();
     this.#session = session;
@@ -286,7 +306,7 @@ export class PowerShellExchangeShell implements ExchangeShell {
     );
     const parsed = outcome.kind === 'output' ? parseResultLine(outcome.stdout) : undefined;
     if (outcome.kind !== 'output' || !parsed?.ok || parsed.value.ok !== true) {
-      await this.#stop(session, 'SIGKILL');
+      await this.#stop(session, 'kill');
       const problem =
         outcome.kind !== 'output'
           ? describeOutcome(outcome)
@@ -297,10 +317,9 @@ export class PowerShellExchangeShell implements ExchangeShell {
         { setup: true, hint: SETUP_HINT },
       );
     }
-    if (typeof parsed.value.pid === 'number') session.pid = parsed.value.pid;
     this.#logger?.info('PowerShell started', {
       executable: this.#executable,
-      pid: session.pid,
+      pid: session.processId,
       powerShellVersion: parsed.value.powerShellVersion,
       processesStarted: this.#processesStarted,
     });
@@ -309,9 +328,10 @@ export class PowerShellExchangeShell implements ExchangeShell {
 
   #spawn(): Session {
     const shell = new PinnedPowerShell({
-      executable: this.#executable,
+      executable: this.#launch.command,
+      launchArguments: this.#launch.args,
       executableOptions: { '-NoProfile': true, '-NonInteractive': true },
-      spawnOptions: { env: this.#env },
+      spawnOptions: { env: childEnvironment(this.#env, { managedIdentity: this.#managedIdentityEnv }) },
       throwOnInvocationError: false,
       invocationTimeout: 0,
       debug: false,
@@ -324,7 +344,13 @@ export class PowerShellExchangeShell implements ExchangeShell {
     const exit = new Promise<void>((resolve) => {
       markExited = resolve;
     });
-    const session: Session = { shell, exit, exited: false, connected: false };
+    const session: Session = {
+      shell,
+      exit,
+      exited: false,
+      connected: false,
+      processId: processOf(shell).pid,
+    };
     // The process can die between calls (nobody awaiting it): observe its end here, which also keeps
     // node-powershell's rejected exit promise from surfacing as an unhandled rejection.
     exitPromiseOf(shell).then(
@@ -344,11 +370,12 @@ export class PowerShellExchangeShell implements ExchangeShell {
   async #connect(session: Session, connection: ExchangeConnection): Promise<void> {
     const outcome = await this.#invoke(
       session,
-      `Connect-ExoSession -Payload '${encodePayload(connectPayload(connection))}'`,
+      'Connect-ExoSession',
       this.#connectTimeoutMs,
+      connectPayload(connection),
     );
     if (outcome.kind !== 'output') {
-      await this.#stop(session, 'SIGKILL');
+      await this.#stop(session, 'kill');
       throw new ExchangeError(
         outcome.kind === 'timeout' ? 'ExchangeConnectTimeout' : 'ExchangeConnectFailed',
         outcome.kind === 'timeout'
@@ -364,7 +391,7 @@ export class PowerShellExchangeShell implements ExchangeShell {
     const parsed = parseResultLine(outcome.stdout);
     if (!parsed.ok || parsed.value.ok !== true) {
       // The certificate's private key is in that process: do not keep it around after a failure.
-      await this.#stop(session, 'SIGKILL');
+      await this.#stop(session, 'kill');
       const { code, message } = parsed.ok
         ? errorOf(parsed.value)
         : { code: 'ConnectFailed', message: parsed.problem };
@@ -379,19 +406,6 @@ export class PowerShellExchangeShell implements ExchangeShell {
     }
     this.#reportNoise(parsed.noise);
     session.connected = true;
-    // PowerShell keeps each line it ran in its history; this one carried the certificate.
-    const cleared = await this.#invoke(session, 'Clear-History', this.#callTimeoutMs);
-    if (cleared.kind !== 'output') {
-      await this.#stop(session, 'SIGKILL');
-      throw new ExchangeError(
-        'ExchangeConnectFailed',
-        `PowerShell stopped answering right after connecting (${describeOutcome(cleared)})`,
-        {
-          setup: true,
-          hint: SETUP_HINT,
-        },
-      );
-    }
     const warnings = Array.isArray(parsed.value.warnings)
       ? parsed.value.warnings.filter((w) => typeof w === 'string')
       : [];
@@ -404,11 +418,15 @@ export class PowerShellExchangeShell implements ExchangeShell {
     });
   }
 
-  /** One call with our own timeout; never throws. */
-  async #invoke(session: Session, command: string, timeoutMs: number): Promise<Outcome> {
+  /**
+   * One call with our own timeout; never throws. `command` is constant text; `data`, when given, is
+   * sent as the next stdin line, which the called function reads itself (see exoProtocol.ts).
+   */
+  async #invoke(session: Session, command: string, timeoutMs: number, data?: unknown): Promise<Outcome> {
     if (session.exited)
       return { kind: 'exited', detail: session.exitDetail ?? 'the process had already exited' };
-    const invocation: Promise<Outcome> = session.shell.invoke(command).then(
+    const text = data === undefined ? command : `${command}\n${encodeDataLine(data)}`;
+    const invocation: Promise<Outcome> = session.shell.invoke(text).then(
       (result) => ({
         kind: 'output',
         stdout:
@@ -427,16 +445,30 @@ export class PowerShellExchangeShell implements ExchangeShell {
     }
   }
 
-  /** Stop the process (SIGTERM first when asked, SIGKILL if it lingers). Never throws. */
-  async #stop(session: Session, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
+  /**
+   * End the process and anything it started; never throws. `exit` asks PowerShell to leave on its own
+   * (it then disposes the runspace and the connection), then SIGTERM and SIGKILL for one that lingers;
+   * `kill` (a timed-out or broken session, or one that holds a key after a failed connect) goes
+   * straight to SIGKILL. Children are listed before the process goes, because an orphan is re-parented
+   * and could no longer be found.
+   */
+  async #stop(session: Session, how: 'exit' | 'kill'): Promise<void> {
     if (this.#session === session) this.#session = undefined;
     session.connected = false;
-    for (const attempt of signal === 'SIGTERM' ? (['SIGTERM', 'SIGKILL'] as const) : (['SIGKILL'] as const)) {
-      if (session.exited) return;
-      session.shell.dispose(attempt).catch(() => undefined);
+    const children = descendantPids(session.processId);
+    if (how === 'exit' && !session.exited) {
+      session.shell.streams.stdin.write('exit\n');
       await within(session.exit, STOP_GRACE_MS);
     }
-    if (!session.exited) this.#logger?.warn('PowerShell did not exit after SIGKILL', { pid: session.pid });
+    for (const signal of how === 'exit' ? (['SIGTERM', 'SIGKILL'] as const) : (['SIGKILL'] as const)) {
+      if (session.exited) break;
+      session.shell.dispose(signal).catch(() => undefined);
+      await within(session.exit, STOP_GRACE_MS);
+    }
+    if (!session.exited)
+      this.#logger?.warn('PowerShell did not exit after SIGKILL', { pid: session.processId });
+    // Whatever it started and left behind (a launcher's dotnet child, a job) goes with it.
+    killPids([...children, ...descendantPids(session.processId)], 'SIGKILL');
   }
 
   #reportStderr(stderr: string, runId?: string): void {
@@ -477,40 +509,6 @@ function connectPayload(connection: ExchangeConnection): Record<string, unknown>
     auth: 'managedIdentity',
     ...(connection.managedIdentityAccountId ? { accountId: connection.managedIdentityAccountId } : {}),
   };
-}
-
-function encodePayload(value: unknown): string {
-  return Buffer.from(JSON.stringify(value), 'utf8').toString('base64');
-}
-
-/** Exactly one JSON object line; other non-empty lines are returned as noise for the log. */
-function parseResultLine(stdout: string): Parsed {
-  const noise: string[] = [];
-  const results: Record<string, unknown>[] = [];
-  for (const raw of stdout.split(/\r?\n/)) {
-    const line = raw.trim();
-    if (line.length === 0) continue;
-    if (line.startsWith('{')) {
-      try {
-        const value: unknown = JSON.parse(line);
-        if (isRecord(value)) {
-          results.push(value);
-          continue;
-        }
-      } catch {
-        // not JSON: noise
-      }
-    }
-    noise.push(line);
-  }
-  const [only] = results;
-  if (results.length !== 1 || only === undefined) {
-    return {
-      ok: false,
-      problem: `got ${results.length} JSON lines${noise.length > 0 ? ` and ${noise.length} other lines` : ''}`,
-    };
-  }
-  return { ok: true, value: only, noise };
 }
 
 function actionResults(plan: RunPlan, reported: unknown): ActionResult[] {
@@ -682,6 +680,27 @@ function exitPromiseOf(shell: PowerShell): Promise<unknown> {
   const exitPromise = (shell as unknown as { exitPromise?: Promise<unknown> }).exitPromise;
   if (!exitPromise) throw new Error('node-powershell changed: no exitPromise on the shell');
   return exitPromise;
+}
+
+function processOf(shell: PowerShell): ChildProcess {
+  const child = (shell as unknown as { process?: ChildProcess }).process;
+  if (!child) throw new Error('node-powershell changed: no process on the shell');
+  return child;
+}
+
+/**
+ * child-shell builds the argument list in `setExecutableOptions` (private in its types, called from its
+ * constructor); ours puts the launch's own arguments (e.g. the pwsh.dll for `dotnet`) in front.
+ */
+function prependLaunchArguments(shellClass: typeof PowerShell): void {
+  type BuildArguments = (options: { launchArguments?: string[] }) => string[];
+  const prototype = shellClass.prototype as unknown as { setExecutableOptions: BuildArguments };
+  const inherited = (Object.getPrototypeOf(prototype) as { setExecutableOptions?: BuildArguments })
+    .setExecutableOptions;
+  if (typeof inherited !== 'function') throw new Error('node-powershell changed: no setExecutableOptions');
+  prototype.setExecutableOptions = function (this: unknown, options) {
+    return [...(options.launchArguments ?? []), ...inherited.call(this, options)];
+  };
 }
 
 function silenceDebugOutput(shell: PowerShell): void {

@@ -249,6 +249,9 @@ describe('exo-workflow-sync sweep (CLI, end to end)', () => {
       EXO_AUTH: 'managedIdentity',
       EXO_MANAGED_IDENTITY_ID: accountId,
       EXO_APP_ID: '',
+      // What App Service sets; the child gets them only because EXO_AUTH=managedIdentity.
+      IDENTITY_ENDPOINT: 'http://127.0.0.1:9/msi/token',
+      IDENTITY_HEADER: 'e2e-identity-header',
     });
     delete env.EXO_CERTIFICATE_PATH;
     delete env.EXO_CERTIFICATE_PASSWORD;

@@ -20,7 +20,7 @@ describe('exo-workflow-sync sandbox', () => {
       NODE_POWERSHELL: process.env.NODE_POWERSHELL,
     });
     expect(result.code).toBe(0);
-    expect(result.stderr).toMatch(/PowerShell: .+ \(7\.\d+\.\d+\)/);
+    expect(result.stderr).toMatch(/PowerShell 7\.\d+\.\d+ at .+ \((pinned|pwsh|NODE_POWERSHELL)\)/);
     expect(result.stdout).toMatch(/run\s+workflow\s+email\s+outcome\s+signalled/);
     expect(result.stdout).toContain('Summary: 3 completed, 2 failed, 0 skipped, 0 planned');
     expect(result.stdout).toMatch(

@@ -1,16 +1,23 @@
 /**
  * The Exchange boundary end to end below the use case: PowerShellExchangeShell -> node-powershell ->
- * the resolved PowerShell (engine host or pwsh) -> ExoActions.psm1 -> the stub ExchangeOnlineManagement
+ * the resolved PowerShell (the real pwsh) -> ExoActions.psm1 -> the stub ExchangeOnlineManagement
  * module loaded by name from PSModulePath. Assertions are on what Exchange saw (the stub's call log) and
  * what it holds afterwards (the stub's state), plus what the shell reports.
  */
+import path from 'node:path';
 import {
   PowerShellExchangeShell,
   type PowerShellExchangeShellOptions,
 } from '../../shared/exchange/powerShellExchangeShell';
 import type { ActionName, ExchangeConnection, Logger, RunPlan } from '../../shared/ports';
 import { createTestCertificate } from '../support/certificates';
-import { executable, expectSetupError, newShell, processGone } from '../support/exchangeShellTesting';
+import {
+  executable,
+  expectSetupError,
+  newShell,
+  powerShell,
+  processGone,
+} from '../support/exchangeShellTesting';
 import {
   ExchangeStubTenant,
   type ExchangeStubTenantOptions,
@@ -565,7 +572,13 @@ describe('connecting', () => {
 
   it('connects with a managed identity, passing the user-assigned client id', async () => {
     const accountId = '7d2b5a44-1c3e-4f6a-8b9c-0d1e2f3a4b5c';
-    const { tenant, shell } = setup({ managedIdentity: { accountId } });
+    const { tenant, shell } = setup(
+      { managedIdentity: { accountId } },
+      {
+        exchangeAuth: 'managedIdentity',
+        env: { ...process.env, IDENTITY_ENDPOINT: 'http://127.0.0.1:9/msi', IDENTITY_HEADER: 'h' },
+      },
+    );
 
     const result = await shell.runPlan(
       plan('leaver@contoso.com', undefined, { actions: [{ name: 'convertToShared' }] }),
@@ -584,7 +597,7 @@ describe('connecting', () => {
   it('reports a missing ExchangeOnlineManagement module as a setup error', async () => {
     const { tenant, shell } = setup({}, {});
     const noModules = new PowerShellExchangeShell({
-      executable,
+      powerShell,
       callTimeoutMs: 30_000,
       env: { ...process.env, ...tenant.env, PSModulePath: tenant.dir },
     });
@@ -605,7 +618,11 @@ describe('connecting', () => {
   it('reports a PowerShell that cannot be started as a setup error', async () => {
     const { tenant } = setup();
     const missing = new PowerShellExchangeShell({
-      executable: '/nonexistent/pwsh',
+      powerShell: {
+        executable: '/nonexistent/pwsh',
+        source: 'NODE_POWERSHELL',
+        launch: { command: '/nonexistent/pwsh', args: [] },
+      },
       callTimeoutMs: 5000,
       env: { ...process.env, ...tenant.env },
     });
@@ -632,7 +649,7 @@ describe('connecting', () => {
     expect(probe.executable).toBe(executable);
     expect(probe.powerShellVersion).toMatch(/^7\.\d+/);
     expect(probe.exchangeModuleVersion).toBe('3.10.1');
-    expect(probe.exchangeModulePath).toMatch(/test[\\/]support[\\/]modules[\\/]ExchangeOnlineManagement$/);
+    expect(probe.exchangeModulePath).toBe(path.join(tenant.modulesDir, 'ExchangeOnlineManagement'));
     expect(tenant.calls()).toEqual([]);
   });
 

@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { findPowerShell } from '../../shared/exchange/findPowerShell';
+import { powerShellCommand } from '../support/exchangeShellTesting';
 import { createTestCertificate } from '../support/certificates';
 import { ExchangeStubTenant } from '../support/exchangeStubTenant';
 
@@ -76,8 +76,7 @@ beforeAll(async () => {
   writeFileSync(script, SCRIPT);
   const stdout = await new Promise<string>((resolve, reject) => {
     execFile(
-      findPowerShell().executable,
-      ['-NoLogo', '-NoProfile', '-NonInteractive', '-File', script],
+      ...powerShellCommand(['-NoLogo', '-NoProfile', '-NonInteractive', '-File', script]),
       {
         env: {
           ...process.env,

@@ -202,7 +202,7 @@ beforeAll(() => {
   canary = path.join(tenant.dir, 'pwned');
   initial = tenant.state();
   shell = new PowerShellExchangeShell({
-    executable: findPowerShell().executable,
+    powerShell: findPowerShell(),
     callTimeoutMs: 30_000,
     env: { ...process.env, ...tenant.env },
   });

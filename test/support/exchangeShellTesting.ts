@@ -10,17 +10,25 @@ import {
 } from '../../shared/exchange/powerShellExchangeShell';
 import type { ExchangeStubTenant } from './exchangeStubTenant';
 
-export const executable = findPowerShell().executable;
+export const powerShell = findPowerShell();
+export const executable = powerShell.executable;
+
+/** `execFile` arguments that start the resolved PowerShell as a session does (one process). */
+export function powerShellCommand(args: string[]): [string, string[]] {
+  return [powerShell.launch.command, [...powerShell.launch.args, ...args]];
+}
 
 export function newShell(
   tenant: ExchangeStubTenant,
   options: Partial<PowerShellExchangeShellOptions> = {},
 ): PowerShellExchangeShell {
+  const { env, ...rest } = options;
+  // The tenant's PSModulePath always wins: it is what selects the stub and its state.
   return new PowerShellExchangeShell({
-    executable,
+    powerShell,
     callTimeoutMs: 30_000,
-    env: { ...process.env, ...tenant.env },
-    ...options,
+    ...rest,
+    env: { ...(env ?? process.env), ...tenant.env },
   });
 }
 

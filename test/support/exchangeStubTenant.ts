@@ -12,7 +12,7 @@
  *   tenant.dispose();
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ExchangeConnection } from '../../shared/ports';
@@ -170,6 +170,8 @@ export class ExchangeStubTenant {
   readonly dir: string;
   readonly statePath: string;
   readonly logPath: string;
+  /** This tenant's copy of the stub module's folder (a PSModulePath entry). */
+  readonly modulesDir: string;
   readonly organization: string;
   readonly appId: string;
 
@@ -177,6 +179,8 @@ export class ExchangeStubTenant {
     this.dir = dir;
     this.statePath = path.join(dir, 'tenant.json');
     this.logPath = path.join(dir, 'calls.jsonl');
+    this.modulesDir = path.join(dir, 'modules');
+    cpSync(stubModulesDirectory(), this.modulesDir, { recursive: true });
     this.organization = state.organization;
     this.appId = state.connection.appId;
     this.write(state);
@@ -189,18 +193,12 @@ export class ExchangeStubTenant {
   }
 
   /**
-   * Variables for the PowerShell process: the stub's folder first on PSModulePath (so
-   * `Import-Module ExchangeOnlineManagement` finds it), the state file and the call log.
+   * Variables for the PowerShell process: only PSModulePath, with this tenant's copy of the stub first
+   * (so `Import-Module ExchangeOnlineManagement` finds it, and it finds its state next to itself).
    */
   get env(): Record<string, string> {
     const existing = process.env.PSModulePath;
-    return {
-      PSModulePath: existing
-        ? `${stubModulesDirectory()}${path.delimiter}${existing}`
-        : stubModulesDirectory(),
-      EXO_STUB_STATE: this.statePath,
-      EXO_STUB_LOG: this.logPath,
-    };
+    return { PSModulePath: existing ? `${this.modulesDir}${path.delimiter}${existing}` : this.modulesDir };
   }
 
   state(): StubState {

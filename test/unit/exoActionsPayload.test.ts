@@ -7,12 +7,11 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { findPowerShell } from '../../shared/exchange/findPowerShell';
+import { powerShellCommand } from '../support/exchangeShellTesting';
 import { addressProblem } from '../../shared/sweep/plan';
 
 const MODULE = path.resolve(__dirname, '..', '..', 'shared', 'exchange', 'ExoActions.psm1');
 
-// Core commands only: the script itself runs on the engine host.
 const SCRIPT = String.raw`
 param([Parameter(Mandatory)][string]$InputFile)
 $ErrorActionPreference = 'Stop'
@@ -51,8 +50,7 @@ function runModule(input: {
   writeFileSync(file, JSON.stringify({ addresses: [], runPayloads: [], connectPayloads: [], ...input }));
   return new Promise((resolve, reject) => {
     execFile(
-      findPowerShell().executable,
-      [
+      ...powerShellCommand([
         '-NoLogo',
         '-NoProfile',
         '-NonInteractive',
@@ -60,7 +58,7 @@ function runModule(input: {
         path.join(scratch, 'Run.ps1'),
         '-InputFile',
         file,
-      ],
+      ]),
       // An empty PSModulePath folder: connect payload errors must be found before any module is imported.
       {
         env: { ...process.env, EXO_ACTIONS_MODULE: MODULE, PSModulePath: scratch },

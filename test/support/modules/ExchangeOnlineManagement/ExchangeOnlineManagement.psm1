@@ -15,8 +15,11 @@
     - -WhatIf / -Confirm work on every change (SupportsShouldProcess);
     - latency per cmdlet and scripted faults (error, hang, crash, warning, console noise) are configurable.
 
-  Tenant state: JSON at $env:EXO_STUB_STATE, re-read whenever the file changes, written atomically.
-  Call log: one JSON line per cmdlet call at $env:EXO_STUB_LOG (certificates logged by thumbprint only).
+  The tenant is the folder this module was copied into (ExchangeStubTenant puts a copy at
+  <tenant>/modules/ExchangeOnlineManagement, so PSModulePath alone selects both the module and its
+  tenant; the product gives PowerShell an allow-listed environment, so no variable could carry it):
+  Tenant state: JSON at <tenant>/tenant.json, re-read whenever the file changes, written atomically.
+  Call log: one JSON line per cmdlet call at <tenant>/calls.jsonl (certificates logged by thumbprint only).
 
   Core engine commands and .NET types only: it runs on tools/pwsh-engine as well as on pwsh.
 #>
@@ -26,6 +29,10 @@ Set-StrictMode -Version 3.0
 $script:ServerName = 'AM6PR04A010DC02.EURPRD04.PROD.OUTLOOK.COM'
 $script:Connection = $null
 $script:StateCache = $null
+# <tenant>/modules/ExchangeOnlineManagement/ -> <tenant>/
+$script:TenantFolder = [System.IO.Path]::GetFullPath([System.IO.Path]::Combine($PSScriptRoot, '..', '..'))
+$script:StubStatePath = [System.IO.Path]::Combine($script:TenantFolder, 'tenant.json')
+$script:StubLogPath = [System.IO.Path]::Combine($script:TenantFolder, 'calls.jsonl')
 $script:DataCmdlets = [string[]]@(
     'Get-Mailbox', 'Set-Mailbox', 'Get-Recipient', 'Get-MailboxPermission', 'Add-MailboxPermission',
     'Get-RecipientPermission', 'Add-RecipientPermission', 'Get-DistributionGroupMember', 'Remove-DistributionGroupMember'
@@ -85,7 +92,8 @@ function Connect-ExchangeOnline {
     if ($ManagedIdentity) {
         $auth = 'managedIdentity'
         $identity = $expected['managedIdentity']
-        if ($null -eq $identity -or -not [bool]$identity['enabled']) {
+        # Like the real module on App Service: the identity endpoint comes from the process environment.
+        if ($null -eq $identity -or -not [bool]$identity['enabled'] -or [string]::IsNullOrEmpty($env:IDENTITY_ENDPOINT) -or [string]::IsNullOrEmpty($env:IDENTITY_HEADER)) {
             Stop-StubConnect $PSCmdlet 'ManagedIdentityCredential authentication unavailable. No Managed Identity endpoint found.'
         }
         $wantedAccount = [string]$identity['accountId']
@@ -653,8 +661,8 @@ function Invoke-StubFaults {
 
 function Write-StubLog {
     param([string]$Name, [System.Collections.IDictionary]$Bound)
-    $path = $env:EXO_STUB_LOG
-    if ([string]::IsNullOrEmpty($path)) { return }
+    $path = $script:StubLogPath
+    if (-not [System.IO.File]::Exists($path)) { return }
     $parameters = New-StubTable
     foreach ($key in $Bound.Keys) { $parameters[[string]$key] = ConvertTo-StubLogValue $Bound[$key] }
     $entry = New-StubTable
@@ -695,10 +703,7 @@ function ConvertTo-StubLogValue {
 # State: JSON file, re-read when it changes, written atomically
 
 function Read-StubState {
-    $path = $env:EXO_STUB_STATE
-    if ([string]::IsNullOrEmpty($path)) {
-        throw 'The ExchangeOnlineManagement stub needs EXO_STUB_STATE (path of the tenant state JSON file).'
-    }
+    $path = $script:StubStatePath
     $info = [System.IO.FileInfo]::new($path)
     if (-not $info.Exists) { throw "The ExchangeOnlineManagement stub state file '$path' does not exist." }
     $stamp = "$($info.LastWriteTimeUtc.Ticks):$($info.Length)"
@@ -714,7 +719,7 @@ function Read-StubState {
 
 function Save-StubState {
     param($State)
-    $path = $env:EXO_STUB_STATE
+    $path = $script:StubStatePath
     $json = [System.Text.Json.JsonSerializer]::Serialize($State, [object], $script:JsonOptions)
     $temporary = "$path.$PID.$([guid]::NewGuid().ToString('N')).tmp"
     [System.IO.File]::WriteAllText($temporary, $json)

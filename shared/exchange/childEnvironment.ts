@@ -1,0 +1,68 @@
+/**
+ * The environment a PowerShell child process gets: an allow-list, never the worker's whole
+ * environment. The worker holds TRELICA_CLIENT_SECRET, storage connection strings and Key Vault
+ * settings; PowerShell needs none of them, and anything in a child's environment can be read by
+ * whatever runs there (`Get-ChildItem env:`, a module, a crash dump, /proc/<pid>/environ).
+ *
+ * Two values are always set, whatever the caller has: `TERM=dumb` and `NO_COLOR=1`. Without a TERM,
+ * pwsh on Linux writes terminal mode sequences (ESC[?1h ESC[?1l) to stdout around every line it reads
+ * under `-Command -` (PowerShell/PowerShell#26631), which broke the one-JSON-line protocol.
+ */
+
+export interface ChildEnvironmentOptions {
+  /**
+   * Pass the App Service managed identity endpoint (IDENTITY_ENDPOINT / IDENTITY_HEADER): only for
+   * `EXO_AUTH=managedIdentity`, where Connect-ExchangeOnline -ManagedIdentity needs it.
+   */
+  managedIdentity: boolean;
+  /** Defaults to process.platform; Windows needs a few more system variables to start at all. */
+  platform?: NodeJS.Platform;
+}
+
+/** Passed as they are when set. Names are exact except the `POWERSHELL_` prefix (telemetry, update check). */
+const ALLOWED = [
+  'PATH',
+  'HOME',
+  'TMPDIR',
+  'LANG',
+  'LC_ALL',
+  'PSModulePath',
+  // Where `dotnet` is when a .NET tool's pwsh.dll is started directly (not a secret, just a folder).
+  'DOTNET_ROOT',
+] as const;
+const ALLOWED_PREFIX = 'POWERSHELL_';
+const MANAGED_IDENTITY = ['IDENTITY_ENDPOINT', 'IDENTITY_HEADER'] as const;
+/** What pwsh needs on Windows to find its profile folders, temp folder and system DLLs. */
+const WINDOWS_SYSTEM = [
+  'SystemRoot',
+  'windir',
+  'ComSpec',
+  'PATHEXT',
+  'USERPROFILE',
+  'APPDATA',
+  'LOCALAPPDATA',
+  'ProgramFiles',
+  'ProgramData',
+  'TEMP',
+  'TMP',
+] as const;
+
+export const FIXED_CHILD_ENVIRONMENT: Readonly<Record<string, string>> = { TERM: 'dumb', NO_COLOR: '1' };
+
+export function childEnvironment(
+  source: NodeJS.ProcessEnv,
+  options: ChildEnvironmentOptions,
+): Record<string, string> {
+  const platform = options.platform ?? process.platform;
+  const names: string[] = [...ALLOWED];
+  if (options.managedIdentity) names.push(...MANAGED_IDENTITY);
+  if (platform === 'win32') names.push(...WINDOWS_SYSTEM, 'Path');
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(source)) {
+    if (value === undefined) continue;
+    const allowed =
+      platform === 'win32' ? names.some((n) => n.toLowerCase() === name.toLowerCase()) : names.includes(name);
+    if (allowed || name.startsWith(ALLOWED_PREFIX)) env[name] = value;
+  }
+  return { ...env, ...FIXED_CHILD_ENVIRONMENT };
+}
