@@ -4,6 +4,7 @@
  * run of `check` lists every problem.
  */
 import { AppError, ensureAppError } from '../errors';
+import { EXCHANGE_MODULE_INSTALL } from '../exchangeModule';
 import type { CertificateSource, ExchangeShell, WaitingStep, WorkflowApi } from '../ports';
 import type { SweepSettings } from '../sweep/runSweep';
 
@@ -79,7 +80,7 @@ export async function runChecks(deps: CheckDependencies, settings: SweepSettings
           'ExchangeModuleMissing',
           `PowerShell ${probe.powerShellVersion} at ${probe.executable} cannot find ExchangeOnlineManagement`,
           {
-            hint: 'install it for the user running the app: Install-Module ExchangeOnlineManagement -RequiredVersion 3.10.1 (see the README)',
+            hint: `install it for the user running the app: ${EXCHANGE_MODULE_INSTALL}`,
           },
         );
       }

@@ -15,6 +15,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { DEFAULTS, SETTINGS, type SettingName } from '../../shared/config';
+import { EXCHANGE_MODULE_INSTALL, EXCHANGE_MODULE_VERSION } from '../../shared/exchangeModule';
 import { logReport, TIMER_BUDGET_MS } from '../../functions/invocation';
 import type { SweepReport } from '../../shared/sweep/report';
 
@@ -344,6 +345,26 @@ describe('container image (Dockerfile): built by azd in Azure, checked here for 
     const install = runs.find((r) => r.args.includes('apt-get install'));
     expect(install?.args).toContain('"powershell=${PWSH_VERSION}-1.deb"');
     expect(install?.args).toContain('= "${PWSH_VERSION}"');
+  });
+
+  it('gives one install instruction for the Exchange module: check, README and docs/deploy.md agree with the image', () => {
+    expect(EXCHANGE_MODULE_INSTALL).toContain('Install-PSResource -Name ExchangeOnlineManagement');
+    expect(read('README.md')).toContain(EXCHANGE_MODULE_INSTALL);
+    expect(read('docs/deploy.md')).toContain(EXCHANGE_MODULE_INSTALL);
+    expect(dockerArg('EXCHANGE_ONLINE_MANAGEMENT_VERSION')).toBe(EXCHANGE_MODULE_VERSION);
+    // The image uses the same PSResourceGet, gallery and trust flags (Save- rather than Install-).
+    const save = dockerfile().find((i) => i.keyword === 'RUN' && i.args.includes('Save-PSResource'));
+    expect(save?.args).toContain('-Repository PSGallery -TrustRepository');
+    for (const file of [
+      'README.md',
+      'docs/deploy.md',
+      'shared/check/runChecks.ts',
+      'shared/exchange/powerShellExchangeShell.ts',
+    ])
+      expect({ file, text: read(file) }).toEqual({
+        file,
+        text: expect.not.stringMatching(/Install-Module|Save-Module/),
+      });
   });
 
   it('saves the Exchange module at build time into the folder PSModulePath names, so nothing downloads at run time', () => {
