@@ -15,7 +15,7 @@ import { renderChecks } from '../shared/check/runChecks';
 import { loadConfig } from '../shared/config';
 import { ConfigError, ensureAppError } from '../shared/errors';
 import { streamLogger } from '../shared/logging';
-import { exitCodeFor, renderReport } from '../shared/sweep/report';
+import { exitCodeFor, renderReport, wrap } from '../shared/sweep/report';
 import { progressPrinter, type ProgressPrinter } from './progress';
 
 export const USAGE = `Usage: exo-workflow-sync <command> [options]
@@ -179,7 +179,11 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         error.hint ?? 'see the README (Configuration) and run exo-workflow-sync check',
         error instanceof ConfigError ? error.problems : undefined,
       ),
-      `error: ${error.message}\n${error.hint ? `fix: ${error.hint}\n` : ''}`,
+      [
+        ...`error: ${error.message}`.split('\n').flatMap((line) => wrap(line, '', '      ')),
+        ...(error.hint ? wrap(`fix: ${error.hint}`, '', '     ') : []),
+        '',
+      ].join('\n'),
     );
   }
 }

@@ -6,6 +6,7 @@
 import { AppError, ensureAppError } from '../errors';
 import { EXCHANGE_MODULE_INSTALL } from '../exchangeModule';
 import type { CertificateSource, ExchangeShell, WaitingStep, WorkflowApi } from '../ports';
+import { wrap } from '../sweep/report';
 import type { SweepSettings } from '../sweep/runSweep';
 
 export interface CheckResult {
@@ -92,8 +93,12 @@ export async function runChecks(deps: CheckDependencies, settings: SweepSettings
   return results;
 }
 
+/** One line per check (wrapped to 100 columns), with `fix:` under each failure. */
 export function renderChecks(results: readonly CheckResult[]): string {
   return results
-    .map((r) => `${r.ok ? '✔' : '✘'} ${r.name}: ${r.detail}${!r.ok && r.hint ? `\n    fix: ${r.hint}` : ''}`)
+    .flatMap((r) => [
+      ...wrap(`${r.ok ? '✔' : '✘'} ${r.name}: ${r.detail}`, '', '    '),
+      ...(!r.ok && r.hint ? wrap(`    fix: ${r.hint}`, '', '         ') : []),
+    ])
     .join('\n');
 }

@@ -52,7 +52,7 @@ describe('docs/deploy.md', () => {
     const runs: RunReport[] = ['completed', 'failed', 'planned', 'skipped'].map((outcome, i) => ({
       runId: `66${String(i).padStart(22, '0')}`,
       workflowId: 'w',
-      workflowName: 'Terminate Users',
+      workflowName: 'Leavers (EU)',
       email: `leaver${i}@contoso.com`,
       outcome: outcome as RunReport['outcome'],
       actions: [{ name: 'convertToShared', status: outcome === 'failed' ? 'failed' : 'done' }],

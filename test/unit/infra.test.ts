@@ -565,10 +565,11 @@ describe('the admin guide (docs/deploy.md) matches what the app does', () => {
     const failedCount = String.raw`(\d+) failed`;
     for (const pattern of [runId, outcome, failedCount])
       expect(docs()).toContain(`extract(@"${pattern}", 1, message)`);
-    expect(docs()).toContain('where message startswith "run "');
+    const runLinePattern = String.raw`^run [0-9a-fA-F]{24} \(.*\) (completed|failed|skipped|planned)`;
+    expect(docs()).toContain(`where message matches regex @"${runLinePattern}"`);
     expect(docs()).toContain('where message startswith "sweep summary"');
 
-    const runLines = lines.filter((line) => line.startsWith('run '));
+    const runLines = lines.filter((line) => new RegExp(runLinePattern).test(line));
     expect(
       runLines.map((line) => [new RegExp(runId).exec(line)?.[1], new RegExp(outcome).exec(line)?.[1]]),
     ).toEqual([
