@@ -585,7 +585,7 @@ function connectHint(code: string, message: string, connection: ExchangeConnecti
     return "check EXO_ORGANIZATION: use the tenant's primary .onmicrosoft.com domain";
   switch (code) {
     case 'ExchangeModuleNotFound':
-      return `install the ExchangeOnlineManagement module for the user running the app: ${EXCHANGE_MODULE_INSTALL}`;
+      return `install the ExchangeOnlineManagement module where PSModulePath finds it, for the user running the app: ${EXCHANGE_MODULE_INSTALL}`;
     case 'CertificateNoPrivateKey':
       return 'use the certificate with its private key: a PFX (or PEM) that includes the key; in Key Vault, an exportable key';
     case 'CertificateInvalid':
