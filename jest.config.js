@@ -11,4 +11,6 @@ module.exports = {
   // Two cores: run suites in two workers so the PowerShell engine hosts do not starve each other.
   maxWorkers: 2,
   globalSetup: '<rootDir>/test/support/globalSetup.js',
+  // A long test file says how far it is every 30 s, instead of printing nothing until it ends.
+  reporters: ['default', '<rootDir>/test/support/progressReporter.js'],
 };

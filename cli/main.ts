@@ -13,10 +13,10 @@
 import { check, sweep } from '../shared/composition';
 import { renderChecks } from '../shared/check/runChecks';
 import { loadConfig } from '../shared/config';
-import { ensureAppError } from '../shared/errors';
+import { ConfigError, ensureAppError } from '../shared/errors';
 import { streamLogger } from '../shared/logging';
-import type { SweepProgress } from '../shared/sweep/runSweep';
-import { exitCodeFor, renderReport } from '../shared/sweep/report';
+import { exitCodeFor, renderReport, wrap } from '../shared/sweep/report';
+import { progressPrinter, type ProgressPrinter } from './progress';
 
 export const USAGE = `Usage: exo-workflow-sync <command> [options]
 
@@ -72,48 +72,75 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   return parsed;
 }
 
-export function progressPrinter(stderr: CliIo['stderr']): (event: SweepProgress) => void {
-  return (event) => {
-    if (event.kind === 'workflow') stderr.write(`[${event.workflowName}] ${event.waiting} run(s) waiting\n`);
-    else if (event.kind === 'run')
-      stderr.write(`[${event.workflowName}] run ${event.index} of ${event.total}: ${event.runId}\n`);
-    else
-      stderr.write(
-        `  -> ${event.run.outcome}${event.run.signalled ? ', signalled' : ''}${event.run.error ? `: ${event.run.error}` : ''}\n`,
-      );
-  };
+/** The JSON document a --json call prints when it could not produce its report (exit 2). */
+export interface ErrorDocument {
+  error: { code: string; message: string; hint: string; problems?: readonly string[] };
+}
+
+function errorDocument(
+  code: string,
+  message: string,
+  hint: string,
+  problems?: readonly string[],
+): ErrorDocument {
+  return { error: { code, message, hint, ...(problems ? { problems } : {}) } };
 }
 
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv);
-  if (args.help || args.command === undefined) {
-    (args.help ? io.stdout : io.stderr).write(`${USAGE}\n`);
-    return args.help ? 0 : 2;
+  // Every --json call prints exactly one JSON document on stdout, setup and usage errors included.
+  const fail = (document: ErrorDocument, humanText: string): 2 => {
+    if (args.json) io.stdout.write(`${JSON.stringify(document)}\n`);
+    else io.stderr.write(humanText);
+    return 2;
+  };
+  if (args.help) {
+    io.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (args.command === undefined) {
+    return fail(
+      errorDocument('UsageError', 'no command given', 'run exo-workflow-sync --help'),
+      `${USAGE}\n`,
+    );
   }
   if (args.unknown.length > 0) {
-    io.stderr.write(`error: unknown option ${args.unknown.join(', ')}\n\n${USAGE}\n`);
-    return 2;
+    const message = `unknown option ${args.unknown.join(', ')}`;
+    return fail(
+      errorDocument('UsageError', message, 'run exo-workflow-sync --help'),
+      `error: ${message}\n\n${USAGE}\n`,
+    );
   }
   const logger = streamLogger(io.stderr, { verbose: args.verbose });
+  let progress: ProgressPrinter | undefined;
   try {
     switch (args.command) {
       case 'sweep':
       case 'rerun': {
         const runId = args.positional[0];
         if (args.command === 'rerun' && (runId === undefined || !/^[0-9a-f]{24}$/i.test(runId))) {
-          io.stderr.write('error: rerun needs a SaaS Manager run id (24 hexadecimal characters)\n');
-          return 2;
+          const message = 'rerun needs a SaaS Manager run id (24 hexadecimal characters)';
+          return fail(
+            errorDocument(
+              'UsageError',
+              message,
+              'take the id from the run in SaaS Manager or from the report',
+            ),
+            `error: ${message}\n`,
+          );
         }
         const config = loadConfig(io.env);
+        progress = progressPrinter(io.stderr);
         const report = await sweep(
           config,
           { logger, env: io.env },
           {
             dryRun: args.dryRun || config.dryRun,
             ...(runId === undefined || args.command !== 'rerun' ? {} : { runId: runId.toLowerCase() }),
-            onProgress: progressPrinter(io.stderr),
+            onProgress: progress,
           },
         );
+        progress.finish();
         io.stdout.write(args.json ? `${JSON.stringify(report)}\n` : `${renderReport(report)}\n`);
         return exitCodeFor(report);
       }
@@ -128,17 +155,36 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       case 'sandbox': {
         // Loaded on demand: the sandbox brings the simulators, which production runs never need.
         const { runSandbox } = await import('./sandbox.js');
+        if (!args.json && io.env.npm_config_json === 'true' && io.env.npm_lifecycle_event === 'sandbox') {
+          io.stderr.write("note: npm took --json for itself; for JSON run 'npm run -s sandbox -- --json'\n");
+        }
         return await runSandbox({ json: args.json, dryRun: args.dryRun }, io);
       }
-      default:
-        io.stderr.write(`error: unknown command '${args.command}'\n\n${USAGE}\n`);
-        return 2;
+      default: {
+        const message = `unknown command '${args.command}'`;
+        return fail(
+          errorDocument('UsageError', message, 'run exo-workflow-sync --help'),
+          `error: ${message}\n\n${USAGE}\n`,
+        );
+      }
     }
   } catch (thrown) {
+    progress?.finish();
     const error = ensureAppError(thrown);
-    io.stderr.write(`error: ${error.message}\n${error.hint ? `fix: ${error.hint}\n` : ''}`);
     // Run-level failures are in the report; anything thrown means the sweep itself could not run.
-    return 2;
+    return fail(
+      errorDocument(
+        error.code,
+        error.message,
+        error.hint ?? 'see the README (Configuration) and run exo-workflow-sync check',
+        error instanceof ConfigError ? error.problems : undefined,
+      ),
+      [
+        ...`error: ${error.message}`.split('\n').flatMap((line) => wrap(line, '', '      ')),
+        ...(error.hint ? wrap(`fix: ${error.hint}`, '', '     ') : []),
+        '',
+      ].join('\n'),
+    );
   }
 }
 
@@ -147,8 +193,13 @@ if (require.main === module) {
     (code) => {
       process.exitCode = code;
     },
-    (error: unknown) => {
-      process.stderr.write(`error: ${ensureAppError(error).message}\n`);
+    (thrown: unknown) => {
+      const error = ensureAppError(thrown);
+      if (process.argv.includes('--json'))
+        process.stdout.write(
+          `${JSON.stringify(errorDocument(error.code, error.message, error.hint ?? ''))}\n`,
+        );
+      else process.stderr.write(`error: ${error.message}\n`);
       process.exitCode = 2;
     },
   );

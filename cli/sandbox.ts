@@ -12,18 +12,25 @@ import { sweep } from '../shared/composition';
 import { loadConfig } from '../shared/config';
 import { describePowerShell, ensurePowerShell } from '../shared/exchange/findPowerShell';
 import { streamLogger } from '../shared/logging';
-import { renderReport } from '../shared/sweep/report';
+import { renderReport, wrap, type SweepReport } from '../shared/sweep/report';
 import { createTestCertificate } from '../test/support/certificates';
 import { ExchangeStubTenant, STUB_APP_ID, STUB_ORGANIZATION } from '../test/support/exchangeStubTenant';
-import { SaasManagerSimulator } from '../test/support/saasManagerSimulator';
-import { progressPrinter, type CliIo } from './main';
+import { SaasManagerSimulator, type SimPerson } from '../test/support/saasManagerSimulator';
+import type { CliIo } from './main';
+import { progressPrinter } from './progress';
 
 export interface SandboxOptions {
   json: boolean;
   dryRun: boolean;
 }
 
-const LEAVERS = [
+interface SandboxLeaver {
+  person: SimPerson;
+  /** Why this run fails, on purpose: the sandbox shows what a failure looks like. */
+  failsOnPurpose?: string;
+}
+
+const LEAVERS: SandboxLeaver[] = [
   {
     person: {
       name: 'Stephanie Mason',
@@ -46,6 +53,8 @@ const LEAVERS = [
       name: 'Robert Tables',
       email: "bobby'; Remove-Mailbox sam.boss -Confirm:$false; '@contoso.com",
     },
+    failsOnPurpose:
+      'a hostile address (PowerShell code in the email): refused by the planner, never reaches PowerShell',
   },
   {
     person: {
@@ -53,6 +62,7 @@ const LEAVERS = [
       email: 'gone.already@contoso.com',
       lineManager: { email: 'sam.boss@contoso.com' },
     },
+    failsOnPurpose: 'no such mailbox in the tenant: Exchange cannot find it, so the run is not signalled',
   },
 ];
 
@@ -124,29 +134,41 @@ export async function runSandbox(options: SandboxOptions, io: CliIo): Promise<nu
     io.stderr.write(
       [
         'exo-workflow-sync sandbox',
-        `  SaaS Manager (simulated): ${simulator.baseUrl}, workflow 'Terminate Users' with ${LEAVERS.length} runs waiting at 'Signal'`,
-        `  Exchange Online (stub module, state ${tenant.statePath})`,
-        `  PowerShell ${powerShell.version} at ${powerShell.executable} (${powerShell.source})`,
+        ...wrap(
+          `  SaaS Manager (simulated): ${simulator.baseUrl}, workflow 'Terminate Users' with ${LEAVERS.length} runs waiting at 'Signal'`,
+          '',
+          '    ',
+        ),
+        ...wrap(`  Exchange Online (stub module, state ${tenant.statePath})`, '', '    '),
+        ...wrap(
+          `  PowerShell ${powerShell.version} at ${powerShell.executable} (${powerShell.source})`,
+          '',
+          '    ',
+        ),
         '',
       ].join('\n'),
     );
 
     const config = loadConfig(env);
+    const progress = progressPrinter(io.stderr);
     const report = await sweep(
       config,
       { logger: streamLogger(io.stderr), env },
-      { dryRun: config.dryRun, onProgress: progressPrinter(io.stderr) },
+      { dryRun: config.dryRun, onProgress: progress },
     );
+    progress.finish();
 
+    const verdict = judge(report);
     if (options.json) {
+      // stdout stays one JSON document (the report); the explanation goes to stderr.
       io.stdout.write(`${JSON.stringify(report)}\n`);
+      io.stderr.write(`${verdict.lines.join('\n')}\n`);
     } else {
       io.stdout.write(`${renderReport(report)}\n\n`);
-      io.stdout.write(`${describeTenant(tenant, simulator)}\n`);
+      io.stdout.write(`${describeTenant(tenant, simulator)}\n\n`);
+      io.stdout.write(`${verdict.lines.join('\n')}\n`);
     }
-    // Two leavers fail on purpose (a hostile address, a mailbox that does not exist): the sandbox
-    // demonstrates that, so it succeeds when the sweep itself ran.
-    return 0;
+    return verdict.exitCode;
   } finally {
     await simulator.stop();
     tenant.dispose();
@@ -164,8 +186,12 @@ function describeTenant(tenant: ExchangeStubTenant, simulator: SaasManagerSimula
     const mailbox = tenant.mailbox(address);
     const groups = tenant.groupsOf(address);
     lines.push(
-      `  ${address}: ${mailbox.recipientTypeDetails}; Full Access: ${tenant.fullAccessOn(address).join(', ') || 'none'}; ` +
-        `Send As: ${tenant.sendAsOn(address).join(', ') || 'none'}; still in: ${groups.join(', ') || 'no groups'}`,
+      ...wrap(
+        `  ${address}: ${mailbox.recipientTypeDetails}; Full Access: ${tenant.fullAccessOn(address).join(', ') || 'none'}; ` +
+          `Send As: ${tenant.sendAsOn(address).join(', ') || 'none'}; still in: ${groups.join(', ') || 'no groups'}`,
+        '',
+        '    ',
+      ),
     );
   }
   const changes = tenant
@@ -177,4 +203,43 @@ function describeTenant(tenant: ExchangeStubTenant, simulator: SaasManagerSimula
     '  Failed runs stay waiting in SaaS Manager; fix the data there and the next sweep retries them.',
   );
   return lines.join('\n');
+}
+
+/**
+ * The sandbox's own verdict. A sweep exits 1 when any run failed; here two runs fail on purpose,
+ * so the sandbox exits 0 when exactly those failed and every other run succeeded, and 1 otherwise
+ * (something is wrong with this installation). It says so, and what to do next.
+ */
+export function judge(report: SweepReport): { exitCode: 0 | 1; lines: string[] } {
+  const lines: string[] = [];
+  const add = (text: string, rest = '    ') => lines.push(...wrap(text, '', rest));
+  const expected = new Map(
+    LEAVERS.filter((leaver) => leaver.failsOnPurpose).map((leaver) => [
+      leaver.person.email,
+      leaver.failsOnPurpose,
+    ]),
+  );
+  const unexpected = report.runs.filter(
+    (run) => (run.outcome === 'failed') !== expected.has(run.email) || run.outcome === 'skipped',
+  );
+  const ok = unexpected.length === 0 && report.runs.length === LEAVERS.length;
+  add(
+    `${report.summary.failed} run(s) failed, ${expected.size} of them on purpose, to show what a failure looks like:`,
+  );
+  for (const [email, why] of expected) add(`  - ${email}: ${why}`);
+  if (ok) {
+    add(
+      'Exit code 0: the sandbox succeeds when exactly these runs fail. (A real sweep exits 1 when any run fails.)',
+      '  ',
+    );
+  } else {
+    add('Exit code 1: the sandbox did not end as designed; these runs ended unexpectedly:', '  ');
+    for (const run of unexpected)
+      add(`  - ${run.email || run.runId}: ${run.outcome}${run.error ? ` (${run.error})` : ''}`);
+  }
+  lines.push('');
+  lines.push('Next steps:');
+  add('  1. Set your settings (README, "Configuration") and run: npx exo-workflow-sync check');
+  add('  2. Deploy to Azure with docs/deploy.md (dry run first).');
+  return { exitCode: ok ? 0 : 1, lines };
 }

@@ -1,22 +1,17 @@
 #!/usr/bin/env bash
 # Compiles and lints the Bicep (infra/main.bicep and, through it, every module) offline with the
-# Bicep CLI that scripts/get-bicep.sh put in .tools/. Fails on any warning or error: bicepconfig.json
-# raises the linter rules to errors, and any diagnostic the compiler itself reports as a warning
+# Bicep CLI, which scripts/bicep.js installs into .tools/ on first use. Fails on any warning or
+# error: bicepconfig.json raises the linter rules to errors, and any diagnostic the compiler itself reports as a warning
 # fails here too (lint exits 0 on warnings).
 #
 # Usage: bash scripts/validate-infra.sh [OUT_DIR]
 #   OUT_DIR  keep the compiled ARM template there as main.json (default: a temp dir, removed).
 set -euo pipefail
 
-BICEP_VERSION="0.49.2"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-bicep="$root/.tools/nuget/azure.bicep.commandline.linux-x64/$BICEP_VERSION/tools/bicep"
-
-if [ ! -x "$bicep" ]; then
-  echo "validate-infra: the Bicep CLI $BICEP_VERSION is not installed at $bicep." >&2
-  echo "validate-infra: run 'bash scripts/get-bicep.sh' first (it fetches it from NuGet)." >&2
-  exit 2
-fi
+# Installs the Bicep CLI on first use (one line on stderr says so) and prints its path.
+bicep="$(node "$root/scripts/bicep.js")" || exit $?
+BICEP_VERSION="$(node -p 'require(process.argv[1]).BICEP_VERSION' "$root/scripts/bicep.js")"
 
 # The CLI is a single-file .NET app; keep its unpack folder inside the repo's git-ignored .tools/.
 export DOTNET_BUNDLE_EXTRACT_BASE_DIR="${DOTNET_BUNDLE_EXTRACT_BASE_DIR:-$root/.tools/dotnet-bundle}"

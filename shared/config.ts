@@ -181,9 +181,26 @@ const schema = z.object({
   WEBSITE_SITE_NAME: optional,
 });
 
+/** Settings whose values are never echoed in a problem, however wrong they are. */
+const SECRET_VALUES: ReadonlySet<string> = new Set([
+  'TRELICA_CLIENT_SECRET',
+  'EXO_CERTIFICATE_PASSWORD',
+  'AzureWebJobsStorage',
+]);
+
+/** ` (got "value")` for a bad value, so the admin sees which one is wrong; nothing for secrets. */
+function got(setting: string, value: unknown): string {
+  if (SECRET_VALUES.has(setting) || value === undefined || value === null) return '';
+  const text = String(value);
+  const shown = text.length > 60 ? `${text.slice(0, 60)}…` : text;
+  // eslint-disable-next-line no-control-regex
+  return ` (got ${JSON.stringify(shown.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?'))})`;
+}
+
 /**
  * Checks that involve more than one setting. They run on the raw values even when single-setting
- * checks failed, so one message lists every problem.
+ * checks failed, so one message lists every problem: an invalid EXO_AUTH is reported by the schema,
+ * and the other settings are still checked, as for the default (certificate).
  */
 function crossSettingProblems(raw: Record<string, string | undefined>): string[] {
   const env = Object.fromEntries(
@@ -194,18 +211,20 @@ function crossSettingProblems(raw: Record<string, string | undefined>): string[]
   );
   const problems: string[] = [];
   const problem = (setting: string, message: string) => problems.push(`${setting} ${message}`);
+  const invalid = (setting: string, message: string) =>
+    problems.push(`${setting} ${message}${got(setting, env[setting])}`);
   if (!env.TRELICA_CLIENT_ID) problem('TRELICA_CLIENT_ID', 'is required');
   if (!env.TRELICA_CLIENT_SECRET) problem('TRELICA_CLIENT_SECRET', 'is required');
   if (!env.EXO_ORGANIZATION) problem('EXO_ORGANIZATION', 'is required (e.g. contoso.onmicrosoft.com)');
   else if (!ONMICROSOFT.test(env.EXO_ORGANIZATION))
-    problem(
+    invalid(
       'EXO_ORGANIZATION',
       "must be the tenant's primary .onmicrosoft.com domain (e.g. contoso.onmicrosoft.com)",
     );
-  if ((env.EXO_AUTH ?? DEFAULTS.EXO_AUTH) === 'certificate') {
+  if ((env.EXO_AUTH ?? DEFAULTS.EXO_AUTH) !== 'managedIdentity') {
     if (!env.EXO_APP_ID) problem('EXO_APP_ID', 'is required when EXO_AUTH=certificate');
     else if (!GUID.test(env.EXO_APP_ID))
-      problem('EXO_APP_ID', 'must be the Entra application (client) id, a GUID');
+      invalid('EXO_APP_ID', 'must be the Entra application (client) id, a GUID');
     if (env.KEY_VAULT_URL && env.EXO_CERTIFICATE_PATH)
       problem(
         'EXO_CERTIFICATE_PATH',
@@ -218,27 +237,27 @@ function crossSettingProblems(raw: Record<string, string | undefined>): string[]
       );
   }
   if (env.EXO_MANAGED_IDENTITY_ID && !GUID.test(env.EXO_MANAGED_IDENTITY_ID))
-    problem('EXO_MANAGED_IDENTITY_ID', 'must be a client id (GUID)');
+    invalid('EXO_MANAGED_IDENTITY_ID', 'must be a client id (GUID)');
   if (env.KEY_VAULT_URL && !httpsUrl.safeParse(env.KEY_VAULT_URL).success)
-    problem('KEY_VAULT_URL', 'must be an https:// URL such as https://my-vault.vault.azure.net');
+    invalid('KEY_VAULT_URL', 'must be an https:// URL such as https://my-vault.vault.azure.net');
   if (env.AZURE_CLIENT_ID && !GUID.test(env.AZURE_CLIENT_ID))
-    problem('AZURE_CLIENT_ID', 'must be a client id (GUID)');
+    invalid('AZURE_CLIENT_ID', 'must be a client id (GUID)');
   if (env.KEY_VAULT_CREDENTIAL && !['managedIdentity', 'azureCli'].includes(env.KEY_VAULT_CREDENTIAL))
-    problem('KEY_VAULT_CREDENTIAL', 'must be managedIdentity or azureCli');
+    invalid('KEY_VAULT_CREDENTIAL', 'must be managedIdentity or azureCli');
   const fields = (env.SWEEP_SCHEDULE ?? DEFAULTS.SWEEP_SCHEDULE).split(/\s+/);
   if (!(fields.length === 6 || fields.length === 5) || !fields.every((f) => NCRONTAB_FIELD.test(f)))
-    problem('SWEEP_SCHEDULE', 'must be an NCRONTAB expression with six fields, e.g. "0 0 * * * *" (hourly)');
+    invalid('SWEEP_SCHEDULE', 'must be an NCRONTAB expression with six fields, e.g. "0 0 * * * *" (hourly)');
   return problems;
 }
 
 /** Parse the environment (process.env or app settings) into a Config, or throw one ConfigError listing every problem. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
-  const parsed = schema.safeParse(env);
+  const parsed = schema.safeParse(env, { reportInput: true });
   const problems = parsed.success
     ? []
     : parsed.error.issues.map((issue) => {
         const setting = String(issue.path[0] ?? 'configuration');
-        return `${setting} ${describeIssue(issue, env[setting])}`;
+        return `${setting} ${describeIssue(issue, setting, env[setting])}`;
       });
   problems.push(...crossSettingProblems(env));
   if (!parsed.success || problems.length > 0) throw new ConfigError([...new Set(problems)]);
@@ -290,16 +309,18 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   return config;
 }
 
-function describeIssue(issue: z.core.$ZodIssue, raw: string | undefined): string {
-  if (issue.code === 'invalid_value' && 'values' in issue) {
-    return `must be one of ${(issue.values as unknown[]).join(', ')}${raw ? ` (got "${truncate(raw)}")` : ''}`;
+function describeIssue(issue: z.core.$ZodIssue, setting: string, raw: string | undefined): string {
+  const hasValue = typeof raw === 'string' && raw.trim() !== '';
+  if (issue.code === 'invalid_type' && !hasValue) return 'is required';
+  const oneOf =
+    issue.code === 'invalid_value' && 'values' in issue
+      ? `must be one of ${(issue.values as unknown[]).join(', ')}`
+      : issue.message;
+  // An entry of a list setting (EXO_ACTIONS): name the entry, not the whole value.
+  if (issue.path.length > 1 && typeof issue.path[1] === 'number') {
+    return `entry ${issue.path[1] + 1}${got(setting, issue.input)} is not valid: ${oneOf}`;
   }
-  if (issue.code === 'invalid_type' && raw === undefined) return 'is required';
-  return issue.message;
-}
-
-function truncate(value: string): string {
-  return value.length > 40 ? `${value.slice(0, 40)}…` : value;
+  return `${oneOf}${hasValue ? got(setting, raw.trim()) : ''}`;
 }
 
 function isLoopback(hostname: string): boolean {

@@ -4,7 +4,9 @@
  * run of `check` lists every problem.
  */
 import { AppError, ensureAppError } from '../errors';
+import { EXCHANGE_MODULE_INSTALL } from '../exchangeModule';
 import type { CertificateSource, ExchangeShell, WaitingStep, WorkflowApi } from '../ports';
+import { wrap } from '../sweep/report';
 import type { SweepSettings } from '../sweep/runSweep';
 
 export interface CheckResult {
@@ -79,7 +81,7 @@ export async function runChecks(deps: CheckDependencies, settings: SweepSettings
           'ExchangeModuleMissing',
           `PowerShell ${probe.powerShellVersion} at ${probe.executable} cannot find ExchangeOnlineManagement`,
           {
-            hint: 'install it for the user running the app: Install-Module ExchangeOnlineManagement -RequiredVersion 3.10.1 (see the README)',
+            hint: `install it for the user running the app: ${EXCHANGE_MODULE_INSTALL}`,
           },
         );
       }
@@ -91,8 +93,12 @@ export async function runChecks(deps: CheckDependencies, settings: SweepSettings
   return results;
 }
 
+/** One line per check (wrapped to 100 columns), with `fix:` under each failure. */
 export function renderChecks(results: readonly CheckResult[]): string {
   return results
-    .map((r) => `${r.ok ? '✔' : '✘'} ${r.name}: ${r.detail}${!r.ok && r.hint ? `\n    fix: ${r.hint}` : ''}`)
+    .flatMap((r) => [
+      ...wrap(`${r.ok ? '✔' : '✘'} ${r.name}: ${r.detail}`, '', '    '),
+      ...(!r.ok && r.hint ? wrap(`    fix: ${r.hint}`, '', '         ') : []),
+    ])
     .join('\n');
 }

@@ -24,6 +24,7 @@ import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { PowerShell, type PowerShellOptions } from 'node-powershell';
 import { ExchangeError } from '../errors';
+import { EXCHANGE_MODULE_INSTALL } from '../exchangeModule';
 import type {
   ActionResult,
   ActionStatus,
@@ -582,7 +583,7 @@ function connectHint(code: string, message: string, connection: ExchangeConnecti
     return "check EXO_ORGANIZATION: use the tenant's primary .onmicrosoft.com domain";
   switch (code) {
     case 'ExchangeModuleNotFound':
-      return 'install the ExchangeOnlineManagement module (pinned 3.x) into a folder on PSModulePath, e.g. with Save-Module';
+      return `install the ExchangeOnlineManagement module where PSModulePath finds it, for the user running the app: ${EXCHANGE_MODULE_INSTALL}`;
     case 'CertificateNoPrivateKey':
       return 'use the certificate with its private key: a PFX (or PEM) that includes the key; in Key Vault, an exportable key';
     case 'CertificateInvalid':

@@ -57,53 +57,98 @@ export function exitCodeFor(report: SweepReport): 0 | 1 {
   return report.summary.failed > 0 ? 1 : 0;
 }
 
-/** A readable table and summary for people (CLI without --json). */
+/** Human output fits this many columns; the full detail is in the JSON report. */
+export const OUTPUT_COLUMNS = 100;
+
+const OUTCOME_MARK: Record<RunOutcome, string> = {
+  completed: '✔',
+  failed: '✘',
+  skipped: '-',
+  planned: '○',
+};
+
+/**
+ * A readable report for people (CLI without --json): one block per run, every line at most
+ * OUTPUT_COLUMNS wide (long text wraps, long names are abbreviated). A dry run lists under each
+ * action the change cmdlets it would run; lookups and the rest are in the JSON report.
+ */
 export function renderReport(report: SweepReport): string {
   const lines: string[] = [];
   const title = report.dryRun ? 'Dry run (nothing changed, nothing signalled)' : 'Sweep';
-  lines.push(`${title}: ${report.startedAt} → ${report.finishedAt}`);
-  if (report.runs.length === 0) {
-    lines.push('No runs waiting.');
-  } else {
-    const rows = report.runs.map((run) => [
-      run.runId,
-      run.workflowName,
-      run.email || '(none)',
-      run.outcome,
-      run.signalled ? 'yes' : 'no',
-      describeRun(run),
-    ]);
-    lines.push(...table(['run', 'workflow', 'email', 'outcome', 'signalled', 'actions / reason'], rows));
+  lines.push(...wrap(`${title}: ${report.startedAt} → ${report.finishedAt}`, '', ''));
+  if (report.runs.length === 0) lines.push('No runs waiting.');
+  const nameWidth = Math.max(0, ...report.runs.flatMap((run) => run.actions.map((a) => a.name.length)));
+  for (const run of report.runs) {
+    lines.push('');
+    const signalled =
+      run.outcome === 'planned' || run.outcome === 'skipped'
+        ? ''
+        : run.signalled
+          ? ', signalled'
+          : ', not signalled';
+    const head = `${OUTCOME_MARK[run.outcome]} ${run.outcome}${signalled}  run ${run.runId}  ${run.workflowName}`;
+    lines.push(abbreviate(head, OUTPUT_COLUMNS));
+    lines.push(abbreviate(`  ${run.email ? quoteForDisplay(run.email) : '(no email)'}`, OUTPUT_COLUMNS));
+    for (const action of run.actions) {
+      const label = `  ${action.name.padEnd(nameWidth)}  ${action.status.padEnd(7)}  `;
+      lines.push(...wrap(`${label}${action.detail ?? ''}`.trimEnd(), '', ' '.repeat(label.length)));
+      if (report.dryRun) {
+        for (const cmdlet of (action.cmdlets ?? []).filter((c) => !/^Get-/.test(c))) {
+          lines.push(...wrap(`    would run: ${cmdlet}`, '', ' '.repeat(8)));
+        }
+      }
+    }
+    if (run.error) lines.push(...wrap(`  error: ${run.error}`, '', '    '));
+    if (run.detail) lines.push(...wrap(`  ${run.detail}`, '', '    '));
   }
   const s = report.summary;
   lines.push('');
   lines.push(
-    `Summary: ${s.completed} completed, ${s.failed} failed, ${s.skipped} skipped, ${s.planned} planned` +
-      (report.deferred > 0 ? `, ${report.deferred} left for the next sweep` : ''),
+    ...wrap(
+      `Summary: ${s.completed} completed, ${s.failed} failed, ${s.skipped} skipped, ${s.planned} planned` +
+        (report.deferred > 0 ? `, ${report.deferred} left for the next sweep` : ''),
+      '',
+      '  ',
+    ),
   );
-  for (const warning of report.warnings) lines.push(`Warning: ${warning}`);
+  for (const warning of report.warnings) lines.push(...wrap(`Warning: ${warning}`, '', '  '));
   return lines.join('\n');
 }
 
-function describeRun(run: RunReport): string {
-  // Details of failures are in `error`; the table keeps each action to name=status.
-  const parts = run.actions.map((action) => `${action.name}=${action.status}`);
-  if (run.error) parts.push(`error: ${run.error}`);
-  if (run.detail) parts.push(run.detail);
-  return parts.join('; ');
+/** An untrusted address on one line: control characters shown as '?'. */
+function quoteForDisplay(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
 }
 
-function table(header: string[], rows: string[][]): string[] {
-  const widths = header.map((h, i) =>
-    Math.min(i === header.length - 1 ? 200 : 40, Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length))),
-  );
-  const format = (cells: string[]) =>
-    cells
-      .map((cell, i) => {
-        const width = widths[i] ?? cell.length;
-        const text = cell.length > width ? `${cell.slice(0, width - 1)}…` : cell;
-        return i === cells.length - 1 ? text : text.padEnd(width);
-      })
-      .join('  ');
-  return [format(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(format)];
+/** Cut a line to `width` columns, ending in '…' when something was cut. */
+export function abbreviate(text: string, width: number): string {
+  const chars = [...text];
+  return chars.length <= width ? text : `${chars.slice(0, width - 1).join('')}…`;
+}
+
+/**
+ * Wrap text into lines of at most OUTPUT_COLUMNS: at spaces where possible, hard-cut otherwise
+ * (a cmdlet line or an address can be one long word). `first` and `rest` prefix the lines.
+ */
+export function wrap(text: string, first: string, rest: string, width = OUTPUT_COLUMNS): string[] {
+  const out: string[] = [];
+  let prefix = first;
+  let remaining = [...quoteForDisplay(text)];
+  while (remaining.length > 0) {
+    const room = Math.max(10, width - prefix.length);
+    if (remaining.length <= room) {
+      out.push(prefix + remaining.join(''));
+      break;
+    }
+    let cut = remaining.lastIndexOf(' ', room);
+    // Keep an indentation made of spaces together with its text: break only after some text.
+    const leading = remaining.findIndex((c) => c !== ' ');
+    if (cut <= leading) cut = room;
+    out.push((prefix + remaining.slice(0, cut).join('')).trimEnd());
+    remaining = remaining.slice(cut);
+    while (remaining[0] === ' ') remaining = remaining.slice(1);
+    prefix = rest;
+  }
+  return out.length > 0 ? out : [first.trimEnd()];
 }

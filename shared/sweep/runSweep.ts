@@ -63,6 +63,8 @@ export interface SweepRequest {
 const EXPIRY_WARNING_DAYS = 30;
 const DAY_MS = 24 * 3600 * 1000;
 const SIGNALLABLE: ReadonlySet<ActionResult['status']> = new Set(['done', 'already', 'skipped']);
+/** In a dry run, what would end signallable: the same, with `planned` in place of `done`. */
+const DRY_RUN_OK: ReadonlySet<ActionResult['status']> = new Set(['planned', 'already', 'skipped']);
 
 export async function runSweep(
   deps: SweepDependencies,
@@ -97,8 +99,7 @@ export async function runSweep(
       const daysLeft = Math.floor((certificate.expiresOn.getTime() - clock.now().getTime()) / DAY_MS);
       if (daysLeft < EXPIRY_WARNING_DAYS) {
         const warning = `the Exchange certificate ${certificate.thumbprint} expires in ${daysLeft} day(s) (${certificate.expiresOn.toISOString()}); rotate it (see the README)`;
-        warnings.push(warning);
-        logger.warn(warning);
+        warnings.push(warning); // reported (and logged by the boundary) with the report
       }
     }
     return { auth: 'certificate', organization: target.organization, appId: target.appId, certificate };
@@ -218,7 +219,8 @@ export async function runSweep(
         // Setup broke mid-sweep (e.g. the certificate was rotated to a bad one): stop here, keep the report.
         abortAfter = `the sweep stopped early: ${error.describe()}`;
       }
-      logger.error(`run ${runId} failed: ${error.describe()}`, { runId, code: error.code });
+      // The per-run outcome is logged once, at the boundary (logReport, the CLI's progress); here only detail.
+      logger.debug(`run ${runId} failed: ${error.describe()}`, { runId, code: error.code });
       return {
         ...base,
         email: '',
@@ -240,7 +242,7 @@ export async function runSweep(
     const base = { runId: run.runId, workflowId: step.workflowId, workflowName: step.workflowName };
     const email = typeof run.person?.email === 'string' ? run.person.email : '';
     const failed = (error: string, actions: ActionResult[] = []): RunReport => {
-      logger.warn(`run ${run.runId} failed, not signalled: ${error}`, { runId: run.runId });
+      logger.debug(`run ${run.runId} failed, not signalled: ${error}`, { runId: run.runId });
       return { ...base, email, outcome: 'failed', actions, signalled: false, error };
     };
 
@@ -268,20 +270,22 @@ export async function runSweep(
       actions = result.actions;
     }
 
-    if (request.dryRun) {
-      return { ...base, email, outcome: 'planned', actions, signalled: false };
-    }
-    const blocking = actions.filter((action) => !SIGNALLABLE.has(action.status));
+    // A dry run tells the truth: a plan Exchange says would fail is a failed run (counted, exit 1).
+    const allowed = request.dryRun ? DRY_RUN_OK : SIGNALLABLE;
+    const blocking = actions.filter((action) => !allowed.has(action.status));
     if (blocking.length > 0 || actions.length !== plan.actions.length) {
       return failed(
         blocking.length > 0 ? describeFailures(blocking) : 'Exchange did not report every action',
         actions,
       );
     }
+    if (request.dryRun) {
+      return { ...base, email, outcome: 'planned', actions, signalled: false };
+    }
 
     const signal = await deps.workflowApi.signal(step, run);
     if (signal === 'notWaiting') {
-      logger.warn(
+      logger.debug(
         `run ${run.runId}: the step was no longer waiting when we signalled (409); someone else moved it on`,
       );
       return {
@@ -293,7 +297,7 @@ export async function runSweep(
         detail: 'the step was no longer waiting when we signalled (409)',
       };
     }
-    logger.info(`run ${run.runId} completed and signalled '${step.actionName}'`, { runId: run.runId });
+    logger.debug(`run ${run.runId} completed and signalled '${step.actionName}'`, { runId: run.runId });
     return { ...base, email, outcome: 'completed', actions, signalled: true };
   }
 }

@@ -50,12 +50,16 @@ describe('exo-workflow-sync sweep (CLI, end to end)', () => {
     const runIds = people(5).map((p) => world.addWaitingRun(p.person));
     const result = await runCli(['sweep', '--json'], world.env({ TRELICA_PAGE_SIZE: '2' }));
     expect(result.stderr).toContain('[Terminate Users] 5 run(s) waiting');
+    // Progress on stderr (not a terminal here): one plain line per finished run, each run once.
+    expect(result.stderr).toMatch(/^1\/5 done, 0 failed, \d+:\d\d elapsed, ~\d+:\d\d left: completed /m);
+    expect(result.stderr).toMatch(/^5\/5 done, 0 failed, \d+:\d\d elapsed: completed /m);
     expect(result.code).toBe(0);
     const report = parseReport(result.stdout);
     expect(report.summary).toEqual({ completed: 5, failed: 0, skipped: 0, planned: 0 });
     expect(report.runs.every((run) => run.signalled)).toBe(true);
     expect(world.simulator.requestsTo('listRuns').filter((r) => r.status === 200)).toHaveLength(3);
     expect(world.simulator.signals.map((s) => s.runId).sort()).toEqual([...runIds].sort());
+    for (const runId of runIds) expect(result.stderr.split(runId).length - 1).toBe(1);
     expect(report.stats.powerShellProcesses).toBe(1);
     expect(report.stats.apiRequests).toBe(world.simulator.requests.length);
     for (const { address } of people(5)) {
@@ -175,13 +179,49 @@ describe('exo-workflow-sync sweep (CLI, end to end)', () => {
     expect(world.simulator.signals).toEqual([]);
   });
 
-  it('prints a readable table without --json', async () => {
+  it('reports a dry run that would fail as failed, with exit 1, and still changes nothing', async () => {
     world = await EndToEndWorld.create(tenantFor(1));
-    world.addWaitingRun(people(1)[0]!.person);
+    const fine = world.addWaitingRun(people(1)[0]!.person);
+    const ghost = world.addWaitingRun({ name: 'Ghost', email: 'ghost@contoso.com' });
+    const result = await runCli(['sweep', '--dry-run', '--json'], world.env());
+    expect(result.code).toBe(1);
+    const report = parseReport(result.stdout);
+    expect(report.summary).toEqual({ completed: 0, failed: 1, skipped: 0, planned: 1 });
+    expect(report.runs.find((r) => r.runId === ghost)).toMatchObject({
+      outcome: 'failed',
+      signalled: false,
+      error: expect.stringMatching(/No mailbox was found .*ghost@contoso\.com/),
+    });
+    expect(report.runs.find((r) => r.runId === fine)?.outcome).toBe('planned');
+    expect(changeCmdlets(world)).toEqual([]);
+    expect(world.simulator.signals).toEqual([]);
+  });
+
+  it('prints a readable report within 100 columns without --json; a dry run lists its cmdlets', async () => {
+    world = await EndToEndWorld.create(tenantFor(1));
+    const runId = world.addWaitingRun(people(1)[0]!.person);
+    const dry = await runCli(['sweep', '--dry-run'], world.env());
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(/^Dry run \(nothing changed, nothing signalled\)/);
+    expect(dry.stdout).toMatch(new RegExp(`^○ planned {2}run ${runId} {2}Terminate Users$`, 'm'));
+    expect(dry.stdout).toMatch(/^ {4}would run: Set-Mailbox -Identity '[0-9a-f-]{36}' -Type Shared/m);
+    expect(dry.stdout).toMatch(/^ {4}would run: Remove-DistributionGroupMember /m);
+    expect(dry.stdout).not.toMatch(/would run: Get-/);
+
     const result = await runCli(['sweep'], world.env());
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/run\s+workflow\s+email\s+outcome\s+signalled/);
+    expect(result.stdout).toMatch(
+      new RegExp(`^✔ completed, signalled {2}run ${runId} {2}Terminate Users$`, 'm'),
+    );
+    expect(result.stdout).toMatch(/^ {2}convertToShared +done +Converted leaver1@contoso\.com/m);
+    expect(result.stdout).not.toMatch(/would run/);
     expect(result.stdout).toMatch(/Summary: 1 completed, 0 failed, 0 skipped, 0 planned/);
+    for (const output of [dry.stdout, dry.stderr, result.stdout, result.stderr]) {
+      const long = output.split('\n').filter((line) => [...line].length > 100);
+      expect(long).toEqual([]);
+    }
+    // Each result is printed once on stderr (the progress line), not again by the logger.
+    expect(result.stderr.split(runId).length - 1).toBe(1);
   });
 
   it('exits 2 with every bad setting named when the configuration is wrong, and processes nothing', async () => {
@@ -205,9 +245,51 @@ describe('exo-workflow-sync sweep (CLI, end to end)', () => {
       world.env({ TRELICA_CLIENT_SECRET: 'wrong-secret-value' }),
     );
     expect(result.code).toBe(2);
-    expect(result.stdout).toBe('');
-    expect(result.stderr).toMatch(/refused|invalid_client/i);
-    expect(result.stderr).not.toContain('wrong-secret-value');
+    const document = JSON.parse(result.stdout) as { error: { code: string; message: string; hint: string } };
+    expect(result.stdout.trim().split('\n')).toHaveLength(1);
+    expect(document.error.message).toMatch(/refused|invalid_client/i);
+    expect(document.error.code).toEqual(expect.any(String));
+    expect(document.error.hint).toEqual(expect.any(String));
+    expect(result.stdout + result.stderr).not.toContain('wrong-secret-value');
+  });
+
+  it('prints exactly one JSON error document for every setup or usage error under --json (exit 2)', async () => {
+    world = await EndToEndWorld.create(tenantFor(1));
+    const badConfig = world.env({ TRELICA_CLIENT_ID: '', EXO_AUTH: 'nope' });
+    for (const args of [
+      ['sweep', '--json'],
+      ['sweep', '--dry-run', '--json'],
+      ['rerun', 'ffffffffffffffffffffffff', '--json'],
+      ['check', '--json'],
+    ]) {
+      const result = await runCli(args, badConfig);
+      expect({ args, code: result.code }).toEqual({ args, code: 2 });
+      const lines = result.stdout.split('\n').filter((line) => line.trim() !== '');
+      expect(lines).toHaveLength(1);
+      const document = JSON.parse(lines[0] as string) as {
+        error: { code: string; message: string; hint: string; problems: string[] };
+      };
+      expect(document.error.code).toBe('ConfigInvalid');
+      expect(document.error.problems).toEqual(
+        expect.arrayContaining([
+          'TRELICA_CLIENT_ID is required',
+          expect.stringMatching(/^EXO_AUTH must be one of/),
+        ]),
+      );
+      expect(document.error.hint).toMatch(/README/);
+    }
+    for (const args of [
+      ['rerun', 'not-an-id', '--json'],
+      ['frobnicate', '--json'],
+      ['sweep', '--json', '--bogus'],
+    ]) {
+      const result = await runCli(args, world.env());
+      expect({ args, code: result.code }).toEqual({ args, code: 2 });
+      expect(JSON.parse(result.stdout)).toMatchObject({
+        error: { code: 'UsageError', message: expect.any(String), hint: expect.any(String) },
+      });
+    }
+    expect(world.simulator.requests).toEqual([]);
   });
 
   it('starts no PowerShell and reads no certificate when nothing is waiting', async () => {
@@ -271,15 +353,18 @@ describe('exo-workflow-sync sweep (CLI, end to end)', () => {
     expect(good.stdout).toMatch(/✔ configuration/);
     expect(good.stdout).toMatch(/✔ workflow 'Terminate Users'/);
     expect(good.stdout).toMatch(/✔ action 'Continue' on 'Terminate Users': offered by waiting run/);
-    expect(good.stdout).toMatch(/✔ certificate: file .*thumbprint [0-9A-F]{40}/);
+    expect(good.stdout).toMatch(/✔ certificate: file .*thumbprint\s+[0-9A-F]{40}/);
     expect(good.stdout).toMatch(
-      /✔ PowerShell and Exchange module: PowerShell 7\.\d+\.\d+ \(.+\); ExchangeOnlineManagement 3\.10\.1/,
+      /✔ PowerShell and Exchange module: PowerShell 7\.\d+\.\d+ \(.+\);\s+ExchangeOnlineManagement 3\.10\.1/,
     );
 
     const bad = await runCli(['check'], world.env({ WORKFLOW_STEP_NAME: 'Wait for PowerShell' }));
     expect(bad.code).toBe(2);
-    expect(bad.stdout).toMatch(/✘ workflow 'Terminate Users': .*Wait for PowerShell/);
+    expect(bad.stdout).toMatch(/✘ workflow 'Terminate Users': [\s\S]*Wait[\s]+for[\s]+PowerShell/);
     expect(bad.stdout).toMatch(/fix: /);
+    for (const output of [good.stdout, bad.stdout]) {
+      expect(output.split('\n').filter((line) => [...line].length > 100)).toEqual([]);
+    }
     expect(world.simulator.signals).toEqual([]);
     expect(world.tenant.calls().filter((c) => /^(Set|Add|Remove)-/.test(c.cmdlet))).toEqual([]);
   });

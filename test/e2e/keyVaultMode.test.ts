@@ -94,10 +94,11 @@ describe('Key Vault mode through a managed identity (CLI, end to end)', () => {
     world.addWaitingRun(LEAVER);
     const result = await runCli(['sweep', '--json'], envFor());
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/Key Vault (Secrets|Certificate) User/);
-    expect(result.stderr).toMatch(
-      /4633458b-17de-408a-b874-0445c86b69e6|db79e9a7-68ee-4b58-9aeb-b90e7c24fcba/,
-    );
+    // With --json the setup error is the one JSON document on stdout.
+    const { error } = JSON.parse(result.stdout) as { error: { message: string; hint: string } };
+    const said = `${error.message} ${error.hint}`;
+    expect(said).toMatch(/Key Vault (Secrets|Certificate) User/);
+    expect(said).toMatch(/4633458b-17de-408a-b874-0445c86b69e6|db79e9a7-68ee-4b58-9aeb-b90e7c24fcba/);
     expect(world.simulator.signals).toEqual([]);
   });
 });

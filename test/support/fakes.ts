@@ -105,11 +105,11 @@ export class FakeExchangeShell implements ExchangeShell {
     }
     if (this.failWith) throw this.failWith;
     this.plans.push({ plan, whatIf });
-    const actions = plan.actions.map((action) =>
-      whatIf && !action.skipReason
-        ? { name: action.name, status: 'planned' as const }
-        : this.behaviour(plan, action),
-    );
+    // In a dry run an action that would change something is `planned`; one that would fail still fails.
+    const actions = plan.actions.map((action): ActionResult => {
+      const result = this.behaviour(plan, action);
+      return whatIf && result.status === 'done' ? { ...result, status: 'planned' } : result;
+    });
     return { actions, cmdletCalls: actions.length };
   }
 

@@ -92,6 +92,61 @@ describe('loadConfig', () => {
     }
   });
 
+  it('still checks the certificate settings when EXO_AUTH itself is invalid', () => {
+    const problems = problemsOf({
+      ...valid,
+      EXO_AUTH: 'pasword',
+      EXO_APP_ID: 'app-42',
+      KEY_VAULT_URL: 'http://vault.example.com',
+    });
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'EXO_AUTH must be one of certificate, managedIdentity (got "pasword")',
+        'EXO_APP_ID must be the Entra application (client) id, a GUID (got "app-42")',
+        'KEY_VAULT_URL must be an https:// URL such as https://my-vault.vault.azure.net (got "http://vault.example.com")',
+      ]),
+    );
+  });
+
+  it('echoes each bad value, naming the wrong entry of a list', () => {
+    const problems = problemsOf({
+      ...valid,
+      EXO_ACTIONS: 'convertToShared, deleteEverything ,grantManagerSendAs',
+      TRELICA_BASE_URL: 'ftp://example.com',
+      TRELICA_PAGE_SIZE: '5000',
+      DRY_RUN: 'maybe',
+      EXO_ORGANIZATION: 'contoso.com',
+      SWEEP_SCHEDULE: 'every hour',
+      AZURE_CLIENT_ID: 'me',
+    });
+    const byName = (name: string) => problems.find((p) => p.startsWith(`${name} `)) ?? '';
+    expect(byName('EXO_ACTIONS')).toMatch(
+      /^EXO_ACTIONS entry 2 \(got "deleteEverything"\) is not valid: must be one of convertToShared, /,
+    );
+    expect(byName('TRELICA_BASE_URL')).toContain('(got "ftp://example.com")');
+    expect(byName('TRELICA_PAGE_SIZE')).toContain('(got "5000")');
+    expect(byName('DRY_RUN')).toContain('(got "maybe")');
+    expect(byName('EXO_ORGANIZATION')).toContain('(got "contoso.com")');
+    expect(byName('SWEEP_SCHEDULE')).toContain('(got "every hour")');
+    expect(byName('AZURE_CLIENT_ID')).toContain('(got "me")');
+  });
+
+  it('never echoes the value of a secret setting, even in a message about another problem', () => {
+    const secrets = {
+      TRELICA_CLIENT_SECRET: 'hunter2-client-secret',
+      EXO_CERTIFICATE_PASSWORD: 'hunter2-pfx-password',
+      AzureWebJobsStorage: 'DefaultEndpointsProtocol=https;AccountKey=hunter2key',
+    };
+    let message = '';
+    try {
+      loadConfig({ ...secrets, EXO_AUTH: 'nope', TRELICA_PAGE_SIZE: 'x', EXO_ACTIONS: 'x' });
+    } catch (error) {
+      message = JSON.stringify(error) + String(error) + (error as Error).message;
+    }
+    expect(message).toMatch(/EXO_AUTH must be one of/);
+    expect(message).not.toMatch(/hunter2/);
+  });
+
   it('asks for a certificate source in certificate mode, and for only one of them', () => {
     expect(problemsOf({ ...valid, KEY_VAULT_URL: '' }).join()).toMatch(
       /KEY_VAULT_URL is required when EXO_AUTH=certificate/,

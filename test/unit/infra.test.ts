@@ -3,16 +3,19 @@
  * versus the Bicep app settings and the README's configuration table; the Dockerfile's pinned
  * versions versus docs/deploy.md, the README and the pinned pwsh the tests run on; host.json
  * and local.settings.json for `func start`; and the Bicep itself, compiled and linted with the
- * Bicep CLI (scripts/get-bicep.sh fetches it; without it that test fails and says so).
+ * Bicep CLI (scripts/bicep.js installs it from NuGet on first use; without the .NET SDK that test
+ * fails with one message saying so).
  *
  * The image cannot be built on these machines (no container registry is reachable), so its
  * structure is what is checked here.
  */
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { DEFAULTS, SETTINGS, type SettingName } from '../../shared/config';
+import { EXCHANGE_MODULE_INSTALL, EXCHANGE_MODULE_VERSION } from '../../shared/exchangeModule';
 import { logReport, TIMER_BUDGET_MS } from '../../functions/invocation';
 import { pinnedPowerShellVersion } from '../../shared/exchange/findPowerShell';
 import type { SweepReport } from '../../shared/sweep/report';
@@ -345,6 +348,26 @@ describe('container image (Dockerfile): built by azd in Azure, checked here for 
     expect(install?.args).toContain('= "${PWSH_VERSION}"');
   });
 
+  it('gives one install instruction for the Exchange module: check, README and docs/deploy.md agree with the image', () => {
+    expect(EXCHANGE_MODULE_INSTALL).toContain('Install-PSResource -Name ExchangeOnlineManagement');
+    expect(read('README.md')).toContain(EXCHANGE_MODULE_INSTALL);
+    expect(read('docs/deploy.md')).toContain(EXCHANGE_MODULE_INSTALL);
+    expect(dockerArg('EXCHANGE_ONLINE_MANAGEMENT_VERSION')).toBe(EXCHANGE_MODULE_VERSION);
+    // The image uses the same PSResourceGet, gallery and trust flags (Save- rather than Install-).
+    const save = dockerfile().find((i) => i.keyword === 'RUN' && i.args.includes('Save-PSResource'));
+    expect(save?.args).toContain('-Repository PSGallery -TrustRepository');
+    for (const file of [
+      'README.md',
+      'docs/deploy.md',
+      'shared/check/runChecks.ts',
+      'shared/exchange/powerShellExchangeShell.ts',
+    ])
+      expect({ file, text: read(file) }).toEqual({
+        file,
+        text: expect.not.stringMatching(/Install-Module|Save-Module/),
+      });
+  });
+
   it('saves the Exchange module at build time into the folder PSModulePath names, so nothing downloads at run time', () => {
     const modulePath = dockerEnv().get('PSModulePath');
     expect(modulePath).toMatch(/^\/opt\//);
@@ -534,10 +557,11 @@ describe('the admin guide (docs/deploy.md) matches what the app does', () => {
     const failedCount = String.raw`(\d+) failed`;
     for (const pattern of [runId, outcome, failedCount])
       expect(docs()).toContain(`extract(@"${pattern}", 1, message)`);
-    expect(docs()).toContain('where message startswith "run "');
+    const runLinePattern = String.raw`^run [0-9a-fA-F]{24} \(.*\) (completed|failed|skipped|planned)`;
+    expect(docs()).toContain(`where message matches regex @"${runLinePattern}"`);
     expect(docs()).toContain('where message startswith "sweep summary"');
 
-    const runLines = lines.filter((line) => line.startsWith('run '));
+    const runLines = lines.filter((line) => new RegExp(runLinePattern).test(line));
     expect(
       runLines.map((line) => [new RegExp(runId).exec(line)?.[1], new RegExp(outcome).exec(line)?.[1]]),
     ).toEqual([
@@ -563,6 +587,45 @@ describe('the admin guide (docs/deploy.md) matches what the app does', () => {
   });
 });
 
+describe('the Bicep CLI, installed on first use (scripts/bicep.js)', () => {
+  const bicep = createRequire(__filename)('../../scripts/bicep.js') as {
+    BICEP_VERSION: string;
+    bicepPackageFor(platform: string, arch: string): string | undefined;
+  };
+
+  it('picks the NuGet package for the platform it runs on', () => {
+    expect(bicep.BICEP_VERSION).toBe('0.49.2');
+    expect(bicep.bicepPackageFor('linux', 'x64')).toBe('Azure.Bicep.CommandLine.linux-x64');
+    expect(bicep.bicepPackageFor('linux', 'arm64')).toBe('Azure.Bicep.CommandLine.linux-arm64');
+    expect(bicep.bicepPackageFor('darwin', 'x64')).toBe('Azure.Bicep.CommandLine.osx-x64');
+    expect(bicep.bicepPackageFor('darwin', 'arm64')).toBe('Azure.Bicep.CommandLine.osx-arm64');
+    expect(bicep.bicepPackageFor('win32', 'ia32')).toBeUndefined();
+  });
+
+  it('says in one clear message, exit 2, that the .NET SDK is missing', () => {
+    const toolsDir = mkdtempSync(join(tmpdir(), 'bicep-tools-'));
+    try {
+      const result = spawnSync(
+        process.execPath,
+        [join(ROOT, 'scripts', 'bicep.js'), '--tools-dir', toolsDir],
+        {
+          env: { PATH: toolsDir, HOME: process.env.HOME },
+          encoding: 'utf8',
+        },
+      );
+      expect(result.status).toBe(2);
+      expect(result.stdout).toBe('');
+      expect(result.stderr.trim().split('\n')).toEqual([
+        expect.stringMatching(
+          /^bicep: Bicep 0\.49\.2 is installed on first use from NuGet with the \.NET SDK, .*Install the \.NET SDK/,
+        ),
+      ]);
+    } finally {
+      rmSync(toolsDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('Bicep (infra/)', () => {
   let outDir = '';
   let validation: { status: number | null; output: string } = { status: null, output: '' };
@@ -575,18 +638,17 @@ describe('Bicep (infra/)', () => {
       timeout: 120_000,
     });
     validation = { status: result.status, output: `${result.stdout}${result.stderr}` };
-  });
+    // The one line saying that Bicep was installed (first use only) reaches the person running the tests.
+    const installed = /^Installing the Bicep CLI .*$/m.exec(result.stderr ?? '');
+    if (installed) process.stderr.write(`[tests] ${installed[0]}\n`);
+  }, 180_000);
 
   afterAll(() => {
     if (outDir) rmSync(outDir, { recursive: true, force: true });
   });
 
-  it('compiles and lints without a warning (needs the CLI from scripts/get-bicep.sh)', () => {
-    if (validation.status === 2) {
-      throw new Error(
-        `the Bicep CLI is missing: run "bash scripts/get-bicep.sh" first.\n${validation.output}`,
-      );
-    }
+  it('compiles and lints without a warning (the Bicep CLI installs itself on first use)', () => {
+    if (validation.status === 2) throw new Error(validation.output.trim());
     expect({ status: validation.status, output: validation.output }).toEqual({
       status: 0,
       output: expect.stringContaining('builds and lints clean') as unknown as string,

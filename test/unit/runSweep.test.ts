@@ -1,6 +1,7 @@
 import { ALL_ACTIONS } from '../../shared/config';
 import { CertificateError, WorkflowApiError } from '../../shared/errors';
 import { silentLogger } from '../../shared/logging';
+import { exitCodeFor } from '../../shared/sweep/report';
 import { runSweep, type SweepDependencies, type SweepSettings } from '../../shared/sweep/runSweep';
 import {
   FakeCertificateSource,
@@ -132,6 +133,34 @@ describe('runSweep', () => {
     expect(report.summary.planned).toBe(1);
     expect(exchange.plans[0]?.whatIf).toBe(true);
     expect(api.signalled).toEqual([]);
+  });
+
+  it('reports a dry run that Exchange says would fail as failed, counted, and signals nothing', async () => {
+    const { deps, api, exchange } = setup();
+    api.addRun({ runId: id(1), person: { email: 'ghost@contoso.com' } });
+    api.addRun({ runId: id(2), person: { email: 'a@contoso.com' } });
+    exchange.behaviour = (plan, action) =>
+      plan.mailbox === 'ghost@contoso.com'
+        ? { name: action.name, status: 'failed', detail: 'no mailbox ghost@contoso.com' }
+        : action.skipReason
+          ? { name: action.name, status: 'skipped', detail: action.skipReason }
+          : { name: action.name, status: 'done' };
+    const report = await runSweep(deps, settings, { dryRun: true });
+    const ghost = report.runs.find((run) => run.runId === id(1));
+    expect(ghost).toMatchObject({ outcome: 'failed', signalled: false });
+    expect(ghost?.error).toMatch(/no mailbox ghost@contoso\.com/);
+    expect(report.runs.find((run) => run.runId === id(2))?.outcome).toBe('planned');
+    expect(report.summary).toEqual({ completed: 0, failed: 1, skipped: 0, planned: 1 });
+    expect(exitCodeFor(report)).toBe(1);
+    expect(api.signalled).toEqual([]);
+  });
+
+  it('exits 0 from a dry run in which every run would succeed', async () => {
+    const { deps, api } = setup();
+    api.addRun({ runId: id(1), person: { email: 'a@contoso.com' } });
+    const report = await runSweep(deps, settings, { dryRun: true });
+    expect(report.summary).toEqual({ completed: 0, failed: 0, skipped: 0, planned: 1 });
+    expect(exitCodeFor(report)).toBe(0);
   });
 
   it('reports a 409 on the signal as completed but not signalled, without failing the sweep', async () => {
