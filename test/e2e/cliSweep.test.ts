@@ -2,7 +2,7 @@
  * End to end through the compiled CLI, the SaaS Manager simulator, the stub Exchange module and real
  * PowerShell (the engine host in CI): what an admin running `exo-workflow-sync sweep` would see.
  */
-import { startAzuriteBlob, type AzuriteBlob } from '../support/azurite';
+import { startAzuriteStorage, type AzuriteStorage } from '../support/azurite';
 import { EndToEndWorld, parseReport, runCli } from '../support/cliHarness';
 
 const people = (n: number) =>
@@ -282,9 +282,10 @@ describe('exo-workflow-sync sweep (CLI, end to end)', () => {
   });
 
   describe('two sweeps at once', () => {
-    let azurite: AzuriteBlob;
+    // Blob leases for the claims and the table for the run records, as in Azure.
+    let azurite: AzuriteStorage;
     beforeAll(async () => {
-      azurite = await startAzuriteBlob();
+      azurite = await startAzuriteStorage();
     }, 30_000);
     afterAll(async () => azurite?.stop());
 
