@@ -122,6 +122,8 @@ export async function runSandbox(options: SandboxOptions, io: CliIo): Promise<nu
       WORKFLOW_STEP_NAME: 'Signal',
       WORKFLOW_ACTION_NAME: 'Continue',
       EXO_AUTH: 'certificate',
+      // The sandbox's run records live and go with its work folder, never in the user's home.
+      EXO_RUN_RECORDS_DIR: join(workDir, 'runs'),
       EXO_APP_ID: STUB_APP_ID,
       EXO_ORGANIZATION: STUB_ORGANIZATION,
       EXO_CERTIFICATE_PATH: pfxPath,

@@ -84,6 +84,13 @@ param EXO_AUTOMAPPING string = 'true'
 @description('Timeout in seconds for one PowerShell call (one run\'s plan, or connecting).')
 param EXO_CALL_TIMEOUT_SECONDS string = '120'
 
+@allowed(['true', 'false'])
+@description('Accept a leaver whose mailbox is already shared when a run first sees it (converted by hand).')
+param EXO_ACCEPT_SHARED_LEAVERS string = 'false'
+
+@description('Comma-separated addresses no run may change or grant to (a group protects its direct members). Empty for none.')
+param EXO_PROTECTED_RECIPIENTS string = ''
+
 @description('Name of the certificate in Key Vault.')
 param EXO_CERTIFICATE_NAME string = 'exo-app-only'
 
@@ -207,8 +214,10 @@ var appSettings = {
   FUNCTIONS_WORKER_RUNTIME: 'node'
   // The app is inside the image; a mounted /home share would hide it.
   WEBSITES_ENABLE_APP_SERVICE_STORAGE: 'false'
-  // Host storage and run claims, signed in with the identity (the account has no shared keys).
+  // Host storage, run claims (blobs) and run records (table), signed in with the identity (the account
+  // has no shared keys).
   AzureWebJobsStorage__blobServiceUri: storage.outputs.blobEndpoint
+  AzureWebJobsStorage__tableServiceUri: storage.outputs.tableEndpoint
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__clientId: identity.outputs.clientId
   // Telemetry, signed in with the identity (the component has local auth disabled).
@@ -234,6 +243,8 @@ var appSettings = {
   EXO_ACTIONS: EXO_ACTIONS
   EXO_AUTOMAPPING: EXO_AUTOMAPPING
   EXO_CALL_TIMEOUT_SECONDS: EXO_CALL_TIMEOUT_SECONDS
+  EXO_ACCEPT_SHARED_LEAVERS: EXO_ACCEPT_SHARED_LEAVERS
+  EXO_PROTECTED_RECIPIENTS: EXO_PROTECTED_RECIPIENTS
 
   // The certificate in Key Vault, read with the identity
   KEY_VAULT_URL: keyVault.outputs.uri

@@ -16,7 +16,9 @@ import { findPowerShell } from './exchange/findPowerShell';
 import { PowerShellExchangeShell } from './exchange/powerShellExchangeShell';
 import { createAzureCredential } from './keyVault/credential';
 import { KeyVaultCertificateSource } from './keyVault/keyVaultCertificateSource';
-import type { CertificateSource, Clock, Logger, RunClaims } from './ports';
+import type { CertificateSource, Clock, Logger, RunClaims, RunRecords } from './ports';
+import { FileRunRecords } from './runRecords/fileRunRecords';
+import { TableRunRecords } from './runRecords/tableRunRecords';
 import { SaasManagerClient } from './saasManager/saasManagerClient';
 import type { SweepReport } from './sweep/report';
 import { runSweep, type SweepRequest, type SweepSettings } from './sweep/runSweep';
@@ -35,6 +37,7 @@ const systemClock: Clock = { now: () => new Date() };
 // Worker-lifetime singletons, keyed by what they depend on (config can differ between tests).
 const certificateSources = new Map<string, CertificateSource>();
 const claimStores = new Map<string, RunClaims>();
+const recordStores = new Map<string, RunRecords>();
 
 export function sweepSettings(config: Config): SweepSettings {
   const exchange: SweepSettings['exchange'] =
@@ -57,6 +60,8 @@ export function sweepSettings(config: Config): SweepSettings {
     actionName: config.workflows.actionName,
     actions: config.exchange.actions,
     autoMapping: config.exchange.autoMapping,
+    acceptSharedLeavers: config.exchange.acceptSharedLeavers,
+    protectedRecipients: config.exchange.protectedRecipients,
     exchange,
   };
 }
@@ -113,7 +118,35 @@ function runClaims(config: Config, env: NodeJS.ProcessEnv, logger: Logger): RunC
   return claims;
 }
 
-function buildDependencies(config: Config, runtime: Runtime) {
+function runRecords(config: Config, env: NodeJS.ProcessEnv): RunRecords {
+  // Identity-based AzureWebJobsStorage (what infra/ deploys) names the table endpoint; an older
+  // deployment with only the blob endpoint gets the same account's table endpoint.
+  const blobServiceUri = env.AzureWebJobsStorage__blobServiceUri;
+  const tableServiceUri =
+    env.AzureWebJobsStorage__tableServiceUri ?? blobServiceUri?.replace('.blob.', '.table.');
+  const key = config.storageConnection ?? tableServiceUri ?? `dir:${config.runRecordsDir ?? ''}`;
+  let records = recordStores.get(key);
+  if (!records) {
+    if (config.storageConnection) {
+      records = new TableRunRecords({ connectionString: config.storageConnection });
+    } else if (tableServiceUri) {
+      const clientId = env.AzureWebJobsStorage__clientId;
+      records = new TableRunRecords({
+        tableServiceUri,
+        credential: createAzureCredential({
+          credential: 'managedIdentity',
+          ...(clientId ? { managedIdentityClientId: clientId } : {}),
+        }),
+      });
+    } else {
+      records = new FileRunRecords(config.runRecordsDir);
+    }
+    recordStores.set(key, records);
+  }
+  return records;
+}
+
+function buildDependencies(config: Config, runtime: Runtime, deadline?: Date) {
   const env = runtime.env ?? process.env;
   const clock = runtime.clock ?? systemClock;
   const logger = runtime.logger;
@@ -131,6 +164,8 @@ function buildDependencies(config: Config, runtime: Runtime) {
       pageSize: config.trelica.pageSize,
       logger,
       clock,
+      // HTTP-triggered sweeps: no retry or wait may outlast the time left to answer.
+      ...(deadline ? { deadline } : {}),
     }),
     exchange: new PowerShellExchangeShell({
       powerShell,
@@ -145,6 +180,7 @@ function buildDependencies(config: Config, runtime: Runtime) {
     }),
     ...(certificates ? { certificates } : {}),
     claims: runClaims(config, env, logger),
+    runRecords: runRecords(config, env),
     clock,
     logger,
   };
@@ -152,7 +188,7 @@ function buildDependencies(config: Config, runtime: Runtime) {
 
 /** Run one sweep (or one rerun) with real adapters. */
 export async function sweep(config: Config, runtime: Runtime, request: SweepRequest): Promise<SweepReport> {
-  return runSweep(buildDependencies(config, runtime), sweepSettings(config), request);
+  return runSweep(buildDependencies(config, runtime, request.deadline), sweepSettings(config), request);
 }
 
 /** Run every check, changing nothing. */

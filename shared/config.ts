@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { ConfigError } from './errors';
 import type { ActionName } from './ports';
 import { Secret } from './secret';
+import { addressProblem } from './sweep/plan';
 
 export const ALL_ACTIONS: readonly ActionName[] = [
   'convertToShared',
@@ -31,6 +32,11 @@ export const SETTINGS = {
   EXO_ACTIONS: 'comma-separated Exchange actions to run for each leaver',
   EXO_AUTOMAPPING: 'add the shared mailbox to the manager’s Outlook (FullAccess -AutoMapping)',
   EXO_CALL_TIMEOUT_SECONDS: 'timeout for one PowerShell call (one run’s plan, or connecting)',
+  EXO_ACCEPT_SHARED_LEAVERS:
+    'accept a leaver whose mailbox is already shared when a run first sees it (converted by hand)',
+  EXO_PROTECTED_RECIPIENTS:
+    'comma-separated addresses no run may change or grant to; a group protects its direct members',
+  EXO_RUN_RECORDS_DIR: 'local folder for run records when AzureWebJobsStorage is not set (CLI)',
   KEY_VAULT_URL: 'Key Vault holding the certificate (selects Key Vault mode)',
   EXO_CERTIFICATE_NAME: 'certificate name in Key Vault',
   KEY_VAULT_CREDENTIAL: 'managedIdentity or azureCli: how to authenticate to Key Vault',
@@ -40,7 +46,7 @@ export const SETTINGS = {
   DRY_RUN: 'plan only: no Exchange change, no signal',
   SWEEP_SCHEDULE: 'NCRONTAB (six fields) for the timer',
   HTTP_SWEEP_BUDGET_SECONDS: 'time an HTTP-triggered sweep may spend before it answers',
-  AzureWebJobsStorage: 'Functions storage; also holds the run claims (blob leases)',
+  AzureWebJobsStorage: 'Functions storage; also holds the run claims (blob leases) and run records (table)',
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -55,6 +61,7 @@ export const DEFAULTS = {
   EXO_ACTIONS: ALL_ACTIONS.join(','),
   EXO_AUTOMAPPING: 'true',
   EXO_CALL_TIMEOUT_SECONDS: '120',
+  EXO_ACCEPT_SHARED_LEAVERS: 'false',
   EXO_CERTIFICATE_NAME: 'exo-app-only',
   DRY_RUN: 'false',
   SWEEP_SCHEDULE: '0 0 * * * *',
@@ -82,14 +89,19 @@ export interface Config {
     actions: ActionName[];
     autoMapping: boolean;
     callTimeoutMs: number;
+    acceptSharedLeavers: boolean;
+    /** Lower-cased addresses. */
+    protectedRecipients: string[];
   };
   /** Absent in managed-identity mode: Exchange then needs no certificate. */
   certificate?: CertificateConfig;
   dryRun: boolean;
   schedule: string;
   httpBudgetMs: number;
-  /** AzureWebJobsStorage: when set, run claims are blob leases there; else a local lock folder. */
+  /** AzureWebJobsStorage: when set, run claims are blob leases and run records a table there; else local folders. */
   storageConnection?: string;
+  /** EXO_RUN_RECORDS_DIR: the local run-record folder (without storage). */
+  runRecordsDir?: string;
 }
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -166,6 +178,26 @@ const schema = z.object({
   EXO_ACTIONS: commaList('EXO_ACTIONS').pipe(z.array(z.enum(ALL_ACTIONS as [ActionName, ...ActionName[]]))),
   EXO_AUTOMAPPING: booleanSetting('EXO_AUTOMAPPING'),
   EXO_CALL_TIMEOUT_SECONDS: integerSetting('EXO_CALL_TIMEOUT_SECONDS', 5, 3600),
+  EXO_ACCEPT_SHARED_LEAVERS: booleanSetting('EXO_ACCEPT_SHARED_LEAVERS'),
+  EXO_PROTECTED_RECIPIENTS: optional.pipe(
+    z
+      .string()
+      .optional()
+      .transform((v) =>
+        (v ?? '')
+          .split(',')
+          .map((item) => item.trim().toLowerCase())
+          .filter((item) => item !== ''),
+      )
+      .superRefine((items, context) => {
+        for (const item of items) {
+          const problem = addressProblem(item);
+          if (problem)
+            context.addIssue({ code: 'custom', message: `lists "${truncate(item)}", which ${problem}` });
+        }
+      }),
+  ),
+  EXO_RUN_RECORDS_DIR: optional,
   KEY_VAULT_URL: optional,
   EXO_CERTIFICATE_NAME: withDefault('EXO_CERTIFICATE_NAME'),
   KEY_VAULT_CREDENTIAL: optional,
@@ -282,11 +314,14 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       actions: ALL_ACTIONS.filter((action) => e.EXO_ACTIONS.includes(action)),
       autoMapping: e.EXO_AUTOMAPPING,
       callTimeoutMs: e.EXO_CALL_TIMEOUT_SECONDS * 1000,
+      acceptSharedLeavers: e.EXO_ACCEPT_SHARED_LEAVERS,
+      protectedRecipients: [...new Set(e.EXO_PROTECTED_RECIPIENTS)],
     },
     dryRun: e.DRY_RUN,
     schedule: e.SWEEP_SCHEDULE,
     httpBudgetMs: e.HTTP_SWEEP_BUDGET_SECONDS * 1000,
     ...(e.AzureWebJobsStorage ? { storageConnection: e.AzureWebJobsStorage } : {}),
+    ...(e.EXO_RUN_RECORDS_DIR ? { runRecordsDir: e.EXO_RUN_RECORDS_DIR } : {}),
   };
   if (e.EXO_AUTH === 'certificate') {
     config.certificate = e.KEY_VAULT_URL
@@ -321,6 +356,10 @@ function describeIssue(issue: z.core.$ZodIssue, setting: string, raw: string | u
     return `entry ${issue.path[1] + 1}${got(setting, issue.input)} is not valid: ${oneOf}`;
   }
   return `${oneOf}${hasValue ? got(setting, raw.trim()) : ''}`;
+}
+
+function truncate(value: string): string {
+  return value.length > 40 ? `${value.slice(0, 40)}…` : value;
 }
 
 function isLoopback(hostname: string): boolean {

@@ -127,6 +127,14 @@ export interface PlannedAction {
   skipReason?: string;
 }
 
+/** Who a run may touch, beyond "a person's own mailbox": the admin's settings. */
+export interface RunPolicy {
+  /** EXO_ACCEPT_SHARED_LEAVERS: a leaver whose mailbox is already shared (converted by hand) is accepted. */
+  acceptSharedLeavers: boolean;
+  /** EXO_PROTECTED_RECIPIENTS: addresses (and groups, whose direct members are protected) no run may change or grant to. */
+  protectedRecipients: readonly string[];
+}
+
 export interface RunPlan {
   runId: string;
   /** The leaver's primary SMTP address, already validated by the planner. */
@@ -135,7 +143,33 @@ export interface RunPlan {
   manager?: string;
   actions: PlannedAction[];
   options: { autoMapping: boolean };
+  /** Absent: no shared leavers accepted, nobody protected. */
+  policy?: RunPolicy;
+  /** Who the run's first attempt resolved: later attempts must resolve to the same objects. */
+  pinned?: RunSubjects;
 }
+
+/** A recipient as Exchange resolved it: the object a run changes or grants to. */
+export interface RecipientRef {
+  /** Exchange's immutable object Guid. */
+  guid: string;
+  /** Primary SMTP address. */
+  address: string;
+  displayName: string;
+  /** RecipientTypeDetails (UserMailbox, SharedMailbox, ...). */
+  type: string;
+}
+
+/** The leaver and the line manager of a run, resolved. */
+export interface RunSubjects {
+  leaver: RecipientRef;
+  manager?: RecipientRef;
+}
+
+/** Read-only resolution of a run's people: who they are, or why the run must not touch them. */
+export type ExchangeResolution =
+  | { ok: true; subjects: RunSubjects; cmdletCalls: number }
+  | { ok: false; reason: string; cmdletCalls: number };
 
 export interface ActionResult {
   name: ActionName;
@@ -149,6 +183,10 @@ export interface ActionResult {
 
 export interface ExchangeRunResult {
   actions: ActionResult[];
+  /** The leaver and manager the actions worked on (absent when the run was refused before any change). */
+  subjects?: RunSubjects;
+  /** Why the whole run was refused before any change (every action then failed with this reason). */
+  refusal?: string;
   /** Number of Exchange cmdlet calls this run made (for benchmarks and logs). */
   cmdletCalls: number;
 }
@@ -174,6 +212,11 @@ export interface ExchangeShell {
     connection: () => Promise<ExchangeConnection>,
     whatIf: boolean,
   ): Promise<ExchangeRunResult>;
+  /**
+   * Resolve and check the run's leaver and line manager without changing anything (the plan's
+   * first step, run before the first attempt pins them). Refusals come back as `ok: false`.
+   */
+  resolveRun(plan: RunPlan, connection: () => Promise<ExchangeConnection>): Promise<ExchangeResolution>;
   /** Start PowerShell and find the Exchange module, without connecting (for `check`). */
   probe(): Promise<ShellProbe>;
   /** Disconnect-ExchangeOnline and stop the process. Safe to call when nothing was started. */
@@ -186,10 +229,42 @@ export interface ExchangeShell {
 // Claims: two sweeps at once never work on the same run
 
 export interface RunClaim {
+  /**
+   * True while the claim is still ours: renews it now where it can expire (a blob lease) and
+   * answers false once a renewal failed, so the run stops before its signal.
+   */
+  confirm(): Promise<boolean>;
   release(): Promise<void>;
 }
 
 export interface RunClaims {
   /** Claim the run for this sweep; undefined when another sweep holds it. */
   tryClaim(runId: string): Promise<RunClaim | undefined>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Run records: who each run is about, pinned by its first attempt (the journal grows from here)
+
+export interface RunRecord {
+  runId: string;
+  workflowId: string;
+  /** The leaver and manager the first attempt resolved. */
+  leaver: RecipientRef;
+  manager?: RecipientRef;
+  /** When the record was first written (ISO 8601). */
+  pinnedAt: string;
+}
+
+export interface StoredRunRecord {
+  record: RunRecord;
+  /** Opaque version (an ETag) for a conditional replace. */
+  version: string;
+}
+
+export interface RunRecords {
+  get(runId: string): Promise<StoredRunRecord | undefined>;
+  /** Write the run's record unless one exists; false when another attempt wrote it first. */
+  create(record: RunRecord): Promise<boolean>;
+  /** Replace the record if it is still at `version`; false when it changed meanwhile. */
+  replace(record: RunRecord, version: string): Promise<boolean>;
 }

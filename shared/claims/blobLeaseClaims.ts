@@ -35,7 +35,11 @@ export class BlobLeaseClaims implements RunClaims {
 
   async tryClaim(runId: string): Promise<RunClaim | undefined> {
     if (!SAFE_RUN_ID.test(runId)) throw new Error('refusing to claim a run with an unusual id');
-    this.containerReady ??= this.container.createIfNotExists();
+    // A failure (a storage 503) is this run's failure, and the next claim tries again.
+    this.containerReady ??= this.container.createIfNotExists().catch((error: unknown) => {
+      this.containerReady = undefined;
+      throw error;
+    });
     await this.containerReady;
     const blob = this.container.getBlockBlobClient(`runs/${runId}`);
     try {
@@ -52,15 +56,24 @@ export class BlobLeaseClaims implements RunClaims {
       if (error instanceof RestError && error.statusCode === 409) return undefined;
       throw error;
     }
-    const renewal = setInterval(() => {
-      lease
-        .renewLease()
-        .catch((error: unknown) =>
-          this.logger?.warn(`could not renew the claim on run ${runId}: ${String((error as Error).message)}`),
-        );
-    }, RENEW_EVERY_MS);
+    // A failed renewal means the lease may lapse and another sweep take the run: remember it, so the
+    // run stops before its signal (confirm) instead of finding out later.
+    let lost = false;
+    const renew = () =>
+      lease.renewLease().then(
+        () => true,
+        (error: unknown) => {
+          lost = true;
+          this.logger?.warn(
+            `could not renew the claim on run ${runId}: ${String((error as Error).message).slice(0, 200)}`,
+          );
+          return false;
+        },
+      );
+    const renewal = setInterval(() => void renew(), RENEW_EVERY_MS);
     renewal.unref();
     return {
+      confirm: async () => !lost && (await renew()),
       release: async () => {
         clearInterval(renewal);
         await lease.releaseLease().catch(() => undefined);

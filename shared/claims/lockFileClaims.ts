@@ -4,6 +4,7 @@
  * A lock left by a crashed process is taken over once its owner is gone or it is older than
  * `staleAfterMs`.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,9 +37,20 @@ export class LockFileClaims implements RunClaims {
     for (let attempt = 0; attempt < 2; attempt += 1) {
       try {
         const handle = await open(path, 'wx');
-        await handle.writeFile(JSON.stringify({ pid: process.pid, at: this.now() }));
+        const token = randomUUID();
+        await handle.writeFile(JSON.stringify({ pid: process.pid, at: this.now(), token }));
         await handle.close();
-        return { release: () => unlink(path).catch(() => undefined) };
+        return {
+          // Still ours unless a stale-lock takeover replaced the file.
+          confirm: async () => {
+            try {
+              return (JSON.parse(await readFile(path, 'utf8')) as { token?: string }).token === token;
+            } catch {
+              return false;
+            }
+          },
+          release: () => unlink(path).catch(() => undefined),
+        };
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
         if (!(await this.isStale(path))) return undefined;

@@ -7,6 +7,7 @@
 
       Connect-ExoSession      (followed by one data line: '#' + base64 JSON, read from stdin here)
       Invoke-ExoRunPlan       (the same)
+      Resolve-ExoRun          (the same; read-only lookups that pin who the run is about)
       Disconnect-ExoSession
       Get-ExoStatus / Get-ExoProbe
 
@@ -57,6 +58,15 @@ $script:KnownActions = [string[]]@(
 $script:DistributionGroupType = 'MailUniversalDistributionGroup'
 $script:SecurityGroupType = 'MailUniversalSecurityGroup'
 $script:Microsoft365GroupType = 'GroupMailbox'
+# A protected group protects its direct members (static groups; a dynamic group has no member links).
+$script:ProtectedGroupTypes = [string[]]@('MailUniversalDistributionGroup', 'MailUniversalSecurityGroup', 'MailNonUniversalGroup', 'GroupMailbox', 'RoomList')
+# Actions that need the line manager resolved.
+$script:ManagerActions = [string[]]@('grantManagerFullAccess', 'grantManagerSendAs')
+
+# Exchange errors are told apart by what they are (exception type, the FailureCategory in the
+# FullyQualifiedErrorId, the CategoryInfo reason), never by their English wording.
+$script:NotFoundErrors = [string[]]@('ManagementObjectNotFoundException')
+$script:NotMemberErrors = [string[]]@('MemberNotFoundException')
 
 # The planner's address rule (addressProblem in shared/sweep/plan.ts), repeated here so this module is
 # safe on its own: at most 254 characters, exactly one '@', a local part of at most 64 letters, marks,
@@ -73,6 +83,8 @@ $script:MaxPayloadLength = 4 * 1024 * 1024
 $script:Connected = $false
 $script:Certificate = $null
 $script:Organization = $null
+# EXO_PROTECTED_RECIPIENTS entries as Exchange resolved them, for the life of the connection.
+$script:ProtectedCache = [System.Collections.Generic.Dictionary[string, object]]::new([System.StringComparer]::OrdinalIgnoreCase)
 
 $script:JsonOptions = [System.Text.Json.JsonSerializerOptions]::new()
 $script:JsonDocumentOptions = [System.Text.Json.JsonDocumentOptions]::new()
@@ -109,9 +121,13 @@ function Invoke-ExoRunPlan {
     .SYNOPSIS
     Runs one run's plan against the connected organization and reports every action.
     .DESCRIPTION
-    Payload: { runId, mailbox, manager?, actions: [ { name, skipReason? } ], options: { autoMapping }, whatIf }
-    With whatIf the read-only lookups run and no change cmdlet is called; actions report 'planned' with the
-    cmdlets they would run, or 'already' when nothing differs.
+    Payload: { runId, mailbox, manager?, actions: [ { name, skipReason? } ], options: { autoMapping }, whatIf,
+               policy?: { acceptSharedLeavers, protected: [address] }, pinned?: { leaver: { guid }, manager?: { guid } } }
+    First the leaver and the line manager are resolved and checked (exactly one person's mailbox each, the
+    pinned Guids when given, nobody protected); a refusal fails every action with the reason before any
+    change. With whatIf the read-only lookups run and no change cmdlet is called; actions report 'planned'
+    with the cmdlets they would run, or 'already' when nothing differs.
+    The result carries subjects { leaver, manager } ({ guid, address, displayName, type }) or refusal.
     #>
     [CmdletBinding()]
     param([AllowEmptyString()][string]$Payload)
@@ -120,6 +136,27 @@ function Invoke-ExoRunPlan {
     $context = @{ result = $null }
     try {
         $null = Invoke-ExoRunPlanCore -Context $context -Payload $Payload
+    } catch {
+        $context.result = New-ExoErrorResult -ErrorRecord $_ -DefaultCode 'RunFailed'
+    }
+    Write-ExoResult $context.result
+}
+
+function Resolve-ExoRun {
+    <#
+    .SYNOPSIS
+    Resolves and checks a run's leaver and line manager without changing anything (read-only lookups).
+    .DESCRIPTION
+    The same payload and checks as Invoke-ExoRunPlan; answers { ok, subjects } or { ok, refusal }. The
+    caller records the subjects (pins the run) before it lets Invoke-ExoRunPlan change anything.
+    #>
+    [CmdletBinding()]
+    param([AllowEmptyString()][string]$Payload)
+    if (-not $PSBoundParameters.ContainsKey('Payload')) { $Payload = Read-ExoDataLine }
+    Initialize-ExoPreferences
+    $context = @{ result = $null }
+    try {
+        $null = Invoke-ExoRunPlanCore -Context $context -Payload $Payload -ResolveOnly
     } catch {
         $context.result = New-ExoErrorResult -ErrorRecord $_ -DefaultCode 'RunFailed'
     }
@@ -145,6 +182,7 @@ function Disconnect-ExoSession {
     } finally {
         $script:Connected = $false
         $script:Organization = $null
+        $script:ProtectedCache.Clear()
         if ($null -ne $script:Certificate) {
             $script:Certificate.Dispose()
             $script:Certificate = $null
@@ -360,7 +398,7 @@ function New-ExoCertificate {
 # Run plan
 
 function Invoke-ExoRunPlanCore {
-    param($Context, [string]$Payload)
+    param($Context, [string]$Payload, [switch]$ResolveOnly)
     $request = Read-ExoPayload $Payload
 
     $whatIf = $request['whatIf']
@@ -377,6 +415,8 @@ function Invoke-ExoRunPlanCore {
     if ($rawActions -isnot [System.Collections.IList]) {
         throw (New-ExoException 'PayloadInvalid' 'actions must be a list.')
     }
+    $policy = Read-ExoPolicy $request['policy']
+    $pinned = Read-ExoPinned $request['pinned']
     if (-not $script:Connected) {
         throw (New-ExoException 'NotConnected' 'This PowerShell session is not connected to Exchange Online (call Connect-ExoSession first).')
     }
@@ -387,6 +427,9 @@ function Invoke-ExoRunPlanCore {
         whatIf      = $whatIf
         actions     = [System.Collections.Generic.List[object]]::new()
         cmdletCalls = 0
+        # Who the run is about, as Exchange resolved them (for pinning and the report), or why it refused.
+        subjects    = $null
+        refusal     = $null
     }
     $Context.result = $run
 
@@ -414,31 +457,33 @@ function Invoke-ExoRunPlanCore {
             $pending.Add($action)
         }
     }
-    if ($pending.Count -eq 0) { return }
+    if ($pending.Count -eq 0 -and -not $ResolveOnly) { return }
 
-    # The leaver's mailbox: validated, then resolved once; every action works on the resolved object.
-    $address = $request['mailbox']
-    if ($null -eq $address -or ($address -is [string] -and $address.Length -eq 0)) {
-        Set-ExoRunFailed $pending "The leaver has no email address; nothing was changed."
+    # Both people are resolved and checked before any change; every action then works on the resolved
+    # objects' Guids. The lookups are recorded on the first action (or, resolving only, on the run).
+    $needManager = [bool]$ResolveOnly
+    foreach ($action in $pending) { if ($script:ManagerActions -ccontains $action.name) { $needManager = $true } }
+    $lookups = if ($pending.Count -gt 0 -and -not $ResolveOnly) { $pending[0] } else { New-ExoActionResult 'lookups' }
+    if ($ResolveOnly) { $run.lookups = $lookups }
+    $subjects = Resolve-ExoSubjects -Run $run -Action $lookups -Request $request -Policy $policy -Pinned $pinned -NeedManager $needManager
+    if ($ResolveOnly) { $run.actions.Clear() }
+    if (-not $subjects.ok) {
+        $run.refusal = $subjects.message
+        Set-ExoRunFailed $pending $subjects.message
         return
     }
-    if (-not (Test-ExoAddress $address)) {
-        Set-ExoRunFailed $pending ("The leaver's email address " + (Format-ExoQuoted ([string]$address)) + ' is not a valid email address; nothing was changed.')
-        return
+    $run.subjects = [ordered]@{
+        leaver  = ConvertTo-ExoSubjectView $subjects.leaver
+        manager = if ($null -ne $subjects.manager) { ConvertTo-ExoSubjectView $subjects.manager } else { $null }
     }
-    $mailbox = Resolve-ExoRecipient -Run $run -Action $pending[0] -Cmdlet 'Get-Mailbox' -Address $address -Role 'mailbox'
-    if (-not $mailbox.ok) {
-        Set-ExoRunFailed $pending $mailbox.message
-        return
-    }
+    if ($ResolveOnly) { return }
 
     $state = @{
         run         = $run
         whatIf      = $whatIf
         autoMapping = $autoMapping
-        mailbox     = $mailbox
-        manager     = $null
-        managerRaw  = $request['manager']
+        mailbox     = $subjects.leaver
+        manager     = $subjects.manager
     }
     foreach ($action in $pending) {
         try {
@@ -454,25 +499,252 @@ function Invoke-ExoRunPlanCore {
     }
 }
 
+function Read-ExoPolicy {
+    # { acceptSharedLeavers: bool, protected: [address] } from the app's settings; absent means the defaults.
+    param($Value)
+    $policy = @{ acceptSharedLeavers = $false; protected = [System.Collections.Generic.List[string]]::new() }
+    if ($null -eq $Value) { return $policy }
+    if ($Value -isnot [System.Collections.IDictionary]) { throw (New-ExoException 'PayloadInvalid' 'policy must be an object.') }
+    $accept = $Value['acceptSharedLeavers']
+    if ($null -ne $accept -and $accept -isnot [bool]) { throw (New-ExoException 'PayloadInvalid' 'policy.acceptSharedLeavers must be true or false.') }
+    $policy.acceptSharedLeavers = $accept -eq $true
+    $protected = $Value['protected']
+    if ($null -ne $protected) {
+        if ($protected -isnot [System.Collections.IList]) { throw (New-ExoException 'PayloadInvalid' 'policy.protected must be a list of addresses.') }
+        foreach ($entry in $protected) {
+            if (-not (Test-ExoAddress $entry)) {
+                throw (New-ExoException 'PayloadInvalid' ('The protected recipient ' + (Format-ExoQuoted ([string]$entry)) + ' is not an email address.'))
+            }
+            $policy.protected.Add([string]$entry)
+        }
+    }
+    return $policy
+}
+
+function Read-ExoPinned {
+    # { leaver: { guid }, manager?: { guid } }: who the run's first attempt resolved; absent on a first attempt.
+    param($Value)
+    $pinned = @{ leaver = $null; manager = $null }
+    if ($null -eq $Value) { return $pinned }
+    if ($Value -isnot [System.Collections.IDictionary]) { throw (New-ExoException 'PayloadInvalid' 'pinned must be an object.') }
+    foreach ($role in 'leaver', 'manager') {
+        $entry = $Value[$role]
+        if ($null -eq $entry) { continue }
+        $guid = if ($entry -is [System.Collections.IDictionary]) { $entry['guid'] } else { $null }
+        $parsed = [guid]::Empty
+        if ($guid -isnot [string] -or -not [guid]::TryParse($guid, [ref]$parsed)) {
+            throw (New-ExoException 'PayloadInvalid' "pinned.$role.guid must be a GUID.")
+        }
+        $pinned[$role] = $parsed.ToString()
+    }
+    return $pinned
+}
+
+function Resolve-ExoSubjects {
+    # The leaver (a person's mailbox: UserMailbox, or SharedMailbox when pinned or accepted) and the line
+    # manager (a UserMailbox, not the leaver), one lookup each, then the protected list. Either a clear
+    # message or both resolved objects.
+    param($Run, $Action, $Request, $Policy, $Pinned, [bool]$NeedManager)
+    $address = $Request['mailbox']
+    if ($null -eq $address -or ($address -is [string] -and $address.Length -eq 0)) {
+        return @{ ok = $false; message = 'The leaver has no email address; nothing was changed.' }
+    }
+    if (-not (Test-ExoAddress $address)) {
+        return @{ ok = $false; message = "The leaver's email address " + (Format-ExoQuoted ([string]$address)) + ' is not a valid email address; nothing was changed.' }
+    }
+    $leaver = Resolve-ExoPerson -Run $Run -Action $Action -Cmdlet 'Get-Mailbox' -Address $address -Role 'leaver'
+    if (-not $leaver.ok) { return $leaver }
+    if ($null -ne $Pinned.leaver -and -not [string]::Equals($Pinned.leaver, $leaver.guid, [System.StringComparison]::OrdinalIgnoreCase)) {
+        return @{ ok = $false; message = "The leaver's address $address now belongs to a different mailbox, $($leaver.label), than when this run was first attempted (Guid $($Pinned.leaver)); nothing was changed." }
+    }
+    if ($leaver.type -eq 'SharedMailbox') {
+        if ($null -eq $Pinned.leaver -and -not $Policy.acceptSharedLeavers) {
+            return @{ ok = $false; message = "The leaver's address $address belongs to $($leaver.label), which is already a shared mailbox, not a person's own mailbox; nothing was changed. If it was converted to shared by hand, set EXO_ACCEPT_SHARED_LEAVERS=true." }
+        }
+    } elseif ($leaver.type -ne 'UserMailbox') {
+        return @{ ok = $false; message = "The leaver's address $address belongs to $($leaver.label), a $(Format-ExoShown $leaver.type), not a person's mailbox; nothing was changed." }
+    }
+
+    $manager = $null
+    $rawManager = $Request['manager']
+    if ($NeedManager -and -not ($null -eq $rawManager -or ($rawManager -is [string] -and $rawManager.Length -eq 0))) {
+        if (-not (Test-ExoAddress $rawManager)) {
+            return @{ ok = $false; message = "The line manager's email address " + (Format-ExoQuoted ([string]$rawManager)) + ' is not a valid email address; nothing was changed.' }
+        }
+        $manager = Resolve-ExoPerson -Run $Run -Action $Action -Cmdlet 'Get-Recipient' -Address $rawManager -Role 'line manager'
+        if (-not $manager.ok) { return $manager }
+        if ([string]::Equals($manager.guid, $leaver.guid, [System.StringComparison]::OrdinalIgnoreCase)) {
+            return @{ ok = $false; message = "The line manager address $rawManager is the leaver's own mailbox, $($leaver.label); nothing was changed." }
+        }
+        if ($null -ne $Pinned.manager -and -not [string]::Equals($Pinned.manager, $manager.guid, [System.StringComparison]::OrdinalIgnoreCase)) {
+            return @{ ok = $false; message = "The line manager's address $rawManager now belongs to a different recipient, $($manager.label), than when this run was first attempted (Guid $($Pinned.manager)); nothing was changed." }
+        }
+        if ($manager.type -ne 'UserMailbox') {
+            return @{ ok = $false; message = "The line manager's address $rawManager belongs to $($manager.label), a $(Format-ExoShown $manager.type), not a person's mailbox; nothing was changed or granted. Fix the line manager in SaaS Manager." }
+        }
+    }
+
+    $protection = Test-ExoProtected -Run $Run -Action $Action -Policy $Policy -Leaver $leaver -Manager $manager
+    if (-not $protection.ok) { return $protection }
+    return @{ ok = $true; leaver = $leaver; manager = $manager }
+}
+
+function Resolve-ExoPerson {
+    # Exactly one recipient whose primary address or UPN is the address, or a clear message. Exchange
+    # resolves -Identity loosely (name, alias, display name, any proxy address), so the answer is checked;
+    # a match on a secondary address names the recipient it belongs to.
+    param($Run, $Action, [string]$Cmdlet, [string]$Address, [string]$Role)
+    $found = $null
+    try {
+        $found = Invoke-ExoCmdlet -Run $Run -Action $Action -Name $Cmdlet -Parameters ([ordered]@{ Identity = $Address })
+    } catch {
+        if (Test-ExoNotFound $_) {
+            $what = if ($Cmdlet -eq 'Get-Mailbox') { 'mailbox' } else { 'recipient' }
+            return @{ ok = $false; message = "No $what was found in Exchange Online for the $Role's address $Address; nothing was changed." }
+        }
+        return @{ ok = $false; message = "Looking up the $Role $Address failed: " + (Get-ExoErrorMessage $_) }
+    }
+    if ($found.Count -eq 0) {
+        return @{ ok = $false; message = "No recipient was found in Exchange Online for the $Role's address $Address; nothing was changed." }
+    }
+    if ($found.Count -gt 1) {
+        return @{ ok = $false; message = "The $Role's address $Address matches $($found.Count) recipients in Exchange Online; expected exactly one. Nothing was changed." }
+    }
+    $person = ConvertTo-ExoSubject $found[0]
+    if ($person.guid.Length -eq 0 -or $person.dn.Length -eq 0) {
+        return @{ ok = $false; message = "Exchange returned the $Role $Address without its Guid or DistinguishedName; nothing was changed." }
+    }
+    $match = Get-ExoAddressMatch $found[0] $Address
+    if ($match -eq 'secondary') {
+        return @{ ok = $false; message = "The $Role's address $Address is not the primary address of any recipient: it is a secondary address of $($person.label) ($(Format-ExoShown $person.type)). Nothing was changed; correct the $Role's email in SaaS Manager." }
+    }
+    if ($match -ne 'primary') {
+        return @{ ok = $false; message = "The recipient Exchange found for the $Role's address $Address, $($person.label), does not have that address; nothing was changed." }
+    }
+    $person.ok = $true
+    return $person
+}
+
+function ConvertTo-ExoSubject {
+    param($Recipient)
+    $guid = [string](Get-ExoProp $Recipient 'Guid')
+    $primary = [string](Get-ExoProp $Recipient 'PrimarySmtpAddress')
+    $displayName = [string](Get-ExoProp $Recipient 'DisplayName')
+    if ($displayName.Length -eq 0) { $displayName = [string](Get-ExoProp $Recipient 'Name') }
+    return @{
+        guid        = $guid
+        dn          = [string](Get-ExoProp $Recipient 'DistinguishedName')
+        address     = Limit-ExoText $primary 254
+        displayName = Limit-ExoText $displayName 120
+        type        = Limit-ExoText ([string](Get-ExoProp $Recipient 'RecipientTypeDetails')) 60
+        label       = Format-ExoRecipientLabel $Recipient
+    }
+}
+
+function ConvertTo-ExoSubjectView {
+    param($Subject)
+    return [ordered]@{ guid = $Subject.guid; address = $Subject.address; displayName = $Subject.displayName; type = $Subject.type }
+}
+
+function Get-ExoAddressMatch {
+    # 'primary' (PrimarySmtpAddress or UserPrincipalName), 'secondary' (another SMTP proxy) or 'none'.
+    param($Recipient, [string]$Address)
+    foreach ($property in 'PrimarySmtpAddress', 'UserPrincipalName') {
+        $value = Get-ExoProp $Recipient $property
+        if ($null -ne $value -and [string]::Equals([string]$value, $Address, [System.StringComparison]::OrdinalIgnoreCase)) { return 'primary' }
+    }
+    $secondary = $false
+    foreach ($proxy in @(Get-ExoProp $Recipient 'EmailAddresses')) {
+        $text = [string]$proxy
+        # Only SMTP proxies (SMTP: primary, smtp: secondary); X500, SIP and the like are not email addresses.
+        if (-not $text.StartsWith('smtp:', [System.StringComparison]::OrdinalIgnoreCase)) { continue }
+        if (-not [string]::Equals($text.Substring(5), $Address, [System.StringComparison]::OrdinalIgnoreCase)) { continue }
+        if ($text.StartsWith('SMTP:', [System.StringComparison]::Ordinal)) { return 'primary' }
+        $secondary = $true
+    }
+    if ($secondary) { return 'secondary' }
+    return 'none'
+}
+
+function Test-ExoProtected {
+    # EXO_PROTECTED_RECIPIENTS: no run may change these recipients or grant to them, nor to the direct
+    # members of a group listed there. An entry Exchange does not know fails the run: the list must be
+    # readable to be honoured.
+    param($Run, $Action, $Policy, $Leaver, $Manager)
+    if ($Policy.protected.Count -eq 0) { return @{ ok = $true } }
+    $subjects = [System.Collections.Generic.List[object]]::new()
+    $subjects.Add(@{ role = 'leaver'; who = $Leaver })
+    if ($null -ne $Manager) { $subjects.Add(@{ role = 'line manager'; who = $Manager }) }
+    $groups = [System.Collections.Generic.Dictionary[string, object]]::new([System.StringComparer]::OrdinalIgnoreCase)
+    foreach ($entry in $Policy.protected) {
+        $protected = Get-ExoProtectedRecipient -Run $Run -Action $Action -Address $entry
+        if (-not $protected.ok) { return $protected }
+        foreach ($subject in $subjects) {
+            if ([string]::Equals($subject.who.guid, $protected.guid, [System.StringComparison]::OrdinalIgnoreCase)) {
+                return @{ ok = $false; message = "The $($subject.role) $($subject.who.label) is a protected recipient (EXO_PROTECTED_RECIPIENTS lists $entry); no run may change it or grant to it. Nothing was changed." }
+            }
+        }
+        if ($script:ProtectedGroupTypes -contains $protected.type) { $groups[$protected.guid] = @{ entry = $entry; group = $protected } }
+    }
+    if ($groups.Count -eq 0) { return @{ ok = $true } }
+    foreach ($subject in $subjects) {
+        $filter = "Members -eq '" + $subject.who.dn.Replace("'", "''") + "'"
+        $holders = Invoke-ExoCmdlet -Run $Run -Action $Action -Name 'Get-Recipient' -Parameters ([ordered]@{ Filter = $filter; ResultSize = 'Unlimited' })
+        foreach ($holder in $holders) {
+            $hit = $null
+            if ($groups.TryGetValue([string](Get-ExoProp $holder 'Guid'), [ref]$hit)) {
+                return @{ ok = $false; message = "The $($subject.role) $($subject.who.label) is a member of the protected group $($hit.group.label) (EXO_PROTECTED_RECIPIENTS lists $($hit.entry)); no run may change it or grant to it. Nothing was changed." }
+            }
+        }
+    }
+    return @{ ok = $true }
+}
+
+function Get-ExoProtectedRecipient {
+    # Resolved once per session: the list is the same for every run of a sweep.
+    param($Run, $Action, [string]$Address)
+    $cached = $null
+    if ($script:ProtectedCache.TryGetValue($Address, [ref]$cached)) { return $cached }
+    $found = $null
+    try {
+        $found = Invoke-ExoCmdlet -Run $Run -Action $Action -Name 'Get-Recipient' -Parameters ([ordered]@{ Identity = $Address })
+    } catch {
+        if (Test-ExoNotFound $_) {
+            return @{ ok = $false; message = "EXO_PROTECTED_RECIPIENTS lists $Address, which Exchange Online does not know; fix the setting. Nothing was changed (a run is not processed against a protected list that cannot be read)." }
+        }
+        return @{ ok = $false; message = "Looking up the protected recipient $Address failed: " + (Get-ExoErrorMessage $_) }
+    }
+    if ($found.Count -ne 1) {
+        return @{ ok = $false; message = "EXO_PROTECTED_RECIPIENTS lists $Address, which matches $($found.Count) recipients in Exchange Online; list primary addresses. Nothing was changed." }
+    }
+    if ((Get-ExoAddressMatch $found[0] $Address) -eq 'none') {
+        return @{ ok = $false; message = "EXO_PROTECTED_RECIPIENTS lists $Address, but the recipient Exchange found for it does not have that address; list primary addresses. Nothing was changed." }
+    }
+    $protected = ConvertTo-ExoSubject $found[0]
+    $protected.ok = $true
+    $script:ProtectedCache[$Address] = $protected
+    return $protected
+}
+
 function Invoke-ExoConvertToShared {
     param($State, $Action)
     $mailbox = $State.mailbox
     if ($mailbox.type -eq 'SharedMailbox') {
-        Set-ExoActionStatus $Action 'already' "$($mailbox.address) is already a shared mailbox."
+        Set-ExoActionStatus $Action 'already' "$($mailbox.label) is already a shared mailbox."
         return
     }
     if ($mailbox.type -ne 'UserMailbox') {
-        Set-ExoActionStatus $Action 'failed' ("$($mailbox.address) is a " + (Format-ExoShown $mailbox.type) + ', not a user mailbox; only user mailboxes are converted to shared.')
+        Set-ExoActionStatus $Action 'failed' ("$($mailbox.label) is a " + (Format-ExoShown $mailbox.type) + ', not a user mailbox; only user mailboxes are converted to shared.')
         return
     }
     $parameters = [ordered]@{ Identity = $mailbox.guid; Type = 'Shared'; Confirm = [switch]$false }
     if ($State.whatIf) {
         Add-ExoPlannedCmdlet -Action $Action -Name 'Set-Mailbox' -Parameters $parameters
-        Set-ExoActionStatus $Action 'planned' "Would convert $($mailbox.address) to a shared mailbox."
+        Set-ExoActionStatus $Action 'planned' "Would convert $($mailbox.label) to a shared mailbox."
         return
     }
     $null = Invoke-ExoCmdlet -Run $State.run -Action $Action -Name 'Set-Mailbox' -Parameters $parameters
-    Set-ExoActionStatus $Action 'done' "Converted $($mailbox.address) to a shared mailbox."
+    Set-ExoActionStatus $Action 'done' "Converted $($mailbox.label) to a shared mailbox."
 }
 
 function Invoke-ExoGrantFullAccess {
@@ -483,7 +755,7 @@ function Invoke-ExoGrantFullAccess {
     $existing = Invoke-ExoCmdlet -Run $State.run -Action $Action -Name 'Get-MailboxPermission' -Parameters ([ordered]@{ Identity = $mailbox.guid; User = $manager.guid })
     foreach ($entry in $existing) {
         if ((Test-ExoRights (Get-ExoProp $entry 'AccessRights') 'FullAccess') -and -not (ConvertTo-ExoBool (Get-ExoProp $entry 'Deny'))) {
-            Set-ExoActionStatus $Action 'already' "$($manager.address) already has FullAccess to $($mailbox.address)."
+            Set-ExoActionStatus $Action 'already' "$($manager.label) already has FullAccess to $($mailbox.label)."
             return
         }
     }
@@ -498,11 +770,11 @@ function Invoke-ExoGrantFullAccess {
     $mapping = if ($State.autoMapping) { 'on' } else { 'off' }
     if ($State.whatIf) {
         Add-ExoPlannedCmdlet -Action $Action -Name 'Add-MailboxPermission' -Parameters $parameters
-        Set-ExoActionStatus $Action 'planned' "Would grant $($manager.address) FullAccess to $($mailbox.address) (AutoMapping $mapping)."
+        Set-ExoActionStatus $Action 'planned' "Would grant $($manager.label) FullAccess to $($mailbox.label) (AutoMapping $mapping)."
         return
     }
     $null = Invoke-ExoCmdlet -Run $State.run -Action $Action -Name 'Add-MailboxPermission' -Parameters $parameters
-    Set-ExoActionStatus $Action 'done' "Granted $($manager.address) FullAccess to $($mailbox.address) (AutoMapping $mapping)."
+    Set-ExoActionStatus $Action 'done' "Granted $($manager.label) FullAccess to $($mailbox.label) (AutoMapping $mapping)."
 }
 
 function Invoke-ExoGrantSendAs {
@@ -514,18 +786,18 @@ function Invoke-ExoGrantSendAs {
     foreach ($entry in $existing) {
         $allow = [string](Get-ExoProp $entry 'AccessControlType')
         if ((Test-ExoRights (Get-ExoProp $entry 'AccessRights') 'SendAs') -and ($allow.Length -eq 0 -or $allow -eq 'Allow')) {
-            Set-ExoActionStatus $Action 'already' "$($manager.address) already has SendAs on $($mailbox.address)."
+            Set-ExoActionStatus $Action 'already' "$($manager.label) already has SendAs on $($mailbox.label)."
             return
         }
     }
     $parameters = [ordered]@{ Identity = $mailbox.guid; Trustee = $manager.guid; AccessRights = 'SendAs'; Confirm = [switch]$false }
     if ($State.whatIf) {
         Add-ExoPlannedCmdlet -Action $Action -Name 'Add-RecipientPermission' -Parameters $parameters
-        Set-ExoActionStatus $Action 'planned' "Would grant $($manager.address) SendAs on $($mailbox.address)."
+        Set-ExoActionStatus $Action 'planned' "Would grant $($manager.label) SendAs on $($mailbox.label)."
         return
     }
     $null = Invoke-ExoCmdlet -Run $State.run -Action $Action -Name 'Add-RecipientPermission' -Parameters $parameters
-    Set-ExoActionStatus $Action 'done' "Granted $($manager.address) SendAs on $($mailbox.address)."
+    Set-ExoActionStatus $Action 'done' "Granted $($manager.label) SendAs on $($mailbox.label)."
 }
 
 function Invoke-ExoRemoveFromGroups {
@@ -544,11 +816,12 @@ function Invoke-ExoRemoveFromGroups {
     $planned = [System.Collections.Generic.List[string]]::new()
     $notMember = [System.Collections.Generic.List[string]]::new()
     $failures = [System.Collections.Generic.List[string]]::new()
+    $failedGuids = [System.Collections.Generic.HashSet[string]]::new([System.StringComparer]::OrdinalIgnoreCase)
     $security = [System.Collections.Generic.List[string]]::new()
     $unified = [System.Collections.Generic.List[string]]::new()
     $other = [System.Collections.Generic.List[string]]::new()
     foreach ($group in $groups) {
-        $label = Format-ExoGroupLabel $group
+        $label = Format-ExoRecipientLabel $group
         $type = [string](Get-ExoProp $group 'RecipientTypeDetails')
         if ($type -eq $script:SecurityGroupType) { $security.Add($label); continue }
         if ($type -eq $script:Microsoft365GroupType) { $unified.Add($label); continue }
@@ -570,24 +843,44 @@ function Invoke-ExoRemoveFromGroups {
             $null = Invoke-ExoCmdlet -Run $State.run -Action $Action -Name 'Remove-DistributionGroupMember' -Parameters $parameters
             $removed.Add($label)
         } catch {
-            $message = Get-ExoErrorMessage $_
-            # Someone removed the member between the query and now: the goal is met.
-            if ($message -match "isn't a member|is not a member") { $notMember.Add($label) } else { $failures.Add("$label ($message)") }
+            # Decided by what the error is (Exchange's MemberNotFoundException), never by its wording: someone
+            # removed the member between the query and now, and the goal is met. Anything else is a failure.
+            if (Test-ExoErrorIs $_ $script:NotMemberErrors) { $notMember.Add($label) }
+            else {
+                $failures.Add("$label ($(Get-ExoErrorMessage $_))")
+                $null = $failedGuids.Add($groupGuid)
+            }
         }
     }
 
+    # Ask again: the goal is "in no distribution group", and only Exchange's own answer shows it is met.
+    $stillListed = [System.Collections.Generic.List[string]]::new()
+    if (-not $State.whatIf -and ($removed.Count + $notMember.Count) -gt 0) {
+        $after = Invoke-ExoCmdlet -Run $State.run -Action $Action -Name 'Get-Recipient' -Parameters ([ordered]@{
+                Filter               = $filter
+                RecipientTypeDetails = [string[]]@($script:DistributionGroupType)
+                ResultSize           = 'Unlimited'
+            })
+        foreach ($group in $after) {
+            if ($failedGuids.Contains([string](Get-ExoProp $group 'Guid'))) { continue }
+            $stillListed.Add((Format-ExoRecipientLabel $group))
+        }
+    }
+
+    $who = $mailbox.label
     $parts = [System.Collections.Generic.List[string]]::new()
-    if ($removed.Count -gt 0) { $parts.Add("Removed from $(Format-ExoCount $removed.Count 'distribution group'): " + ($removed -join ', ') + '.') }
-    if ($planned.Count -gt 0) { $parts.Add("Would remove from $(Format-ExoCount $planned.Count 'distribution group'): " + ($planned -join ', ') + '.') }
-    if ($failures.Count -gt 0) { $parts.Add("Could not remove from $(Format-ExoCount $failures.Count 'distribution group'): " + ($failures -join '; ') + '.') }
-    if ($removed.Count + $planned.Count + $failures.Count -eq 0) { $parts.Add("$($mailbox.address) is not a member of any distribution group.") }
+    if ($removed.Count -gt 0) { $parts.Add("Removed $who from $(Format-ExoCount $removed.Count 'distribution group'): " + ($removed -join ', ') + '.') }
+    if ($planned.Count -gt 0) { $parts.Add("Would remove $who from $(Format-ExoCount $planned.Count 'distribution group'): " + ($planned -join ', ') + '.') }
+    if ($failures.Count -gt 0) { $parts.Add("Could not remove $who from $(Format-ExoCount $failures.Count 'distribution group'): " + ($failures -join '; ') + '.') }
+    if ($stillListed.Count -gt 0) { $parts.Add("Exchange still lists $who as a member of $(Format-ExoCount $stillListed.Count 'distribution group') after the removal: " + ($stillListed -join ', ') + '.') }
+    if ($removed.Count + $planned.Count + $failures.Count + $notMember.Count -eq 0) { $parts.Add("$who is not a member of any distribution group.") }
     if ($notMember.Count -gt 0) { $parts.Add('Already removed from: ' + ($notMember -join ', ') + '.') }
     if ($security.Count -gt 0) { $parts.Add("Left alone (security-enabled): " + ($security -join ', ') + '.') }
     if ($unified.Count -gt 0) { $parts.Add("Left alone (Microsoft 365 group): " + ($unified -join ', ') + '.') }
     if ($other.Count -gt 0) { $parts.Add("Left alone (other group type): " + ($other -join ', ') + '.') }
     $detail = $parts -join ' '
 
-    if ($failures.Count -gt 0) { $status = 'failed' }
+    if ($failures.Count -gt 0 -or $stillListed.Count -gt 0) { $status = 'failed' }
     elseif ($removed.Count -gt 0) { $status = 'done' }
     elseif ($planned.Count -gt 0) { $status = 'planned' }
     else { $status = 'already' }
@@ -595,65 +888,13 @@ function Invoke-ExoRemoveFromGroups {
 }
 
 function Get-ExoManager {
-    # Resolves the line manager once per run; the actions that need one share the answer.
+    # The line manager was resolved and checked with the leaver; no manager means the grant is skipped.
     param($State, $Action)
     if ($null -eq $State.manager) {
-        $raw = $State.managerRaw
-        if ($null -eq $raw -or ($raw -is [string] -and $raw.Length -eq 0)) {
-            $State.manager = @{ ok = $false; status = 'skipped'; message = 'The leaver has no line manager.' }
-        } elseif (-not (Test-ExoAddress $raw)) {
-            $State.manager = @{ ok = $false; status = 'failed'; message = ("The line manager's email address " + (Format-ExoQuoted ([string]$raw)) + ' is not a valid email address.') }
-        } else {
-            $resolved = Resolve-ExoRecipient -Run $State.run -Action $Action -Cmdlet 'Get-Recipient' -Address $raw -Role 'line manager'
-            if ($resolved.ok -and $resolved.guid -eq $State.mailbox.guid) {
-                $resolved = @{ ok = $false; message = "The line manager address $($resolved.address) is the leaver's own mailbox." }
-            }
-            if (-not $resolved.ok) { $resolved.status = 'failed' }
-            $State.manager = $resolved
-        }
-    }
-    if (-not $State.manager.ok) {
-        Set-ExoActionStatus $Action $State.manager.status $State.manager.message
+        Set-ExoActionStatus $Action 'skipped' 'The leaver has no line manager.'
         return $null
     }
     return $State.manager
-}
-
-function Resolve-ExoRecipient {
-    # Exactly one recipient that really carries the address, or a clear message. Exchange resolves
-    # -Identity loosely (name, alias, display name, any proxy address), so the answer is checked.
-    param($Run, $Action, [string]$Cmdlet, [string]$Address, [string]$Role)
-    $found = $null
-    try {
-        $found = Invoke-ExoCmdlet -Run $Run -Action $Action -Name $Cmdlet -Parameters ([ordered]@{ Identity = $Address })
-    } catch {
-        if (Test-ExoNotFound $_) {
-            return @{ ok = $false; message = "No $Role was found in Exchange Online for $Address." }
-        }
-        return @{ ok = $false; message = "Looking up the $Role $Address failed: " + (Get-ExoErrorMessage $_) }
-    }
-    if ($found.Count -eq 0) {
-        return @{ ok = $false; message = "No $Role was found in Exchange Online for $Address." }
-    }
-    if ($found.Count -gt 1) {
-        return @{ ok = $false; message = "$Address matches $($found.Count) recipients in Exchange Online; expected exactly one $Role." }
-    }
-    $recipient = $found[0]
-    if (-not (Test-ExoRecipientAddress $recipient $Address)) {
-        return @{ ok = $false; message = "The $Role found for $Address does not have that email address; nothing was changed for it." }
-    }
-    $guid = [string](Get-ExoProp $recipient 'Guid')
-    $dn = [string](Get-ExoProp $recipient 'DistinguishedName')
-    if ($guid.Length -eq 0 -or $dn.Length -eq 0) {
-        return @{ ok = $false; message = "Exchange returned the $Role $Address without its Guid or DistinguishedName." }
-    }
-    return @{
-        ok      = $true
-        address = $Address
-        guid    = $guid
-        dn      = $dn
-        type    = [string](Get-ExoProp $recipient 'RecipientTypeDetails')
-    }
 }
 
 # ---------------------------------------------------------------------------------------------------------
@@ -862,30 +1103,36 @@ function Test-ExoAddress {
     return [regex]::IsMatch($Value, $script:AddressPattern)
 }
 
-function Test-ExoRecipientAddress {
-    param($Recipient, [string]$Address)
-    $candidates = [System.Collections.Generic.List[string]]::new()
-    foreach ($property in 'PrimarySmtpAddress', 'WindowsEmailAddress', 'UserPrincipalName') {
-        $value = Get-ExoProp $Recipient $property
-        if ($null -ne $value) { $candidates.Add([string]$value) }
-    }
-    foreach ($proxy in @(Get-ExoProp $Recipient 'EmailAddresses')) {
-        $text = [string]$proxy
-        # Only SMTP proxies (SMTP: primary, smtp: secondary); X500, SIP and the like are not email addresses.
-        if ($text.StartsWith('smtp:', [System.StringComparison]::OrdinalIgnoreCase)) { $candidates.Add($text.Substring(5)) }
-    }
-    foreach ($candidate in $candidates) {
-        if ([string]::Equals($candidate, $Address, [System.StringComparison]::OrdinalIgnoreCase)) { return $true }
-    }
-    return $false
-}
-
 function Test-ExoNotFound {
     param([System.Management.Automation.ErrorRecord]$ErrorRecord)
     # A cmdlet missing from the session is also ObjectNotFound, but is not an unknown recipient.
     if ($ErrorRecord.Exception -is [System.Management.Automation.CommandNotFoundException]) { return $false }
-    if ($ErrorRecord.CategoryInfo.Category -eq [System.Management.Automation.ErrorCategory]::ObjectNotFound) { return $true }
-    return $ErrorRecord.Exception.Message -match "couldn't be found|could not be found|wasn't found"
+    if (Test-ExoErrorIs $ErrorRecord $script:NotFoundErrors) { return $true }
+    return $ErrorRecord.CategoryInfo.Category -eq [System.Management.Automation.ErrorCategory]::ObjectNotFound
+}
+
+function Test-ExoErrorIs {
+    # True when the error is one of the named Exchange exception types: by the exception's type (or an inner
+    # exception's), the CategoryInfo reason, or the FailureCategory in the FullyQualifiedErrorId
+    # ("[FailureCategory=Cmdlet-MemberNotFoundException] ...") that Exchange Online's REST cmdlets report.
+    param([System.Management.Automation.ErrorRecord]$ErrorRecord, [string[]]$Names)
+    $ids = [System.Collections.Generic.HashSet[string]]::new([System.StringComparer]::Ordinal)
+    $exception = $ErrorRecord.Exception
+    for ($depth = 0; $null -ne $exception -and $depth -lt 5; $depth++) {
+        $null = $ids.Add($exception.GetType().Name)
+        $exception = $exception.InnerException
+    }
+    $reason = [string]$ErrorRecord.CategoryInfo.Reason
+    if ($reason.Length -gt 0) { $null = $ids.Add($reason) }
+    $errorId = [string]$ErrorRecord.FullyQualifiedErrorId
+    foreach ($match in [regex]::Matches($errorId, 'FailureCategory=[A-Za-z]+-([A-Za-z0-9_.]+)')) {
+        $name = $match.Groups[1].Value
+        $null = $ids.Add($name.Substring($name.LastIndexOf('.') + 1))
+    }
+    # An id of our own shape ("MemberNotFoundException,Remove-DistributionGroupMember").
+    $null = $ids.Add($errorId.Split(',')[0].Trim())
+    foreach ($name in $Names) { if ($ids.Contains($name)) { return $true } }
+    return $false
 }
 
 function Test-ExoRights {
@@ -952,14 +1199,17 @@ function Format-ExoQuoted {
     return "'" + (Format-ExoShown $Value) + "'"
 }
 
-function Format-ExoGroupLabel {
-    param($Group)
-    $name = [string](Get-ExoProp $Group 'DisplayName')
-    if ($name.Length -eq 0) { $name = [string](Get-ExoProp $Group 'Name') }
-    $smtp = [string](Get-ExoProp $Group 'PrimarySmtpAddress')
+function Format-ExoRecipientLabel {
+    # How the report names a recipient: display name, primary address and Guid (the object changed).
+    param($Recipient)
+    $name = [string](Get-ExoProp $Recipient 'DisplayName')
+    if ($name.Length -eq 0) { $name = [string](Get-ExoProp $Recipient 'Name') }
+    $smtp = [string](Get-ExoProp $Recipient 'PrimarySmtpAddress')
+    $guid = [string](Get-ExoProp $Recipient 'Guid')
     $label = Limit-ExoText $name 120
     if ($smtp.Length -gt 0) { $label = "$label <$(Limit-ExoText $smtp 120)>" }
-    return $label
+    if ($guid.Length -gt 0) { $label = "$label ($(Limit-ExoText $guid 40))" }
+    return $label.Trim()
 }
 
 function Format-ExoCount {
@@ -981,4 +1231,4 @@ function Initialize-ExoPreferences {
     $global:ConfirmPreference = 'None'
 }
 
-Export-ModuleMember -Function Connect-ExoSession, Invoke-ExoRunPlan, Disconnect-ExoSession, Get-ExoStatus, Get-ExoProbe
+Export-ModuleMember -Function Connect-ExoSession, Invoke-ExoRunPlan, Resolve-ExoRun, Disconnect-ExoSession, Get-ExoStatus, Get-ExoProbe

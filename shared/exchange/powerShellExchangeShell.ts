@@ -29,10 +29,13 @@ import type {
   ActionResult,
   ActionStatus,
   ExchangeConnection,
+  ExchangeResolution,
   ExchangeRunResult,
   ExchangeShell,
   Logger,
+  RecipientRef,
   RunPlan,
+  RunSubjects,
   ShellProbe,
 } from '../ports';
 import { childEnvironment } from './childEnvironment';
@@ -141,6 +144,10 @@ export class PowerShellExchangeShell implements ExchangeShell {
     return this.#exclusive(() => this.#runPlan(plan, connection, whatIf));
   }
 
+  resolveRun(plan: RunPlan, connection: () => Promise<ExchangeConnection>): Promise<ExchangeResolution> {
+    return this.#exclusive(() => this.#resolveRun(plan, connection));
+  }
+
   probe(): Promise<ShellProbe> {
     return this.#exclusive(() => this.#probe());
   }
@@ -161,22 +168,51 @@ export class PowerShellExchangeShell implements ExchangeShell {
     connection: () => Promise<ExchangeConnection>,
     whatIf: boolean,
   ): Promise<ExchangeRunResult> {
+    const answer = await this.#call(plan, connection, 'Invoke-ExoRunPlan', planPayload(plan, whatIf), false);
+    if (!answer.ok) return failedRun(plan, answer.reason);
+    const result = answer.value;
+    const subjects = subjectsOf(result.subjects);
+    const refusal =
+      typeof result.refusal === 'string' && result.refusal !== '' ? redact(result.refusal, 1000) : '';
+    return {
+      actions: actionResults(plan, result.actions),
+      cmdletCalls: typeof result.cmdletCalls === 'number' ? result.cmdletCalls : 0,
+      ...(subjects ? { subjects } : {}),
+      ...(refusal ? { refusal } : {}),
+    };
+  }
+
+  async #resolveRun(
+    plan: RunPlan,
+    connection: () => Promise<ExchangeConnection>,
+  ): Promise<ExchangeResolution> {
+    const answer = await this.#call(plan, connection, 'Resolve-ExoRun', planPayload(plan, true), true);
+    if (!answer.ok) return { ok: false, reason: answer.reason, cmdletCalls: 0 };
+    const result = answer.value;
+    const cmdletCalls = typeof result.cmdletCalls === 'number' ? result.cmdletCalls : 0;
+    if (typeof result.refusal === 'string' && result.refusal !== '') {
+      return { ok: false, reason: redact(result.refusal, 1000), cmdletCalls };
+    }
+    const subjects = subjectsOf(result.subjects);
+    if (!subjects) return { ok: false, reason: 'ExoActions did not say who the run is about.', cmdletCalls };
+    return { ok: true, subjects, cmdletCalls };
+  }
+
+  /** One run call (plan or resolution): connect on first need, then the answer or why there is none. */
+  async #call(
+    plan: RunPlan,
+    connection: () => Promise<ExchangeConnection>,
+    command: 'Invoke-ExoRunPlan' | 'Resolve-ExoRun',
+    payload: Record<string, unknown>,
+    readOnly: boolean,
+  ): Promise<{ ok: true; value: Record<string, unknown> } | { ok: false; reason: string }> {
     const session = await this.#ensureSession();
     if (!session.connected) await this.#connect(session, await connection());
 
-    const payload = {
-      runId: plan.runId,
-      mailbox: plan.mailbox,
-      manager: plan.manager ?? null,
-      actions: plan.actions.map((action) =>
-        action.skipReason === undefined
-          ? { name: action.name }
-          : { name: action.name, skipReason: action.skipReason },
-      ),
-      options: { autoMapping: plan.options.autoMapping },
-      whatIf,
-    };
-    const outcome = await this.#invoke(session, 'Invoke-ExoRunPlan', this.#callTimeoutMs, payload);
+    const outcome = await this.#invoke(session, command, this.#callTimeoutMs, payload);
+    const unknown = readOnly
+      ? 'it only looks up recipients, so nothing was changed'
+      : 'what this run changed is unknown (state unknown)';
 
     if (outcome.kind === 'timeout') {
       this.#logger?.warn('Exchange run timed out; stopping PowerShell', {
@@ -184,10 +220,10 @@ export class PowerShellExchangeShell implements ExchangeShell {
         timeoutMs: this.#callTimeoutMs,
       });
       await this.#stop(session, 'kill');
-      return failedRun(
-        plan,
-        `Exchange did not answer within ${seconds(this.#callTimeoutMs)}; the PowerShell session was stopped, so what this run changed is unknown (state unknown). The next run starts a new session.`,
-      );
+      return {
+        ok: false,
+        reason: `Exchange did not answer within ${seconds(this.#callTimeoutMs)}; the PowerShell session was stopped, so ${unknown}. The next run starts a new session.`,
+      };
     }
     if (outcome.kind === 'exited') {
       this.#logger?.warn('PowerShell exited during an Exchange run', {
@@ -195,10 +231,10 @@ export class PowerShellExchangeShell implements ExchangeShell {
         detail: outcome.detail,
       });
       await this.#stop(session, 'kill');
-      return failedRun(
-        plan,
-        `PowerShell exited during the run (${outcome.detail}), so what this run changed is unknown (state unknown). The next run starts a new session.`,
-      );
+      return {
+        ok: false,
+        reason: `PowerShell exited during the run (${outcome.detail}), so ${unknown}. The next run starts a new session.`,
+      };
     }
 
     this.#reportStderr(outcome.stderr, plan.runId);
@@ -208,22 +244,19 @@ export class PowerShellExchangeShell implements ExchangeShell {
         runId: plan.runId,
         problem: parsed.problem,
       });
-      return failedRun(
-        plan,
-        `PowerShell did not answer with exactly one JSON result line (${parsed.problem}); what this run changed is unknown (state unknown).`,
-      );
+      return {
+        ok: false,
+        reason: `PowerShell did not answer with exactly one JSON result line (${parsed.problem}); ${unknown}.`,
+      };
     }
     this.#reportNoise(parsed.noise, plan.runId);
     const result = parsed.value;
     if (result.ok !== true) {
       const { code, message } = errorOf(result);
       if (code === 'NotConnected') session.connected = false;
-      return failedRun(plan, `ExoActions refused the run (${code}): ${message}`);
+      return { ok: false, reason: `ExoActions refused the run (${code}): ${message}` };
     }
-    return {
-      actions: actionResults(plan, result.actions),
-      cmdletCalls: typeof result.cmdletCalls === 'number' ? result.cmdletCalls : 0,
-    };
+    return { ok: true, value: result };
   }
 
   async #probe(): Promise<ShellProbe> {
@@ -509,6 +542,54 @@ function connectPayload(connection: ExchangeConnection): Record<string, unknown>
     organization: connection.organization,
     auth: 'managedIdentity',
     ...(connection.managedIdentityAccountId ? { accountId: connection.managedIdentityAccountId } : {}),
+  };
+}
+
+/** What Invoke-ExoRunPlan and Resolve-ExoRun read: the validated plan, the admin's policy, the pins. */
+function planPayload(plan: RunPlan, whatIf: boolean): Record<string, unknown> {
+  return {
+    runId: plan.runId,
+    mailbox: plan.mailbox,
+    manager: plan.manager ?? null,
+    actions: plan.actions.map((action) =>
+      action.skipReason === undefined
+        ? { name: action.name }
+        : { name: action.name, skipReason: action.skipReason },
+    ),
+    options: { autoMapping: plan.options.autoMapping },
+    policy: {
+      acceptSharedLeavers: plan.policy?.acceptSharedLeavers ?? false,
+      protected: [...(plan.policy?.protectedRecipients ?? [])],
+    },
+    pinned: plan.pinned
+      ? {
+          leaver: { guid: plan.pinned.leaver.guid },
+          manager: plan.pinned.manager ? { guid: plan.pinned.manager.guid } : null,
+        }
+      : null,
+    whatIf,
+  };
+}
+
+/** The leaver and manager as ExoActions reported them, or undefined when the answer has none. */
+function subjectsOf(value: unknown): RunSubjects | undefined {
+  if (!isRecord(value)) return undefined;
+  const leaver = recipientOf(value.leaver);
+  if (!leaver) return undefined;
+  const manager = recipientOf(value.manager);
+  return manager ? { leaver, manager } : { leaver };
+}
+
+function recipientOf(value: unknown): RecipientRef | undefined {
+  if (!isRecord(value)) return undefined;
+  const text = (key: string, max: number) => (typeof value[key] === 'string' ? redact(value[key], max) : '');
+  const guid = text('guid', 40);
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(guid)) return undefined;
+  return {
+    guid: guid.toLowerCase(),
+    address: text('address', 254),
+    displayName: text('displayName', 120),
+    type: text('type', 60),
   };
 }
 

@@ -21,8 +21,12 @@ export function toWorkflowRun(json: Record<string, unknown>, step: WaitingStep):
     waiting && isRecord(waiting.waiting) && Array.isArray(waiting.waiting.actions)
       ? waiting.waiting.actions
       : [];
-  const available = actions.filter(isRecord).filter((action) => nonEmpty(action.name) !== undefined);
-  const ours = available.find((action) => action.name === step.actionName);
+  // Bounded: a hostile or broken answer cannot grow messages and logs without limit.
+  const available = actions
+    .slice(0, MAX_ACTIONS)
+    .filter(isRecord)
+    .filter((action) => nonEmpty(action.name) !== undefined);
+  const ours = available.find((action) => nonEmpty(action.name) === step.actionName);
 
   const run: WorkflowRun = {
     runId,
@@ -30,7 +34,7 @@ export function toWorkflowRun(json: Record<string, unknown>, step: WaitingStep):
     workflowName: step.workflowName,
     status,
     waitingAtStep: status !== 'Terminated' && waiting !== undefined,
-    availableActions: available.map((action) => action.name as string),
+    availableActions: available.map((action) => nonEmpty(action.name) as string),
   };
   const name = nonEmpty(json.name);
   if (name !== undefined) run.name = name;
@@ -63,10 +67,15 @@ function toPersonRef(value: unknown): PersonRef | undefined {
   return Object.keys(ref).length > 0 ? ref : undefined;
 }
 
+/** Longest text kept from a run (names, emails, hrefs); longer values are cut, never echoed whole. */
+const MAX_FIELD = 512;
+const MAX_ACTIONS = 50;
+
 function nonEmpty(value: unknown): string | undefined {
   if (typeof value !== 'string') return undefined;
-  const trimmed = value.trim();
-  return trimmed === '' ? undefined : trimmed;
+  const trimmed = value.slice(0, 4 * MAX_FIELD).trim();
+  if (trimmed === '') return undefined;
+  return trimmed.length > MAX_FIELD ? trimmed.slice(0, MAX_FIELD) : trimmed;
 }
 
 export function isRecord(value: unknown): value is Record<string, unknown> {

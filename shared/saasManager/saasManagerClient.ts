@@ -35,6 +35,12 @@ const DEFAULT_PAGE_SIZE = 100;
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 /** A safety net against a server whose cursor never ends; 100,000 pages is far beyond any tenant. */
 const MAX_PAGES = 100_000;
+/** Largest answer read into memory: a page of 1,000 runs is well below it. */
+const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
+/** After a signal POST that may have acted (5xx, no answer): re-reads before calling it uncertain. */
+const SIGNAL_REREADS = 3;
+/** Longest server-sent name (workflow, step, action) that goes into a message. */
+const MAX_NAME = 100;
 const BASE_URL_HINT =
   'check TRELICA_BASE_URL (https://app.trelica.com, or https://eu.trelica.com in the EU) and that this machine can reach it';
 const SCOPES_HINT = `the API application needs the scopes ${SAAS_MANAGER_SCOPES.join(', ')}; create or edit it in SaaS Manager under Admin → Settings → API applications (save it before using its credentials)`;
@@ -55,6 +61,10 @@ export interface SaasManagerClientOptions {
   retry?: RetryOptions;
   /** Time allowed for one HTTP exchange, body included. */
   requestTimeoutMs?: number;
+  /** No request, retry or wait goes past this moment (HTTP-triggered sweeps must answer in time). */
+  deadline?: Date;
+  /** Answers longer than this are refused before they are read into memory (default 8 MiB). */
+  maxBodyBytes?: number;
 }
 
 type Method = 'GET' | 'POST';
@@ -69,6 +79,8 @@ interface Answer {
   headers: Headers;
   /** Parsed JSON, or undefined when the body was empty or not JSON. */
   body: unknown;
+  /** The body was longer than maxBodyBytes and was not read. */
+  tooLarge?: boolean;
 }
 
 interface AccessToken {
@@ -97,6 +109,8 @@ export class SaasManagerClient implements WorkflowApi {
   readonly #random: () => number;
   readonly #retry: RetryPolicy;
   readonly #timeoutMs: number;
+  readonly #deadline: number | undefined;
+  readonly #maxBodyBytes: number;
   #token: AccessToken | undefined;
   #requestsMade = 0;
   #pendingToken: Promise<AccessToken> | undefined;
@@ -118,6 +132,8 @@ export class SaasManagerClient implements WorkflowApi {
     this.#random = options.random ?? Math.random;
     this.#retry = resolveRetryPolicy(options.retry);
     this.#timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.#deadline = options.deadline?.getTime();
+    this.#maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -179,9 +195,10 @@ export class SaasManagerClient implements WorkflowApi {
     const steps = (Array.isArray(workflow.steps) ? workflow.steps : []).filter(isRecord);
     const matches = steps.filter((step) => step.name === stepName || step.customName === stepName);
     if (matches.length === 0) {
-      const existing = steps.map(
-        (step) => `"${String(step.name)}"${step.type ? ` (${String(step.type)})` : ''}`,
-      );
+      const existing = steps
+        .slice(0, 20)
+        .map((step) => `"${clip(String(step.name))}"${step.type ? ` (${clip(String(step.type))})` : ''}`);
+      if (steps.length > 20) existing.push(`and ${steps.length - 20} more`);
       const list = existing.length > 0 ? `; its steps are: ${existing.join(', ')}` : '; it has no steps';
       throw new WorkflowApiError(
         'StepNotFound',
@@ -288,56 +305,101 @@ export class SaasManagerClient implements WorkflowApi {
           throw this.#signalRefused(step, current, url, exchange);
       }
 
-      // 429, 5xx or no answer. A 429 proves nothing happened; the others may hide a fired signal,
-      // so the run is re-read before anything else: never a second POST on a guess.
-      const mayHaveActed = !(exchange.kind === 'response' && exchange.status === 429);
-      const wait = this.#delayAfter(exchange, attempt);
-      if (this.#now() - started + wait > this.#retry.maxTotalMs) {
-        throw this.#signalGaveUp(step, current, url, exchange, attempt, mayHaveActed);
+      // 429, 5xx or no answer. A 429 proves nothing happened: wait, re-read, and POST again.
+      if (exchange.kind === 'response' && exchange.status === 429) {
+        const wait = this.#delayAfter(exchange, attempt);
+        if (this.#now() - started + wait > this.#retry.maxTotalMs || this.#pastDeadline(wait)) {
+          throw this.#signalGaveUp(step, current, url, exchange, attempt, false);
+        }
+        this.#logger.warn(
+          `SaaS Manager POST ${url.pathname} ${describeExchange(exchange)}; re-reading the run in ${wait} ms before signalling again`,
+          this.#runProps(step, current, { attempt }),
+        );
+        await this.#sleep(wait);
+        const fresh = await this.#reReadAfterSignal(step, current, url, exchange);
+        if (!fresh.waitingAtStep) {
+          this.#logger.info(
+            'SaaS Manager step moved on while we waited to retry; not signalling',
+            this.#runProps(step, fresh),
+          );
+          return 'notWaiting';
+        }
+        if (attempt >= this.#retry.maxAttempts)
+          throw this.#signalGaveUp(step, fresh, url, exchange, attempt, false);
+        current = fresh;
+        continue;
       }
-      this.#logger.warn(
-        `SaaS Manager POST ${url.pathname} ${describeExchange(exchange)}; re-reading the run in ${wait} ms before deciding whether to signal again`,
-        this.#runProps(step, current, { attempt }),
-      );
-      await this.#sleep(wait);
 
-      let fresh: WorkflowRun | undefined;
-      try {
-        fresh = await this.getRun(step, current.runId);
-      } catch (error) {
-        throw new WorkflowApiError(
-          'SignalUncertain',
-          `Could not tell whether the "${step.actionName}" signal for run ${current.runId} took effect: the POST ${describeExchange(exchange)} and re-reading the run failed (${error instanceof Error ? error.message : 'unknown error'})`,
-          {
-            method: 'POST',
-            path: safePath(url),
-            hint: 'the run is left as it is; if it is still waiting, the next sweep processes it again',
-            ...(exchange.kind === 'response' ? { status: exchange.status } : {}),
-          },
+      // A 5xx or no answer may hide a signal that fired. A re-read that still says Waiting does not
+      // prove otherwise (the workflow may move on a moment later), so no second POST now: a bounded
+      // number of re-reads, then "uncertain"; the run stays as it is for the next sweep.
+      let reads = 0;
+      for (let read = 1; read <= SIGNAL_REREADS; read++) {
+        const wait = this.#delayAfter(exchange, read);
+        if (this.#now() - started + wait > this.#retry.maxTotalMs || this.#pastDeadline(wait)) break;
+        this.#logger.warn(
+          `SaaS Manager POST ${url.pathname} ${describeExchange(exchange)}; re-reading the run in ${wait} ms to see whether the signal took effect`,
+          this.#runProps(step, current, { read }),
         );
+        await this.#sleep(wait);
+        const fresh = await this.#reReadAfterSignal(step, current, url, exchange);
+        reads = read;
+        if (!fresh.waitingAtStep) {
+          this.#logger.info(
+            'SaaS Manager signal took effect although its answer was an error; not signalling again',
+            this.#runProps(step, fresh),
+          );
+          return 'signalled';
+        }
       }
-      if (!fresh) {
-        throw new WorkflowApiError(
-          'RunNotFound',
-          `Run ${current.runId} of workflow "${step.workflowName}" no longer exists (re-read after the signal POST ${describeExchange(exchange)})`,
-          { method: 'GET', path: `${WORKFLOWS_PATH}/${step.workflowId}/runs/${current.runId}`, status: 404 },
-        );
-      }
-      if (!fresh.waitingAtStep) {
-        // Moved on. After a 5xx or a lost answer that is, almost certainly, our own POST.
-        this.#logger.info(
-          mayHaveActed
-            ? 'SaaS Manager signal took effect although its answer was an error; not signalling again'
-            : 'SaaS Manager step moved on while we waited to retry; not signalling',
-          this.#runProps(step, fresh),
-        );
-        return mayHaveActed ? 'signalled' : 'notWaiting';
-      }
-      // Still waiting, so that POST did nothing: safe to post again, if attempts remain.
-      if (attempt >= this.#retry.maxAttempts)
-        throw this.#signalGaveUp(step, fresh, url, exchange, attempt, false);
-      current = fresh;
+      throw new WorkflowApiError(
+        'SignalUncertain',
+        `signal uncertain: the "${clip(step.actionName)}" signal for run ${current.runId} got POST ${url.pathname} ${describeExchange(exchange)} and the run still showed Waiting after ${reads} re-read(s); it was not posted again, so the next sweep checks the run and signals it only if it is still waiting`,
+        {
+          method: 'POST',
+          path: safePath(url),
+          ...(exchange.kind === 'response' ? { status: exchange.status } : {}),
+          ...(exchange.kind === 'network' ? { hint: BASE_URL_HINT } : {}),
+        },
+      );
     }
+  }
+
+  /** The run after a signal POST that went wrong: fresh, or an error that says what is unknown. */
+  async #reReadAfterSignal(
+    step: WaitingStep,
+    current: WorkflowRun,
+    url: URL,
+    exchange: Exchange,
+  ): Promise<WorkflowRun> {
+    let fresh: WorkflowRun | undefined;
+    try {
+      fresh = await this.getRun(step, current.runId);
+    } catch (error) {
+      throw new WorkflowApiError(
+        'SignalUncertain',
+        `signal uncertain: could not tell whether the "${clip(step.actionName)}" signal for run ${current.runId} took effect: the POST ${describeExchange(exchange)} and re-reading the run failed (${error instanceof Error ? clip(error.message, 300) : 'unknown error'})`,
+        {
+          method: 'POST',
+          path: safePath(url),
+          hint: 'the run is left as it is; if it is still waiting, the next sweep processes it again',
+          ...(exchange.kind === 'response' ? { status: exchange.status } : {}),
+        },
+      );
+    }
+    if (!fresh) {
+      throw new WorkflowApiError(
+        'RunNotFound',
+        `Run ${current.runId} of workflow "${clip(step.workflowName)}" no longer exists (re-read after the signal POST ${describeExchange(exchange)})`,
+        { method: 'GET', path: `${WORKFLOWS_PATH}/${step.workflowId}/runs/${current.runId}`, status: 404 },
+      );
+    }
+    return fresh;
+  }
+
+  /** True when waiting `ms` more would pass the deadline. */
+  #pastDeadline(ms: number): boolean {
+    return this.#deadline !== undefined && this.#now() + ms > this.#deadline;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -402,6 +464,13 @@ export class SaasManagerClient implements WorkflowApi {
   async #get(url: URL, setup: boolean, allow404: boolean): Promise<Answer> {
     const { exchange, attempts } = await this.#withRetries('GET', url, () => this.#authorized('GET', url));
     if (exchange.kind === 'network') throw this.#networkError('GET', url, exchange, attempts, setup);
+    if (exchange.tooLarge) {
+      throw new WorkflowApiError(
+        'BadResponse',
+        `SaaS Manager GET ${url.pathname} answered ${exchange.status} with more than ${this.#maxBodyBytes} bytes; not reading it`,
+        { method: 'GET', path: safePath(url), status: exchange.status, setup },
+      );
+    }
     if (isSuccess(exchange.status) || (allow404 && exchange.status === 404)) {
       if (isSuccess(exchange.status) && exchange.body === undefined) {
         throw new WorkflowApiError(
@@ -431,7 +500,8 @@ export class SaasManagerClient implements WorkflowApi {
       const transient = exchange.kind === 'network' || isRetryableStatus(exchange.status);
       if (!transient || n >= this.#retry.maxAttempts) return { exchange, attempts: n };
       const wait = this.#delayAfter(exchange, n);
-      if (this.#now() - started + wait > this.#retry.maxTotalMs) return { exchange, attempts: n };
+      if (this.#now() - started + wait > this.#retry.maxTotalMs || this.#pastDeadline(wait))
+        return { exchange, attempts: n };
       this.#logger.warn(
         `SaaS Manager ${method} ${url.pathname} ${describeExchange(exchange)}; retrying in ${wait} ms`,
         {
@@ -540,7 +610,11 @@ export class SaasManagerClient implements WorkflowApi {
     headers: Record<string, string>,
     body?: URLSearchParams,
   ): Promise<Exchange> {
-    const signal = AbortSignal.timeout(this.#timeoutMs);
+    // Never past the deadline: a sweep that must answer an HTTP request gives up in time.
+    const left = this.#deadline === undefined ? this.#timeoutMs : this.#deadline - this.#now();
+    if (left <= 0) return { kind: 'network', reason: 'no time left in this sweep', timedOut: true };
+    const timeoutMs = Math.min(this.#timeoutMs, left);
+    const signal = AbortSignal.timeout(timeoutMs);
     this.#requestsMade += 1;
     try {
       const response = await this.#fetch(url, {
@@ -551,16 +625,17 @@ export class SaasManagerClient implements WorkflowApi {
         redirect: 'manual',
         signal,
       });
-      const text = await response.text();
+      const text = await readCapped(response, this.#maxBodyBytes);
       return {
         kind: 'response',
         status: response.status,
-        statusText: response.statusText,
+        statusText: clip(response.statusText, 60),
         headers: response.headers,
-        body: parseJson(text),
+        body: text === undefined ? undefined : parseJson(text),
+        ...(text === undefined ? { tooLarge: true } : {}),
       };
     } catch (error) {
-      return { kind: 'network', ...describeNetworkError(error, this.#timeoutMs) };
+      return { kind: 'network', ...describeNetworkError(error, timeoutMs) };
     }
   }
 
@@ -777,8 +852,42 @@ function scimString(value: string): string {
 }
 
 function quoteList(items: readonly string[], max = 10): string {
-  const shown = items.slice(0, max).map((item) => `"${item}"`);
+  const shown = items.slice(0, max).map((item) => `"${clip(item)}"`);
   return items.length > max ? `${shown.join(', ')} and ${items.length - max} more` : shown.join(', ');
+}
+
+/** Server-sent text for a message or log line: no control characters, bounded length. */
+function clip(value: string, max = MAX_NAME): string {
+  // eslint-disable-next-line no-control-regex
+  const printable = value.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ');
+  return printable.length > max ? `${printable.slice(0, max)}…` : printable;
+}
+
+/**
+ * The body as text, or undefined when it is longer than `max` bytes: read chunk by chunk and
+ * cancelled as soon as it passes the limit, so an endless or huge answer never fills memory.
+ */
+async function readCapped(response: Response, max: number): Promise<string | undefined> {
+  const declared = Number(response.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > max) {
+    await response.body?.cancel().catch(() => undefined);
+    return undefined;
+  }
+  if (!response.body) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > max) {
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function isSuccess(status: number): boolean {

@@ -3,12 +3,16 @@
  * Addresses are validated here, before anything reaches PowerShell; ExoActions.psm1 checks them
  * again on its side, so neither layer trusts the other with hostile input.
  */
-import type { ActionName, PlannedAction, RunPlan, WorkflowRun } from '../ports';
+import type { ActionName, PlannedAction, RunPlan, RunPolicy, WorkflowRun } from '../ports';
 
 export interface PlanOptions {
   actions: readonly ActionName[];
   autoMapping: boolean;
+  /** Defaults: no shared leavers accepted, nobody protected. */
+  policy?: RunPolicy;
 }
+
+const DEFAULT_POLICY: RunPolicy = { acceptSharedLeavers: false, protectedRecipients: [] };
 
 export type PlanResult = { ok: true; plan: RunPlan } | { ok: false; error: string };
 
@@ -68,6 +72,24 @@ export function planRun(run: WorkflowRun, options: PlanOptions): PlanResult {
     }
   }
 
+  // The cheap half of the protected-recipient rule: the literal addresses. ExoActions checks the
+  // resolved objects (aliases, and members of protected groups) before any change.
+  const policy = options.policy ?? DEFAULT_POLICY;
+  const isProtected = (address: string) =>
+    policy.protectedRecipients.some((entry) => entry.toLowerCase() === address.toLowerCase());
+  if (isProtected(mailbox)) {
+    return {
+      ok: false,
+      error: `the leaver ${quoteUntrusted(mailbox)} is a protected recipient (EXO_PROTECTED_RECIPIENTS); no run may change it or grant to it, so nothing was changed`,
+    };
+  }
+  if (manager !== undefined && isProtected(manager)) {
+    return {
+      ok: false,
+      error: `the line manager ${quoteUntrusted(manager)} is a protected recipient (EXO_PROTECTED_RECIPIENTS); no run may grant to it, so nothing was changed`,
+    };
+  }
+
   const actions: PlannedAction[] = options.actions.map((name) =>
     MANAGER_ACTIONS.has(name) && manager === undefined
       ? { name, skipReason: 'the person has no line manager in SaaS Manager' }
@@ -81,6 +103,7 @@ export function planRun(run: WorkflowRun, options: PlanOptions): PlanResult {
       ...(manager === undefined ? {} : { manager }),
       actions,
       options: { autoMapping: options.autoMapping },
+      policy,
     },
   };
 }

@@ -2,7 +2,7 @@
  * The sweep report: one JSON shape for the CLI's --json, the HTTP response and the timer's log.
  * This is public contract; add fields, never rename or remove them.
  */
-import type { ActionResult } from '../ports';
+import type { ActionResult, RunSubjects } from '../ports';
 
 export type RunOutcome = 'completed' | 'failed' | 'skipped' | 'planned';
 
@@ -17,6 +17,8 @@ export interface RunReport {
   error?: string;
   /** Why a run was skipped (claimed by another sweep, no longer waiting, ...). */
   detail?: string;
+  /** The leaver and line manager as Exchange resolved them (Guid, primary address, type), when known. */
+  subjects?: RunSubjects;
 }
 
 export interface SweepSummary {

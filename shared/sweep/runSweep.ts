@@ -15,7 +15,14 @@ import type {
   ExchangeConnection,
   ExchangeShell,
   Logger,
+  RunClaim,
   RunClaims,
+  RunPlan,
+  RunRecord,
+  RunRecords,
+  RunSubjects,
+  SignalResult,
+  StoredRunRecord,
   WaitingStep,
   WorkflowApi,
   WorkflowRun,
@@ -29,6 +36,8 @@ export interface SweepDependencies {
   /** Absent when Exchange is reached with a managed identity. Loaded only when a run needs Exchange. */
   certificates?: CertificateSource;
   claims: RunClaims;
+  /** Who each run is about, pinned by its first attempt. */
+  runRecords: RunRecords;
   clock: Clock;
   logger: Logger;
 }
@@ -39,6 +48,10 @@ export interface SweepSettings {
   actionName: string;
   actions: readonly ActionName[];
   autoMapping: boolean;
+  /** EXO_ACCEPT_SHARED_LEAVERS (default false). */
+  acceptSharedLeavers?: boolean;
+  /** EXO_PROTECTED_RECIPIENTS (default none). */
+  protectedRecipients?: readonly string[];
   exchange:
     | { auth: 'certificate'; organization: string; appId: string }
     | { auth: 'managedIdentity'; organization: string; managedIdentityAccountId?: string };
@@ -188,7 +201,25 @@ export async function runSweep(
 
   async function processRun(step: WaitingStep, runId: string): Promise<RunReport> {
     const base = { runId, workflowId: step.workflowId, workflowName: step.workflowName };
-    const claim = await deps.claims.tryClaim(runId);
+    let claim: RunClaim | undefined;
+    try {
+      // A claim that throws (an odd run id, a storage 503) is this run's failure, not the sweep's.
+      claim = await deps.claims.tryClaim(runId);
+    } catch (thrown) {
+      const error = ensureAppError(thrown);
+      logger.error(`run ${runId} failed: could not claim it: ${error.describe()}`, {
+        runId,
+        code: error.code,
+      });
+      return {
+        ...base,
+        email: '',
+        outcome: 'failed',
+        actions: [],
+        signalled: false,
+        error: `could not claim the run: ${error.describe()}`,
+      };
+    }
     if (!claim) {
       return {
         ...base,
@@ -211,7 +242,7 @@ export async function runSweep(
           detail: 'the run is no longer waiting at this step',
         };
       }
-      return await processWaitingRun(step, run);
+      return await processWaitingRun(step, run, claim);
     } catch (thrown) {
       const error = ensureAppError(thrown);
       if (error.isSetupError) {
@@ -230,7 +261,8 @@ export async function runSweep(
         error: error.describe(),
       };
     } finally {
-      await claim
+      const held = claim;
+      await held
         .release()
         .catch((releaseError: unknown) =>
           logger.warn(`could not release the claim on run ${runId}: ${ensureAppError(releaseError).message}`),
@@ -238,15 +270,31 @@ export async function runSweep(
     }
   }
 
-  async function processWaitingRun(step: WaitingStep, run: WorkflowRun): Promise<RunReport> {
+  async function processWaitingRun(step: WaitingStep, run: WorkflowRun, claim: RunClaim): Promise<RunReport> {
     const base = { runId: run.runId, workflowId: step.workflowId, workflowName: step.workflowName };
     const email = typeof run.person?.email === 'string' ? run.person.email : '';
+    let subjects: RunSubjects | undefined;
     const failed = (error: string, actions: ActionResult[] = []): RunReport => {
       logger.debug(`run ${run.runId} failed, not signalled: ${error}`, { runId: run.runId });
-      return { ...base, email, outcome: 'failed', actions, signalled: false, error };
+      return {
+        ...base,
+        email,
+        outcome: 'failed',
+        actions,
+        signalled: false,
+        ...(subjects ? { subjects } : {}),
+        error,
+      };
     };
 
-    const planned = planRun(run, { actions: settings.actions, autoMapping: settings.autoMapping });
+    const planned = planRun(run, {
+      actions: settings.actions,
+      autoMapping: settings.autoMapping,
+      policy: {
+        acceptSharedLeavers: settings.acceptSharedLeavers ?? false,
+        protectedRecipients: settings.protectedRecipients ?? [],
+      },
+    });
     if (!planned.ok) return failed(planned.error);
     if (!run.signalHref) {
       const offered = run.availableActions.length > 0 ? run.availableActions.join(', ') : 'none';
@@ -255,7 +303,7 @@ export async function runSweep(
       );
     }
 
-    const plan = planned.plan;
+    let plan = planned.plan;
     let actions: ActionResult[];
     if (plan.actions.every((action) => action.skipReason !== undefined)) {
       actions = plan.actions.map((action) => ({
@@ -264,10 +312,27 @@ export async function runSweep(
         detail: action.skipReason as string,
       }));
     } else {
+      // Who the run is about: pinned by the first attempt, before anything changes; every later
+      // attempt must resolve to the same objects (ExoActions checks the Guids).
+      let pin = await deps.runRecords.get(run.runId);
+      if (!request.dryRun && (!pin || (plan.manager !== undefined && !pin.record.manager))) {
+        const resolution = await deps.exchange.resolveRun(withPin(plan, pin), connection);
+        exchangeUsed = true;
+        exchangeCmdletCalls += resolution.cmdletCalls;
+        if (!resolution.ok) return failed(resolution.reason, refusedActions(plan, resolution.reason));
+        pin = await pinRun(step, run, resolution.subjects, pin);
+      }
+      plan = withPin(plan, pin);
+      if (pin)
+        subjects = pin.record.manager
+          ? { leaver: pin.record.leaver, manager: pin.record.manager }
+          : { leaver: pin.record.leaver };
       const result = await deps.exchange.runPlan(plan, connection, request.dryRun);
       exchangeUsed = true;
       exchangeCmdletCalls += result.cmdletCalls;
       actions = result.actions;
+      if (result.subjects) subjects = result.subjects;
+      if (result.refusal !== undefined) return failed(result.refusal, actions);
     }
 
     // A dry run tells the truth: a plan Exchange says would fail is a failed run (counted, exit 1).
@@ -280,10 +345,33 @@ export async function runSweep(
       );
     }
     if (request.dryRun) {
-      return { ...base, email, outcome: 'planned', actions, signalled: false };
+      return {
+        ...base,
+        email,
+        outcome: 'planned',
+        actions,
+        signalled: false,
+        ...(subjects ? { subjects } : {}),
+      };
     }
 
-    const signal = await deps.workflowApi.signal(step, run);
+    // The run may only be signalled by the sweep that still holds it.
+    if (!(await claim.confirm().catch(() => false))) {
+      return failed(
+        'the claim on this run was lost (its lease could not be renewed), so another sweep may be working on it; not signalled, the next sweep checks it again',
+        actions,
+      );
+    }
+
+    let signal: SignalResult;
+    try {
+      signal = await deps.workflowApi.signal(step, run);
+    } catch (thrown) {
+      // The Exchange work is done and stays in the report; only the signal is in doubt.
+      const error = ensureAppError(thrown);
+      if (error.isSetupError) abortAfter = `the sweep stopped early: ${error.describe()}`;
+      return failed(`the Exchange actions succeeded but the signal failed: ${error.describe()}`, actions);
+    }
     if (signal === 'notWaiting') {
       logger.debug(
         `run ${run.runId}: the step was no longer waiting when we signalled (409); someone else moved it on`,
@@ -294,12 +382,66 @@ export async function runSweep(
         outcome: 'completed',
         actions,
         signalled: false,
+        ...(subjects ? { subjects } : {}),
         detail: 'the step was no longer waiting when we signalled (409)',
       };
     }
     logger.debug(`run ${run.runId} completed and signalled '${step.actionName}'`, { runId: run.runId });
-    return { ...base, email, outcome: 'completed', actions, signalled: true };
+    return {
+      ...base,
+      email,
+      outcome: 'completed',
+      actions,
+      signalled: true,
+      ...(subjects ? { subjects } : {}),
+    };
   }
+
+  /** Record who the run is about; when another attempt recorded it first, use that record. */
+  async function pinRun(
+    step: WaitingStep,
+    run: WorkflowRun,
+    resolved: RunSubjects,
+    existing: StoredRunRecord | undefined,
+  ): Promise<StoredRunRecord | undefined> {
+    const record: RunRecord = existing
+      ? { ...existing.record, ...(resolved.manager ? { manager: resolved.manager } : {}) }
+      : {
+          runId: run.runId,
+          workflowId: step.workflowId,
+          leaver: resolved.leaver,
+          ...(resolved.manager ? { manager: resolved.manager } : {}),
+          pinnedAt: clock.now().toISOString(),
+        };
+    const written = existing
+      ? await deps.runRecords.replace(record, existing.version)
+      : await deps.runRecords.create(record);
+    if (!written) return deps.runRecords.get(run.runId);
+    // Debug: the run's one log line (its outcome) and its report carry who it is about.
+    logger.debug(
+      `run ${run.runId}: pinned leaver ${resolved.leaver.guid}${resolved.manager ? ` and manager ${resolved.manager.guid}` : ''}`,
+      {
+        runId: run.runId,
+      },
+    );
+    return deps.runRecords.get(run.runId);
+  }
+}
+
+/** The plan bound to a run record's leaver and manager. */
+function withPin(plan: RunPlan, pin: StoredRunRecord | undefined): RunPlan {
+  if (!pin) return plan;
+  const { leaver, manager } = pin.record;
+  return { ...plan, pinned: manager ? { leaver, manager } : { leaver } };
+}
+
+/** A run refused before any change: every action that was to run failed with the reason. */
+function refusedActions(plan: RunPlan, reason: string): ActionResult[] {
+  return plan.actions.map((action) =>
+    action.skipReason === undefined
+      ? { name: action.name, status: 'failed', detail: reason }
+      : { name: action.name, status: 'skipped', detail: action.skipReason },
+  );
 }
 
 async function findRunForRerun(

@@ -152,18 +152,47 @@ describe('one connected PowerShell session serving many runs', () => {
     expect(tenant.sendAsOn('adele@contoso.com')).toEqual(['boss@contoso.com']);
     expect(tenant.groupsOf('adele@contoso.com').sort()).toEqual(['Finance Access', 'Project Falcon']);
     const groups = result.actions.find((action) => action.name === 'removeFromDistributionGroups');
+    // Each detail names the object changed: display name, primary address and Guid.
+    const adele = tenant.mailbox('adele@contoso.com');
     expect(groups?.detail).toContain(
-      'Removed from 2 distribution groups: Sales <Sales@contoso.com>, Newsletter <Newsletter@contoso.com>.',
+      `Removed Adele Vance <adele@contoso.com> (${adele.guid}) from 2 distribution groups: Sales <Sales@contoso.com> (${tenant.group('Sales').guid}), Newsletter <Newsletter@contoso.com> (${tenant.group('Newsletter').guid}).`,
     );
+    expect(result.actions[1]?.detail).toBe(
+      `Granted The Boss <boss@contoso.com> (${tenant.mailbox('boss@contoso.com').guid}) FullAccess to Adele Vance <adele@contoso.com> (${adele.guid}) (AutoMapping on).`,
+    );
+    expect(result.subjects).toEqual({
+      leaver: {
+        guid: adele.guid,
+        address: 'adele@contoso.com',
+        displayName: 'Adele Vance',
+        type: 'UserMailbox',
+      },
+      manager: {
+        guid: tenant.mailbox('boss@contoso.com').guid,
+        address: 'boss@contoso.com',
+        displayName: 'The Boss',
+        type: 'UserMailbox',
+      },
+    });
     expect(groups?.detail).toContain('Left alone (security-enabled): Finance Access');
     expect(groups?.detail).toContain('Left alone (Microsoft 365 group): Project Falcon');
   });
 
-  it('reports already on a second run and makes no change cmdlet call', async () => {
+  it('reports already on a second attempt (pinned to the same mailbox, now shared) and makes no change cmdlet call', async () => {
     const before = tenant.calls().length;
     const stateBefore = tenant.state();
+    const adele = tenant.mailbox('adele@contoso.com');
+    const boss = tenant.mailbox('boss@contoso.com');
+    const pinned = {
+      leaver: { guid: adele.guid, address: adele.primarySmtpAddress, displayName: '', type: 'UserMailbox' },
+      manager: { guid: boss.guid, address: boss.primarySmtpAddress, displayName: '', type: 'UserMailbox' },
+    };
 
-    const result = await shell.runPlan(plan('adele@contoso.com', 'boss@contoso.com'), connection, false);
+    const result = await shell.runPlan(
+      plan('adele@contoso.com', 'boss@contoso.com', { pinned }),
+      connection,
+      false,
+    );
 
     expect(statuses(result)).toEqual({
       convertToShared: 'already',
@@ -190,13 +219,14 @@ describe('one connected PowerShell session serving many runs', () => {
     expect(statuses(result)).toEqual({ removeFromDistributionGroups: 'done' });
     const calls = callsSince(tenant, before);
     const carla = tenant.mailbox('carla@contoso.com');
-    // One lookup of the person, one membership query, one removal per distribution group: nothing that
-    // walks the tenant's groups or their members.
+    // One lookup of the person, one membership query, one removal per distribution group, and the
+    // membership query again to see the removals took effect: nothing that walks the tenant's groups.
     expect(calls.map((call) => call.cmdlet)).toEqual([
       'Get-Mailbox',
       'Get-Recipient',
       'Remove-DistributionGroupMember',
       'Remove-DistributionGroupMember',
+      'Get-Recipient',
     ]);
     expect(calls[1]?.parameters).toMatchObject({
       Filter: `Members -eq '${carla.dn}'`,
@@ -245,26 +275,28 @@ describe('one connected PowerShell session serving many runs', () => {
     for (const action of result.actions) {
       expect(action).toMatchObject({
         status: 'failed',
-        detail: 'No mailbox was found in Exchange Online for nobody@contoso.com.',
+        detail:
+          "No mailbox was found in Exchange Online for the leaver's address nobody@contoso.com; nothing was changed.",
       });
     }
     expect(callsSince(tenant, before).map((call) => call.cmdlet)).toEqual(['Get-Mailbox']);
     expect(tenant.state()).toEqual(stateBefore);
   });
 
-  it('fails the manager actions when the line manager address resolves to nobody, and still does the rest', async () => {
+  it('fails the whole run before any change when the line manager address resolves to nobody', async () => {
     const result = await shell.runPlan(plan('dan@contoso.com', 'gone@contoso.com'), connection, false);
 
     expect(statuses(result)).toEqual({
-      convertToShared: 'done',
+      convertToShared: 'failed',
       grantManagerFullAccess: 'failed',
       grantManagerSendAs: 'failed',
-      removeFromDistributionGroups: 'already',
+      removeFromDistributionGroups: 'failed',
     });
-    expect(result.actions[1]?.detail).toBe(
-      'No line manager was found in Exchange Online for gone@contoso.com.',
+    expect(result.refusal).toBe(
+      "No recipient was found in Exchange Online for the line manager's address gone@contoso.com; nothing was changed.",
     );
-    expect(result.actions[2]?.detail).toBe(result.actions[1]?.detail);
+    expect(result.actions[1]?.detail).toBe(result.refusal);
+    expect(tenant.mailbox('dan@contoso.com').recipientTypeDetails).toBe('UserMailbox');
     expect(tenant.fullAccessOn('dan@contoso.com')).toEqual([]);
   });
 
@@ -288,6 +320,7 @@ describe('one connected PowerShell session serving many runs', () => {
     expect(result.cmdletCalls).toBe(calls.length);
     expect(result.actions[0]?.cmdlets).toEqual([
       "Get-Mailbox -Identity 'gina@contoso.com'",
+      "Get-Recipient -Identity 'boss@contoso.com'",
       `Set-Mailbox -Identity '${gina.guid}' -Type Shared -Confirm:$false`,
     ]);
     expect(result.actions[1]?.cmdlets).toContain(
@@ -300,7 +333,7 @@ describe('one connected PowerShell session serving many runs', () => {
       `Remove-DistributionGroupMember -Identity '${tenant.group('Newsletter').guid}' -Member '${gina.guid}' -BypassSecurityGroupManagerCheck -Confirm:$false`,
     );
     expect(result.actions[3]?.detail).toBe(
-      'Would remove from 1 distribution group: Newsletter <Newsletter@contoso.com>.',
+      `Would remove gina <gina@contoso.com> (${gina.guid}) from 1 distribution group: Newsletter <Newsletter@contoso.com> (${tenant.group('Newsletter').guid}).`,
     );
   });
 
@@ -317,8 +350,8 @@ describe('one connected PowerShell session serving many runs', () => {
     );
 
     expect(statuses(result)).toEqual({ grantManagerFullAccess: 'done' });
-    expect(result.actions[0]?.detail).toBe(
-      'Granted boss@contoso.com FullAccess to erin@contoso.com (AutoMapping off).',
+    expect(result.actions[0]?.detail).toMatch(
+      /^Granted The Boss <boss@contoso\.com> \([0-9a-f-]{36}\) FullAccess to erin <erin@contoso\.com> \([0-9a-f-]{36}\) \(AutoMapping off\)\.$/,
     );
     const add = callsSince(tenant, before).find((call) => call.cmdlet === 'Add-MailboxPermission');
     expect(add?.parameters).toMatchObject({
@@ -333,18 +366,28 @@ describe('one connected PowerShell session serving many runs', () => {
     });
   });
 
-  it('reports an already shared mailbox as already', async () => {
-    const result = await shell.runPlan(
+  it('refuses a leaver whose mailbox is already shared, unless the admin accepts shared leavers', async () => {
+    const refused = await shell.runPlan(
       plan('shared@contoso.com', undefined, { actions: [{ name: 'convertToShared' }] }),
       connection,
       false,
     );
+    expect(refused.actions[0]?.status).toBe('failed');
+    expect(refused.refusal).toMatch(/already a shared mailbox.*EXO_ACCEPT_SHARED_LEAVERS=true/);
 
-    expect(result.actions).toEqual([
+    const accepted = await shell.runPlan(
+      plan('shared@contoso.com', undefined, {
+        actions: [{ name: 'convertToShared' }],
+        policy: { acceptSharedLeavers: true, protectedRecipients: [] },
+      }),
+      connection,
+      false,
+    );
+    expect(accepted.actions).toEqual([
       expect.objectContaining({
         name: 'convertToShared',
         status: 'already',
-        detail: 'shared@contoso.com is already a shared mailbox.',
+        detail: `shared <shared@contoso.com> (${tenant.mailbox('shared@contoso.com').guid}) is already a shared mailbox.`,
       }),
     ]);
   });
@@ -384,11 +427,12 @@ describe('one connected PowerShell session serving many runs', () => {
     );
 
     expect(result.actions[0]?.status).toBe('failed');
+    const hugo = tenant.mailbox('hugo@contoso.com');
     expect(result.actions[0]?.detail).toContain(
-      'Removed from 1 distribution group: Newsletter <Newsletter@contoso.com>.',
+      `Removed hugo <hugo@contoso.com> (${hugo.guid}) from 1 distribution group: Newsletter <Newsletter@contoso.com> (${tenant.group('Newsletter').guid}).`,
     );
     expect(result.actions[0]?.detail).toContain(
-      'Could not remove from 1 distribution group: Sales <Sales@contoso.com> (The server is busy.).',
+      `Could not remove hugo <hugo@contoso.com> (${hugo.guid}) from 1 distribution group: Sales <Sales@contoso.com> (${tenant.group('Sales').guid}) (The server is busy.).`,
     );
     expect(tenant.groupsOf('hugo@contoso.com')).toEqual(['Sales']);
   });

@@ -49,6 +49,11 @@ $w = $null; Add-RecipientPermission -Identity $leaver -Trustee 'boss@contoso.com
 Invoke-Step 'grant-unknown-user' { Add-MailboxPermission -Identity $leaver -User 'ghost@contoso.com' -AccessRights FullAccess -Confirm:$false }
 Invoke-Step 'bad-filter' { Get-Recipient -Filter "Members -eq 'CN=o'brien,OU=x'" }
 Invoke-Step 'members-filter' { Get-Recipient -Filter ("Members -eq '" + (Get-Mailbox -Identity $leaver).DistinguishedName.Replace("'", "''") + "'") | ForEach-Object { $_.Name } }
+Invoke-Step 'proxies' { (Get-Recipient -Identity 'old.ben@contoso.com').EmailAddresses }
+Invoke-Step 'types' { foreach ($a in 'room@contoso.com', 'contact@fabrikam.com', 'guest@fabrikam.com', 'team@contoso.com') { $r = Get-Recipient -Identity $a; $r.RecipientType + '/' + $r.RecipientTypeDetails } }
+Invoke-Step 'contact-is-not-a-mailbox' { Get-Mailbox -Identity 'contact@fabrikam.com' }
+function Get-ErrorShape([scriptblock]$Block) { try { & $Block; 'no error' } catch { $_.Exception.GetType().Name + '|' + $_.CategoryInfo.Reason + '|' + ([regex]::Match([string]$_.FullyQualifiedErrorId, 'FailureCategory=[^\]]+').Value) } }
+Out-Step 'not-found-shape' (Get-ErrorShape { Get-Recipient -Identity 'nobody@contoso.com' })
 Invoke-Step 'disconnect' { Disconnect-ExchangeOnline -Confirm:$false }
 Invoke-Step 'after-disconnect' { Get-Recipient -Identity $leaver }
 `;
@@ -64,8 +69,12 @@ beforeAll(async () => {
     mailboxes: [
       { address: 'leaver@contoso.com' },
       { address: 'boss@contoso.com' },
-      { address: 'ben@contoso.com' },
+      { address: 'ben@contoso.com', emailAddresses: ['old.ben@contoso.com', 'X500:/o=ExchangeLabs/cn=ben'] },
       { address: 'shared@contoso.com', type: 'SharedMailbox' },
+      { address: 'room@contoso.com', type: 'RoomMailbox' },
+      { address: 'team@contoso.com', type: 'TeamMailbox' },
+      { address: 'contact@fabrikam.com', type: 'MailContact' },
+      { address: 'guest@fabrikam.com', type: 'GuestMailUser' },
     ],
     groups: [
       { name: 'Sales', members: ['leaver@contoso.com'] },
@@ -144,7 +153,7 @@ it("answers an unknown identity with Exchange's couldn't-be-found error", () => 
 
 it('returns everything for a $null identity on Get-Mailbox, and accepts wildcards on Get-*', () => {
   expect(steps.get('null-identity')).toBe(
-    'ok:leaver@contoso.com|boss@contoso.com|ben@contoso.com|shared@contoso.com',
+    'ok:leaver@contoso.com|boss@contoso.com|ben@contoso.com|shared@contoso.com|room@contoso.com|team@contoso.com',
   );
   expect(steps.get('wildcard')).toBe('ok:boss@contoso.com|ben@contoso.com');
   expect(steps.get('set-null')).toMatch(
@@ -187,4 +196,23 @@ it('logs every call with certificates as thumbprints only', () => {
   ]);
   expect(JSON.stringify(calls)).not.toContain(cert.pfx.toString('base64').slice(0, 40));
   expect(calls.map((call) => call.cmdlet)).toContain('Disconnect-ExchangeOnline');
+});
+
+it('carries EmailAddresses as Exchange does and finds a recipient by a secondary address', () => {
+  expect(steps.get('proxies')).toBe(
+    'ok:SMTP:ben@contoso.com|smtp:old.ben@contoso.com|X500:/o=ExchangeLabs/cn=ben',
+  );
+});
+
+it('models every recipient type, and only mailboxes are found by Get-Mailbox', () => {
+  expect(steps.get('types')).toBe(
+    'ok:UserMailbox/RoomMailbox|MailContact/MailContact|MailUser/GuestMailUser|UserMailbox/TeamMailbox',
+  );
+  expect(steps.get('contact-is-not-a-mailbox')).toMatch(/^error:ObjectNotFound:.*couldn't be found/);
+});
+
+it("reports errors with Exchange's exception type, in the exception, the category reason and the error id", () => {
+  expect(steps.get('not-found-shape')).toBe(
+    'ManagementObjectNotFoundException|ManagementObjectNotFoundException|FailureCategory=Cmdlet-ManagementObjectNotFoundException',
+  );
 });

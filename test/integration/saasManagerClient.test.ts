@@ -529,43 +529,56 @@ describe('signalling', () => {
     expectSignalledOnce([run.runId]);
   });
 
-  it('posts again after a 503 only once a re-read shows the run still waiting', async () => {
+  it('does not post again after a 503 while re-reads still show Waiting: bounded re-reads, then "signal uncertain"', async () => {
     const h = harness();
     const [step, run] = await waitingRun(h);
     sim.clearLogs();
     sim.inject({ route: 'signal', status: 503 });
-    expect(await h.client.signal(step, run)).toBe('signalled');
+    const error = await caught(h.client.signal(step, run));
+    expect(error.code).toBe('SignalUncertain');
+    expect(error.isSetupError).toBe(false);
+    expect(error.status).toBe(503);
+    expect(error.message).toContain('signal uncertain');
+    expect(error.message).toContain('not posted again');
     expect(sim.requests.map((r) => `${r.route} ${r.status}`)).toEqual([
       'signal 503',
       'getRun 200',
-      'signal 200',
-    ]);
-    expect(h.sleeps).toEqual([375]);
-    expectSignalledOnce([run.runId]);
-  });
-
-  it('gives up on a signal that keeps failing, leaving the run waiting for the next sweep', async () => {
-    const h = harness({ retry: { maxAttempts: 3 } });
-    const [step, run] = await waitingRun(h);
-    sim.clearLogs();
-    sim.inject({ route: 'signal', status: 502, times: 5 });
-    const error = await caught(h.client.signal(step, run));
-    expect(error.code).toBe('SignalFailed');
-    expect(error.isSetupError).toBe(false);
-    expect(error.status).toBe(502);
-    expect(error.message).toContain(run.runId);
-    expect(error.message).toContain('still waiting, so the next sweep tries again');
-    expect(sim.requests.map((r) => `${r.route} ${r.status}`)).toEqual([
-      'signal 502',
       'getRun 200',
-      'signal 502',
-      'getRun 200',
-      'signal 502',
       'getRun 200',
     ]);
     expect(h.sleeps).toEqual([375, 750, 1500]);
     expectSignalledOnce([]);
     expect(sim.run(run.runId)).toMatchObject({ status: 'Waiting' });
+  });
+
+  it('reports signalled when a re-read after a 5xx shows the run moved on (the POST did act)', async () => {
+    const h = harness();
+    const [step, run] = await waitingRun(h);
+    sim.clearLogs();
+    sim.inject({ route: 'signal', status: 502, when: 'after' });
+    expect(await h.client.signal(step, run)).toBe('signalled');
+    expect(sim.requests.map((r) => `${r.route} ${r.status}`)).toEqual(['signal 502', 'getRun 200']);
+    expectSignalledOnce([run.runId]);
+  });
+
+  it('stops re-reading at the deadline of an HTTP-triggered sweep', async () => {
+    // A clock that stands still: the deadline leaves exactly 500 ms for waits.
+    const at = new Date();
+    const h = harness({ deadline: new Date(at.getTime() + 500), clock: { now: () => at } });
+    const [step, run] = await waitingRun(h);
+    sim.clearLogs();
+    sim.inject({ route: 'signal', status: 503 });
+    const error = await caught(h.client.signal(step, run));
+    expect(error.code).toBe('SignalUncertain');
+    // 375 ms fits before the deadline, 750 ms does not.
+    expect(h.sleeps).toEqual([375]);
+  });
+
+  it('refuses an answer longer than maxBodyBytes without reading it into memory', async () => {
+    const h = harness({ maxBodyBytes: 300 });
+    const error = await caught(h.client.resolveStep('Terminate Users', 'Signal', 'Continue'));
+    expect(error.code).toBe('BadResponse');
+    expect(error.message).toMatch(/more than 300 bytes; not reading it/);
   });
 
   it('says the outcome is unknown when the run cannot be re-read after a failed signal', async () => {
@@ -576,7 +589,7 @@ describe('signalling', () => {
     sim.inject({ route: 'getRun', status: 503, times: 2 });
     const error = await caught(h.client.signal(step, run));
     expect(error.code).toBe('SignalUncertain');
-    expect(error.message).toContain('Could not tell whether the "Continue" signal');
+    expect(error.message).toContain('could not tell whether the "Continue" signal');
     expect(error.hint).toContain('next sweep');
     expect(statuses('signal')).toEqual(['reset']);
     expectSignalledOnce([run.runId]); // it did fire: exactly once, and the client did not post again

@@ -1,6 +1,6 @@
 /**
- * Azurite's blob service on a free loopback port, started per test file and always stopped.
- * Data lives in memory only.
+ * Azurite's blob service (or blob and table services) on free loopback ports, started per test
+ * file and always stopped. Data lives in memory only.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, connect } from 'node:net';
@@ -71,6 +71,69 @@ export async function startAzuriteBlob(): Promise<AzuriteBlob> {
   return {
     port,
     connectionString: `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT};AccountKey=${KEY};BlobEndpoint=http://127.0.0.1:${port}/${ACCOUNT};`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        child.once('exit', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+export interface AzuriteStorage {
+  /** BlobEndpoint and TableEndpoint: what AzureWebJobsStorage holds locally. */
+  connectionString: string;
+  stop(): Promise<void>;
+}
+
+/** Azurite's blob and table services (run claims and run records), one process each. */
+export async function startAzuriteStorage(): Promise<AzuriteStorage> {
+  const blob = await startAzuriteBlob();
+  let table: { port: number; stop(): Promise<void> };
+  try {
+    table = await startService('azurite-table', ['--tableHost', '127.0.0.1', '--tablePort']);
+  } catch (error) {
+    await blob.stop();
+    throw error;
+  }
+  return {
+    connectionString: `${blob.connectionString}TableEndpoint=http://127.0.0.1:${table.port}/${ACCOUNT};`,
+    stop: async () => {
+      await Promise.all([blob.stop(), table.stop()]);
+    },
+  };
+}
+
+async function startService(
+  binary: string,
+  hostAndPortFlags: string[],
+): Promise<{ port: number; stop(): Promise<void> }> {
+  const port = await freePort();
+  const bin = join(__dirname, '..', '..', 'node_modules', '.bin', binary);
+  const child = spawn(
+    bin,
+    [
+      '--silent',
+      '--inMemoryPersistence',
+      '--skipApiVersionCheck',
+      '--disableTelemetry',
+      ...hostAndPortFlags,
+      String(port),
+    ],
+    { stdio: 'ignore' },
+  );
+  try {
+    await waitForPort(port, child, 20_000);
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+  return {
+    port,
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();

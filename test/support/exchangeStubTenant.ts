@@ -19,8 +19,18 @@ import type { ExchangeConnection } from '../../shared/ports';
 import { Secret } from '../../shared/secret';
 import type { TestCertificate } from './certificates';
 
+/** Recipients that are not groups: every mailbox kind, mail users, guests and contacts. */
 export type StubMailboxType =
-  'UserMailbox' | 'SharedMailbox' | 'RoomMailbox' | 'EquipmentMailbox' | 'MailUser';
+  | 'UserMailbox'
+  | 'SharedMailbox'
+  | 'RoomMailbox'
+  | 'EquipmentMailbox'
+  | 'SchedulingMailbox'
+  | 'TeamMailbox'
+  | 'DiscoveryMailbox'
+  | 'MailUser'
+  | 'GuestMailUser'
+  | 'MailContact';
 export type StubGroupType =
   | 'MailUniversalDistributionGroup'
   | 'MailUniversalSecurityGroup'
@@ -37,8 +47,12 @@ export interface StubMailboxSeed {
   name?: string;
   alias?: string;
   type?: StubMailboxType;
-  /** Secondary SMTP addresses. */
+  /**
+   * Further proxy addresses: bare addresses are secondary SMTP addresses (stored as `smtp:x`);
+   * prefixed ones (`smtp:`, `X500:`, `SIP:`) are kept as given. The primary is `SMTP:<address>`.
+   */
   emailAddresses?: string[];
+  /** Defaults to the address; contacts have none. */
   userPrincipalName?: string;
 }
 
@@ -49,6 +63,8 @@ export interface StubGroupSeed {
   type?: StubGroupType;
   /** Member addresses (mailboxes or groups of this tenant). */
   members?: string[];
+  /** Secondary proxy addresses, as for mailboxes. */
+  emailAddresses?: string[];
 }
 
 export interface StubFault {
@@ -56,8 +72,11 @@ export interface StubFault {
   cmdlet: string;
   /** Only calls with a parameter equal to this (e.g. a Guid or address). */
   identity?: string;
-  /** error: throw; hang: sleep `seconds`; crash: exit the process; warning: WriteWarning; noise: write to the console. */
-  mode: 'error' | 'hang' | 'crash' | 'warning' | 'noise';
+  /**
+   * error: a terminating error; nonTerminating: WriteError; hang: sleep `seconds`; crash: exit the
+   * process; warning: WriteWarning; noise: write to the console.
+   */
+  mode: 'error' | 'nonTerminating' | 'hang' | 'crash' | 'warning' | 'noise';
   /** How many calls it hits (default 1; -1 for every call). */
   times?: number;
   message?: string;
@@ -65,6 +84,12 @@ export interface StubFault {
   exitCode?: number;
   /** ErrorCategory name for 'error' (default NotSpecified). */
   category?: string;
+  /**
+   * An Exchange exception type name (e.g. RecipientTaskException, ManagementObjectNotFoundException):
+   * the error then has Exchange's shape, with that type in the exception, CategoryInfo and
+   * FullyQualifiedErrorId ([FailureCategory=Cmdlet-<type>]).
+   */
+  exception?: string;
 }
 
 export interface StubRecipient {
@@ -77,6 +102,7 @@ export interface StubRecipient {
   displayName: string;
   primarySmtpAddress: string;
   userPrincipalName?: string;
+  /** Proxy addresses other than the primary (`smtp:` secondaries, `X500:` ...). */
   emailAddresses: string[];
   recipientTypeDetails: string;
   hiddenFromAddressListsEnabled?: boolean;
@@ -385,8 +411,8 @@ function buildState(options: ExchangeStubTenantOptions): StubState {
       alias,
       displayName: seed.displayName ?? name,
       primarySmtpAddress: seed.address,
-      userPrincipalName: seed.userPrincipalName ?? seed.address,
-      emailAddresses: seed.emailAddresses ?? [],
+      ...(seed.type === 'MailContact' ? {} : { userPrincipalName: seed.userPrincipalName ?? seed.address }),
+      emailAddresses: proxies(seed.emailAddresses),
       recipientTypeDetails: seed.type ?? 'UserMailbox',
     };
     return recipient;
@@ -400,7 +426,7 @@ function buildState(options: ExchangeStubTenantOptions): StubState {
       alias,
       displayName: seed.displayName ?? seed.name,
       primarySmtpAddress: seed.address ?? `${alias}@contoso.com`,
-      emailAddresses: [],
+      emailAddresses: proxies(seed.emailAddresses),
       recipientTypeDetails: seed.type ?? 'MailUniversalDistributionGroup',
       members: [],
     };
@@ -452,6 +478,11 @@ function buildState(options: ExchangeStubTenantOptions): StubState {
     })),
     faults: options.faults ?? [],
   };
+}
+
+/** Bare addresses become `smtp:` (secondary) proxies; prefixed proxies stay as given. */
+function proxies(addresses: readonly string[] | undefined): string[] {
+  return (addresses ?? []).map((address) => (/^[A-Za-z0-9]+:/.test(address) ? address : `smtp:${address}`));
 }
 
 function aliasOf(address: string): string {

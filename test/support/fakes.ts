@@ -7,11 +7,17 @@ import type {
   CertificateSource,
   ExchangeCertificate,
   ExchangeConnection,
+  ExchangeResolution,
   ExchangeRunResult,
   ExchangeShell,
+  RecipientRef,
   RunClaim,
   RunClaims,
   RunPlan,
+  RunRecord,
+  RunRecords,
+  RunSubjects,
+  StoredRunRecord,
   ShellProbe,
   SignalResult,
   WaitingStep,
@@ -65,7 +71,11 @@ export class FakeWorkflowApi implements WorkflowApi {
     return run && run.workflowId === step.workflowId ? { ...run } : undefined;
   }
 
+  /** Throw this from signal (the POST failed in a way the client could not resolve). */
+  signalFailure?: Error;
+
   async signal(_step: WaitingStep, run: WorkflowRun): Promise<SignalResult> {
+    if (this.signalFailure) throw this.signalFailure;
     const stored = this.runs.get(run.runId);
     if (!stored || !stored.waitingAtStep || this.movedOnByOthers.has(run.runId)) {
       if (stored) stored.waitingAtStep = false;
@@ -80,8 +90,20 @@ export class FakeWorkflowApi implements WorkflowApi {
 
 export type ActionBehaviour = (plan: RunPlan, action: RunPlan['actions'][number]) => ActionResult;
 
+/** A recipient as the fake tenant resolves it: a stable Guid per address, a user mailbox. */
+export function fakeRecipient(address: string, type = 'UserMailbox'): RecipientRef {
+  const hex = Buffer.from(address.toLowerCase()).toString('hex').padEnd(32, '0').slice(0, 32);
+  const guid = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+  return { guid, address: address.toLowerCase(), displayName: address.split('@')[0] ?? address, type };
+}
+
 export class FakeExchangeShell implements ExchangeShell {
   readonly plans: { plan: RunPlan; whatIf: boolean }[] = [];
+  readonly resolutions: RunPlan[] = [];
+  /** Who an address resolves to (default: a user mailbox with a Guid derived from the address). */
+  recipients = new Map<string, RecipientRef>();
+  /** Refuse the run at resolution with this reason (e.g. a room mailbox). */
+  refuse?: (plan: RunPlan) => string | undefined;
   readonly connections: ExchangeConnection[] = [];
   processesStarted = 0;
   closed = 0;
@@ -105,12 +127,54 @@ export class FakeExchangeShell implements ExchangeShell {
     }
     if (this.failWith) throw this.failWith;
     this.plans.push({ plan, whatIf });
+    const resolved = this.resolve(plan);
+    if (typeof resolved === 'string') {
+      const actions = plan.actions.map((action): ActionResult =>
+        action.skipReason
+          ? { name: action.name, status: 'skipped', detail: action.skipReason }
+          : { name: action.name, status: 'failed', detail: resolved },
+      );
+      return { actions, cmdletCalls: 1, refusal: resolved };
+    }
     // In a dry run an action that would change something is `planned`; one that would fail still fails.
     const actions = plan.actions.map((action): ActionResult => {
       const result = this.behaviour(plan, action);
       return whatIf && result.status === 'done' ? { ...result, status: 'planned' } : result;
     });
-    return { actions, cmdletCalls: actions.length };
+    return { actions, cmdletCalls: actions.length, subjects: resolved };
+  }
+
+  async resolveRun(
+    plan: RunPlan,
+    connection: () => Promise<ExchangeConnection>,
+  ): Promise<ExchangeResolution> {
+    if (!this.started) {
+      this.started = true;
+      this.processesStarted += 1;
+      this.connections.push(await connection());
+    }
+    if (this.failWith) throw this.failWith;
+    this.resolutions.push(plan);
+    const resolved = this.resolve(plan);
+    return typeof resolved === 'string'
+      ? { ok: false, reason: resolved, cmdletCalls: 1 }
+      : { ok: true, subjects: resolved, cmdletCalls: 2 };
+  }
+
+  /** As ExoActions does: refusals first, then the pinned Guids must match. */
+  private resolve(plan: RunPlan): RunSubjects | string {
+    const refusal = this.refuse?.(plan);
+    if (refusal) return refusal;
+    const leaver = this.recipients.get(plan.mailbox.toLowerCase()) ?? fakeRecipient(plan.mailbox);
+    if (plan.pinned && plan.pinned.leaver.guid !== leaver.guid) {
+      return `The leaver's address ${plan.mailbox} now belongs to a different mailbox than when this run was first attempted`;
+    }
+    if (plan.manager === undefined) return { leaver };
+    const manager = this.recipients.get(plan.manager.toLowerCase()) ?? fakeRecipient(plan.manager);
+    if (plan.pinned?.manager && plan.pinned.manager.guid !== manager.guid) {
+      return `The line manager's address ${plan.manager} now belongs to a different recipient than when this run was first attempted`;
+    }
+    return { leaver, manager };
   }
 
   async probe(): Promise<ShellProbe> {
@@ -125,10 +189,38 @@ export class FakeExchangeShell implements ExchangeShell {
 
 export class MemoryClaims implements RunClaims {
   readonly held = new Set<string>();
+  /** Runs whose lease renewal "failed": confirm() answers false. */
+  readonly lost = new Set<string>();
+  /** Throw this from tryClaim for these runs (a storage 503, an odd id). */
+  readonly failing = new Map<string, Error>();
   async tryClaim(runId: string): Promise<RunClaim | undefined> {
+    const failure = this.failing.get(runId);
+    if (failure) throw failure;
     if (this.held.has(runId)) return undefined;
     this.held.add(runId);
-    return { release: async () => void this.held.delete(runId) };
+    return {
+      confirm: async () => !this.lost.has(runId),
+      release: async () => void this.held.delete(runId),
+    };
+  }
+}
+
+export class MemoryRunRecords implements RunRecords {
+  readonly records = new Map<string, { record: RunRecord; version: number }>();
+  async get(runId: string): Promise<StoredRunRecord | undefined> {
+    const stored = this.records.get(runId);
+    return stored ? { record: structuredClone(stored.record), version: String(stored.version) } : undefined;
+  }
+  async create(record: RunRecord): Promise<boolean> {
+    if (this.records.has(record.runId)) return false;
+    this.records.set(record.runId, { record: structuredClone(record), version: 1 });
+    return true;
+  }
+  async replace(record: RunRecord, version: string): Promise<boolean> {
+    const stored = this.records.get(record.runId);
+    if (!stored || String(stored.version) !== version) return false;
+    this.records.set(record.runId, { record: structuredClone(record), version: stored.version + 1 });
+    return true;
   }
 }
 

@@ -21,6 +21,22 @@ function problemsOf(env: Record<string, string | undefined>): string[] {
 }
 
 describe('loadConfig', () => {
+  it('reads the identity policy: shared leavers refused and nobody protected by default, a list of addresses otherwise', () => {
+    expect(loadConfig(valid).exchange).toMatchObject({ acceptSharedLeavers: false, protectedRecipients: [] });
+    const config = loadConfig({
+      ...valid,
+      EXO_ACCEPT_SHARED_LEAVERS: 'true',
+      EXO_PROTECTED_RECIPIENTS: ' CEO@contoso.com, breakglass@contoso.com ,,ceo@contoso.com',
+    });
+    expect(config.exchange).toMatchObject({
+      acceptSharedLeavers: true,
+      protectedRecipients: ['ceo@contoso.com', 'breakglass@contoso.com'],
+    });
+    expect(problemsOf({ ...valid, EXO_PROTECTED_RECIPIENTS: "ceo@contoso.com, x'; Set-Mailbox" })).toEqual([
+      expect.stringMatching(/^EXO_PROTECTED_RECIPIENTS lists .* which must contain exactly one @/),
+    ]);
+  });
+
   it('applies the documented defaults', () => {
     const config = loadConfig(valid);
     expect(config.trelica.baseUrl).toBe(DEFAULTS.TRELICA_BASE_URL);

@@ -31,11 +31,17 @@ const DEFAULT_VALUES: Partial<Record<string, string>> = DEFAULTS;
  * from Key Vault through the managed identity; a certificate file and its password have no place
  * in app settings.
  */
-const LOCAL_ONLY_SETTINGS: readonly SettingName[] = ['EXO_CERTIFICATE_PATH', 'EXO_CERTIFICATE_PASSWORD'];
+const LOCAL_ONLY_SETTINGS: readonly SettingName[] = [
+  'EXO_CERTIFICATE_PATH',
+  'EXO_CERTIFICATE_PASSWORD',
+  // In Azure the run records live in AzureWebJobsStorage's table.
+  'EXO_RUN_RECORDS_DIR',
+];
 
 /** In Azure, AzureWebJobsStorage is identity-based: these replace the connection string (no key). */
 const IDENTITY_BASED_STORAGE = [
   'AzureWebJobsStorage__blobServiceUri',
+  'AzureWebJobsStorage__tableServiceUri',
   'AzureWebJobsStorage__credential',
   'AzureWebJobsStorage__clientId',
 ] as const;

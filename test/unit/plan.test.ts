@@ -31,7 +31,22 @@ describe('planRun', () => {
         manager: 'boss@contoso.com',
         actions: ALL_ACTIONS.map((name) => ({ name })),
         options: { autoMapping: true },
+        policy: { acceptSharedLeavers: false, protectedRecipients: [] },
       },
+    });
+  });
+
+  it('refuses a leaver or a line manager listed in EXO_PROTECTED_RECIPIENTS, whatever the letter case', () => {
+    const policy = { acceptSharedLeavers: false, protectedRecipients: ['ceo@contoso.com'] };
+    const leaver = planRun(run({ email: 'CEO@contoso.com' }), { ...options, policy });
+    expect(leaver).toEqual({ ok: false, error: expect.stringContaining('protected recipient') });
+    const manager = planRun(run({ email: 'jo@contoso.com', lineManager: { email: 'Ceo@Contoso.com' } }), {
+      ...options,
+      policy,
+    });
+    expect(manager).toEqual({
+      ok: false,
+      error: expect.stringMatching(/line manager .* protected recipient/),
     });
   });
 

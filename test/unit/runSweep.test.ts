@@ -9,6 +9,7 @@ import {
   FakeWorkflowApi,
   ManualClock,
   MemoryClaims,
+  MemoryRunRecords,
 } from '../support/fakes';
 
 const settings: SweepSettings = {
@@ -30,15 +31,17 @@ function setup() {
   const certificates = new FakeCertificateSource();
   const claims = new MemoryClaims();
   const clock = new ManualClock();
+  const runRecords = new MemoryRunRecords();
   const deps: SweepDependencies = {
     workflowApi: api,
     exchange,
     certificates,
     claims,
+    runRecords,
     clock,
     logger: silentLogger,
   };
-  return { api, exchange, certificates, claims, clock, deps };
+  return { api, exchange, certificates, claims, clock, runRecords, deps };
 }
 
 const id = (n: number) => n.toString(16).padStart(24, '0');
@@ -198,6 +201,7 @@ describe('runSweep', () => {
         exchange,
         certificates: new FakeCertificateSource(),
         claims,
+        runRecords: new MemoryRunRecords(),
         clock: new ManualClock(),
         logger: silentLogger,
       };

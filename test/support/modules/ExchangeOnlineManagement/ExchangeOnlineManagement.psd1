@@ -6,7 +6,7 @@
     Author            = 'exo-workflow-sync'
     CompanyName       = 'exo-workflow-sync'
     Copyright         = 'exo-workflow-sync contributors'
-    Description       = 'STUB of the Exchange Online PowerShell V3 module (ExchangeOnlineManagement) for exo-workflow-sync tests. Not Microsoft''s module: it never touches the network. Tenant state lives in the JSON file named by $env:EXO_STUB_STATE; every call is logged to the JSONL file named by $env:EXO_STUB_LOG.'
+    Description       = 'STUB of the Exchange Online PowerShell V3 module (ExchangeOnlineManagement) for exo-workflow-sync tests. Not Microsoft''s module: it never touches the network. Its tenant is the folder it was copied into: state in ../../tenant.json, every call logged to ../../calls.jsonl.'
     PowerShellVersion = '7.2'
     FunctionsToExport = @(
         'Connect-ExchangeOnline',

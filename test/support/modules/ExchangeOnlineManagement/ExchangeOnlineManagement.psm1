@@ -21,10 +21,40 @@
   Tenant state: JSON at <tenant>/tenant.json, re-read whenever the file changes, written atomically.
   Call log: one JSON line per cmdlet call at <tenant>/calls.jsonl (certificates logged by thumbprint only).
 
-  Core engine commands and .NET types only: it runs on tools/pwsh-engine as well as on pwsh.
+  Recipients carry EmailAddresses as Exchange does (SMTP:primary, smtp:secondary, other proxies such as
+  X500: left alone), and every recipient type the product must tell apart: user, shared, room, equipment,
+  scheduling, team and discovery mailboxes, Microsoft 365 groups, distribution and mail-enabled security
+  groups, mail contacts, mail users and guests. Errors carry Exchange's exception type names
+  (ManagementObjectNotFoundException, MemberNotFoundException, ...) in the exception, the CategoryInfo
+  reason and the FullyQualifiedErrorId ([FailureCategory=Cmdlet-<type>]), with Exchange's English message;
+  callers should decide by the former, never by the message.
 #>
 
 Set-StrictMode -Version 3.0
+
+# Exchange's exception types, by their real (short) names. Callers see them in $_.Exception, in
+# $_.CategoryInfo.Reason and in the FailureCategory part of $_.FullyQualifiedErrorId.
+class ManagementObjectNotFoundException : System.InvalidOperationException {
+    ManagementObjectNotFoundException([string]$message) : base($message) {}
+}
+class ManagementObjectAmbiguousException : System.InvalidOperationException {
+    ManagementObjectAmbiguousException([string]$message) : base($message) {}
+}
+class MemberNotFoundException : System.InvalidOperationException {
+    MemberNotFoundException([string]$message) : base($message) {}
+}
+class RecipientTaskException : System.InvalidOperationException {
+    RecipientTaskException([string]$message) : base($message) {}
+}
+class OperationRequiresGroupManagerException : System.InvalidOperationException {
+    OperationRequiresGroupManagerException([string]$message) : base($message) {}
+}
+class ADOperationException : System.InvalidOperationException {
+    ADOperationException([string]$message) : base($message) {}
+}
+class TaskNotSupportedException : System.InvalidOperationException {
+    TaskNotSupportedException([string]$message) : base($message) {}
+}
 
 $script:ServerName = 'AM6PR04A010DC02.EURPRD04.PROD.OUTLOOK.COM'
 $script:Connection = $null
@@ -37,7 +67,9 @@ $script:DataCmdlets = [string[]]@(
     'Get-Mailbox', 'Set-Mailbox', 'Get-Recipient', 'Get-MailboxPermission', 'Add-MailboxPermission',
     'Get-RecipientPermission', 'Add-RecipientPermission', 'Get-DistributionGroupMember', 'Remove-DistributionGroupMember'
 )
-$script:MailboxTypes = [string[]]@('UserMailbox', 'SharedMailbox', 'RoomMailbox', 'EquipmentMailbox', 'LinkedMailbox', 'SchedulingMailbox', 'DiscoveryMailbox')
+$script:MailboxTypes = [string[]]@('UserMailbox', 'SharedMailbox', 'RoomMailbox', 'EquipmentMailbox', 'LinkedMailbox', 'SchedulingMailbox', 'DiscoveryMailbox', 'TeamMailbox')
+# Mail-enabled users without a mailbox here (MailUser, GuestMailUser) and contacts (MailContact).
+$script:MailUserTypes = [string[]]@('MailUser', 'GuestMailUser')
 $script:GroupTypes = [string[]]@('MailUniversalDistributionGroup', 'MailUniversalSecurityGroup', 'MailNonUniversalGroup', 'GroupMailbox', 'RoomList', 'DynamicDistributionGroup')
 $script:StaticGroupTypes = [string[]]@('MailUniversalDistributionGroup', 'MailUniversalSecurityGroup', 'MailNonUniversalGroup', 'RoomList')
 $script:JsonOptions = [System.Text.Json.JsonSerializerOptions]::new()
@@ -608,8 +640,9 @@ function Wait-StubLatency {
 }
 
 function Invoke-StubFaults {
-    # faults: [{ cmdlet, identity?, mode: error|hang|crash|warning|noise, times? (default 1, -1 = always),
-    #            message?, seconds?, exitCode?, category? }]
+    # faults: [{ cmdlet, identity?, mode: error|nonTerminating|hang|crash|warning|noise, times? (default 1,
+    #            -1 = always), message?, seconds?, exitCode?, category?, exception? (an Exchange exception
+    #            type name: the error then has Exchange's shape) }]
     param($State, [string]$Name, [System.Collections.IDictionary]$Bound, $Cmdlet)
     $faults = $State['faults']
     if ($null -eq $faults) { return }
@@ -650,9 +683,16 @@ function Invoke-StubFaults {
             }
             default {
                 if ($message.Length -eq 0) { $message = 'The server is busy. Please try again later.' }
-                $category = [System.Management.Automation.ErrorCategory]::NotSpecified
-                if ($null -ne $fault['category']) { $category = [System.Management.Automation.ErrorCategory]([string]$fault['category']) }
-                $record = [System.Management.Automation.ErrorRecord]::new([System.InvalidOperationException]::new($message), 'StubFault', $category, $null)
+                $record = $null
+                if ($null -ne $fault['exception']) {
+                    # Exchange's shape: its exception type, category and FailureCategory id.
+                    $record = New-StubErrorRecord -ExceptionType ([string]$fault['exception']) -Message $message -Category ([string]$fault['category']) -Target $null -CmdletName $Name.Replace('-', '')
+                } else {
+                    $category = [System.Management.Automation.ErrorCategory]::NotSpecified
+                    if ($null -ne $fault['category']) { $category = [System.Management.Automation.ErrorCategory]([string]$fault['category']) }
+                    $record = [System.Management.Automation.ErrorRecord]::new([System.InvalidOperationException]::new($message), 'StubFault', $category, $null)
+                }
+                if ([string]$fault['mode'] -eq 'nonTerminating') { $Cmdlet.WriteError($record); return }
                 $Cmdlet.ThrowTerminatingError($record)
             }
         }
@@ -826,7 +866,7 @@ function Test-StubKind {
         'group' { return [bool]$Item.group }
         'principal' {
             if ($Item.group) { return $type -eq 'MailUniversalSecurityGroup' }
-            return $script:MailboxTypes -contains $type -or $type -eq 'MailUser'
+            return $script:MailboxTypes -contains $type -or $script:MailUserTypes -contains $type
         }
         default { return $true }
     }
@@ -864,10 +904,43 @@ function Get-StubIdentityValues {
         $value = $Entry[$key]
         if ($null -ne $value -and ([string]$value).Length -gt 0) { $values.Add([string]$value) }
     }
-    foreach ($address in (Get-StubList $Entry 'emailAddresses')) {
-        if ($null -ne $address) { $values.Add(([string]$address) -replace '^(?i:smtp:)', '') }
-    }
+    foreach ($address in (Get-StubSmtpAddresses $Entry)) { $values.Add($address) }
     return , $values
+}
+
+function Get-StubProxyAddresses {
+    # EmailAddresses as Exchange shows them: 'SMTP:' the primary, 'smtp:' each secondary, other proxy
+    # types (X500:, SIP:) as stored. The state may hold full proxies or bare secondary addresses.
+    param($Entry)
+    $proxies = [System.Collections.Generic.List[string]]::new()
+    $primary = [string]$Entry['primarySmtpAddress']
+    if ($primary.Length -gt 0) { $proxies.Add("SMTP:$primary") }
+    foreach ($raw in (Get-StubList $Entry 'emailAddresses')) {
+        if ($null -eq $raw) { continue }
+        $text = [string]$raw
+        if ($text.Length -eq 0) { continue }
+        if ($text -cmatch '^SMTP:') {
+            # The primary is PrimarySmtpAddress; a stored 'SMTP:' entry is the same address.
+            if (-not [string]::Equals($text.Substring(5), $primary, [System.StringComparison]::OrdinalIgnoreCase)) { $proxies.Add('smtp:' + $text.Substring(5)) }
+            continue
+        }
+        if ($text -match '^[A-Za-z0-9]+:') {
+            if ($text -match '^(?i:smtp:)') { $proxies.Add('smtp:' + $text.Substring(5)) } else { $proxies.Add($text) }
+            continue
+        }
+        $proxies.Add("smtp:$text")
+    }
+    return , $proxies
+}
+
+function Get-StubSmtpAddresses {
+    # Every SMTP address of the recipient (primary and secondary), without the prefix.
+    param($Entry)
+    $addresses = [System.Collections.Generic.List[string]]::new()
+    foreach ($proxy in (Get-StubProxyAddresses $Entry)) {
+        if ($proxy -match '^(?i:smtp:)') { $addresses.Add($proxy.Substring(5)) }
+    }
+    return , $addresses
 }
 
 function Find-StubMatches {
@@ -1115,8 +1188,7 @@ function Get-StubFilterValues {
             return
         }
         'EmailAddresses' {
-            "SMTP:$($Entry['primarySmtpAddress'])"
-            foreach ($address in (Get-StubList $Entry 'emailAddresses')) { "smtp:$address" }
+            foreach ($proxy in (Get-StubProxyAddresses $Entry)) { $proxy }
             return
         }
         'DistinguishedName' { return [string]$Entry['dn'] }
@@ -1130,10 +1202,9 @@ function ConvertTo-StubRecipientObject {
     $type = [string]$Entry['recipientTypeDetails']
     $recipientType = $type
     if ($script:MailboxTypes -contains $type) { $recipientType = 'UserMailbox' }
+    if ($script:MailUserTypes -contains $type) { $recipientType = 'MailUser' }
     if ($type -eq 'GroupMailbox') { $recipientType = 'MailUniversalDistributionGroup' }
-    $addresses = [System.Collections.Generic.List[string]]::new()
-    $addresses.Add("SMTP:$($Entry['primarySmtpAddress'])")
-    foreach ($address in (Get-StubList $Entry 'emailAddresses')) { if ($null -ne $address) { $addresses.Add("smtp:$address") } }
+    $addresses = Get-StubProxyAddresses $Entry
     $object = [ordered]@{
         Name                 = [string]$Entry['name']
         Alias                = [string]$Entry['alias']
@@ -1145,6 +1216,11 @@ function ConvertTo-StubRecipientObject {
         Guid                 = [string]$Entry['guid']
         DistinguishedName    = [string]$Entry['dn']
         Identity             = [string]$Entry['name']
+    }
+    if ($script:MailUserTypes -contains $type) {
+        $object.UserPrincipalName = [string]$Entry['userPrincipalName']
+        $object.WindowsEmailAddress = [string]$Entry['primarySmtpAddress']
+        $object.ExternalDirectoryObjectId = [string]$Entry['externalDirectoryObjectId']
     }
     if ($script:MailboxTypes -contains $type) {
         $object.ExchangeGuid = [string]$Entry['exchangeGuid']
@@ -1172,15 +1248,43 @@ function Get-StubPrincipalLabel {
 function Write-StubNotFound {
     param($Cmdlet, $Identity, [string]$CmdletName)
     $message = "The operation couldn't be performed because object '$Identity' couldn't be found on '$($script:ServerName)'."
-    $errorId = "[Server=AM6PR04MB4000,RequestId=$([guid]::NewGuid()),TimeStamp=$([datetime]::UtcNow.ToString('r'))] [FailureCategory=Cmdlet-ManagementObjectNotFoundException] 8A2F5E1C,Microsoft.Exchange.Management.RecipientTasks.$CmdletName"
-    $record = [System.Management.Automation.ErrorRecord]::new([System.InvalidOperationException]::new($message), $errorId, [System.Management.Automation.ErrorCategory]::ObjectNotFound, $Identity)
+    $record = New-StubErrorRecord -ExceptionType 'ManagementObjectNotFoundException' -Message $message -Category 'ObjectNotFound' -Target $Identity -CmdletName $CmdletName
     $Cmdlet.WriteError($record)
 }
 
 function Write-StubError {
+    # $ErrorId: Exchange's exception type name (ManagementObjectAmbiguousException, MemberNotFoundException, ...).
     param($Cmdlet, [string]$Message, [string]$Category, $Target, [string]$ErrorId)
-    $record = [System.Management.Automation.ErrorRecord]::new([System.InvalidOperationException]::new($Message), $ErrorId, [System.Management.Automation.ErrorCategory]$Category, $Target)
+    $cmdletName = ([string]$Cmdlet.MyInvocation.MyCommand.Name).Replace('-', '')
+    $record = New-StubErrorRecord -ExceptionType $ErrorId -Message $Message -Category $Category -Target $Target -CmdletName $cmdletName
     $Cmdlet.WriteError($record)
+}
+
+function New-StubException {
+    param([string]$Type, [string]$Message)
+    switch ($Type) {
+        'ManagementObjectNotFoundException' { return [ManagementObjectNotFoundException]::new($Message) }
+        'ManagementObjectAmbiguousException' { return [ManagementObjectAmbiguousException]::new($Message) }
+        'MemberNotFoundException' { return [MemberNotFoundException]::new($Message) }
+        'RecipientTaskException' { return [RecipientTaskException]::new($Message) }
+        'OperationRequiresGroupManagerException' { return [OperationRequiresGroupManagerException]::new($Message) }
+        'ADOperationException' { return [ADOperationException]::new($Message) }
+        'TaskNotSupportedException' { return [TaskNotSupportedException]::new($Message) }
+        'UnauthorizedAccessException' { return [System.UnauthorizedAccessException]::new($Message) }
+        'TimeoutException' { return [System.TimeoutException]::new($Message) }
+    }
+    return [System.InvalidOperationException]::new($Message)
+}
+
+function New-StubErrorRecord {
+    # As Exchange Online's REST cmdlets report errors: the exception of Exchange's type, the English
+    # message, and the FullyQualifiedErrorId naming the failure category and the server-side task.
+    param([string]$ExceptionType, [string]$Message, [string]$Category, $Target, [string]$CmdletName)
+    $exception = New-StubException $ExceptionType $Message
+    $errorId = "[Server=AM6PR04MB4000,RequestId=$([guid]::NewGuid()),TimeStamp=$([datetime]::UtcNow.ToString('r'))] [FailureCategory=Cmdlet-$ExceptionType] 8A2F5E1C,Microsoft.Exchange.Management.RecipientTasks.$CmdletName"
+    $categoryValue = [System.Management.Automation.ErrorCategory]::NotSpecified
+    if ($Category.Length -gt 0) { $categoryValue = [System.Management.Automation.ErrorCategory]$Category }
+    return [System.Management.Automation.ErrorRecord]::new($exception, $errorId, $categoryValue, $Target)
 }
 
 function Stop-StubConnect {

@@ -1,0 +1,156 @@
+/**
+ * RunRecords in Azure Table Storage, in the app's own storage account (AzureWebJobsStorage): one
+ * partition per run (PartitionKey = run id), the record that pins the run's leaver and manager at
+ * RowKey 'run'. The journal of every attempt and action (issue 16) adds rows to the same partition
+ * (e.g. RowKey 'attempt-0001', 'attempt-0001-action-convertToShared'), so one query reads a run's
+ * whole history. This is the only file that imports @azure/data-tables.
+ */
+import { RestError, TableClient, type TableEntity } from '@azure/data-tables';
+import type { TokenCredential } from '@azure/core-auth';
+import { AppError } from '../errors';
+import type { RecipientRef, RunRecord, RunRecords, StoredRunRecord } from '../ports';
+
+export const RUN_RECORDS_TABLE = 'ExoWorkflowSyncRuns';
+const RECORD_ROW = 'run';
+const SCHEMA_VERSION = 1;
+const SAFE_RUN_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+export type TableRunRecordsOptions =
+  | { connectionString: string; table?: string }
+  | { tableServiceUri: string; credential: TokenCredential; table?: string };
+
+type RecordEntity = TableEntity<Record<string, string | number>>;
+
+export class TableRunRecords implements RunRecords {
+  private readonly client: TableClient;
+  private tableReady?: Promise<void>;
+
+  constructor(options: TableRunRecordsOptions) {
+    const table = options.table ?? RUN_RECORDS_TABLE;
+    this.client =
+      'connectionString' in options
+        ? TableClient.fromConnectionString(options.connectionString, table, {
+            // Azurite (local development, tests) speaks plain HTTP on loopback; Azure never does.
+            allowInsecureConnection: isLocalEmulator(options.connectionString),
+            retryOptions: { maxRetries: 2 },
+          })
+        : new TableClient(options.tableServiceUri, table, options.credential, {
+            retryOptions: { maxRetries: 2 },
+          });
+  }
+
+  async get(runId: string): Promise<StoredRunRecord | undefined> {
+    checkRunId(runId);
+    await this.ready();
+    try {
+      const entity = await this.client.getEntity<Record<string, unknown>>(runId, RECORD_ROW);
+      return { record: fromEntity(runId, entity), version: String(entity.etag) };
+    } catch (error) {
+      if (error instanceof RestError && error.statusCode === 404) return undefined;
+      throw storageError('read', runId, error);
+    }
+  }
+
+  async create(record: RunRecord): Promise<boolean> {
+    checkRunId(record.runId);
+    await this.ready();
+    try {
+      await this.client.createEntity(toEntity(record));
+      return true;
+    } catch (error) {
+      if (error instanceof RestError && error.statusCode === 409) return false;
+      throw storageError('write', record.runId, error);
+    }
+  }
+
+  async replace(record: RunRecord, version: string): Promise<boolean> {
+    checkRunId(record.runId);
+    await this.ready();
+    try {
+      await this.client.updateEntity(toEntity(record), 'Replace', { etag: version });
+      return true;
+    } catch (error) {
+      if (error instanceof RestError && (error.statusCode === 412 || error.statusCode === 404)) return false;
+      throw storageError('write', record.runId, error);
+    }
+  }
+
+  private ready(): Promise<void> {
+    // createTable tolerates an existing table; a failure is this run's failure and is tried again.
+    this.tableReady ??= this.client.createTable().catch((error: unknown) => {
+      this.tableReady = undefined;
+      throw storageError('create the table for', undefined, error);
+    });
+    return this.tableReady;
+  }
+}
+
+function toEntity(record: RunRecord): RecordEntity {
+  return {
+    partitionKey: record.runId,
+    rowKey: RECORD_ROW,
+    kind: 'run',
+    schemaVersion: SCHEMA_VERSION,
+    workflowId: record.workflowId,
+    pinnedAt: record.pinnedAt,
+    ...flatten('leaver', record.leaver),
+    ...(record.manager ? flatten('manager', record.manager) : {}),
+  };
+}
+
+function flatten(prefix: string, recipient: RecipientRef): Record<string, string> {
+  return {
+    [`${prefix}Guid`]: recipient.guid,
+    [`${prefix}Address`]: recipient.address,
+    [`${prefix}DisplayName`]: recipient.displayName,
+    [`${prefix}Type`]: recipient.type,
+  };
+}
+
+function fromEntity(runId: string, entity: Record<string, unknown>): RunRecord {
+  const text = (key: string) => (typeof entity[key] === 'string' ? (entity[key] as string) : '');
+  const recipient = (prefix: string): RecipientRef | undefined =>
+    text(`${prefix}Guid`) === ''
+      ? undefined
+      : {
+          guid: text(`${prefix}Guid`),
+          address: text(`${prefix}Address`),
+          displayName: text(`${prefix}DisplayName`),
+          type: text(`${prefix}Type`),
+        };
+  const leaver = recipient('leaver');
+  if (!leaver) throw new AppError('RunRecordInvalid', `the stored record of run ${runId} has no leaver`);
+  const manager = recipient('manager');
+  return {
+    runId,
+    workflowId: text('workflowId'),
+    leaver,
+    ...(manager ? { manager } : {}),
+    pinnedAt: text('pinnedAt'),
+  };
+}
+
+function checkRunId(runId: string): void {
+  if (!SAFE_RUN_ID.test(runId))
+    throw new AppError('RunIdInvalid', 'refusing a run record for an unusual run id');
+}
+
+/** Status and service code only: storage messages can quote request URLs. */
+function storageError(operation: string, runId: string | undefined, error: unknown): AppError {
+  const status = error instanceof RestError ? error.statusCode : undefined;
+  const code =
+    error instanceof RestError && typeof error.code === 'string' ? error.code.slice(0, 60) : undefined;
+  const what = [status, code].filter((part) => part !== undefined).join(' ') || 'no answer';
+  return new AppError(
+    'RunRecordsUnavailable',
+    `could not ${operation} the run record${runId ? ` of run ${runId}` : 's'} in Table Storage (${what})`,
+    { hint: 'the app needs Storage Table Data Contributor on its storage account (AzureWebJobsStorage)' },
+  );
+}
+
+function isLocalEmulator(connectionString: string): boolean {
+  return (
+    /UseDevelopmentStorage=true/i.test(connectionString) ||
+    /TableEndpoint=http:\/\/(127\.0\.0\.1|localhost)[:/]/i.test(connectionString)
+  );
+}
