@@ -2,8 +2,9 @@
  * Which PowerShell the product runs, and how to start it as exactly one process.
  *
  * Order: `NODE_POWERSHELL` when set, else `pwsh` on PATH (the production image, admins' machines),
- * else the project's pinned copy of the real pwsh (NuGet's `PowerShell` .NET tool named in
- * `.config/dotnet-tools.json`, put in the NuGet package folder by `dotnet tool restore`).
+ * else the project's pinned copy of the real pwsh (NuGet's `PowerShell` .NET tool at the version
+ * `.config/dotnet-tools.json` names: installed into the git-ignored `.tools/powershell` by the
+ * project's scripts, or into the NuGet package folder by `dotnet tool restore`).
  *
  * A .NET tool's `pwsh` is a launcher that starts a second process, `dotnet .../pwsh.dll`; stopping the
  * launcher can leave that child running, holding the Exchange connection and the certificate's key.
@@ -63,10 +64,12 @@ export interface DescribePowerShellOptions {
 /** The NuGet id of PowerShell's .NET tool package, and the manifest that pins its version. */
 const TOOL_PACKAGE = 'powershell';
 const TOOL_MANIFEST = ['.config', 'dotnet-tools.json'];
+/** Where the project's scripts install the pinned tool (`dotnet tool install --tool-path`). */
+const TOOL_PATH = ['.tools', 'powershell'];
 
 export const POWERSHELL_SETUP_HINT =
   'install PowerShell 7.6 so that `pwsh` is on PATH (or set NODE_POWERSHELL to its path); in a clone of ' +
-  'this project, `dotnet tool restore` installs the pinned pwsh (needs the .NET SDK)';
+  'this project, `npm test` or `npm run sandbox` installs the pinned pwsh (needs the .NET SDK)';
 
 export function findPowerShell(
   env: NodeJS.ProcessEnv = process.env,
@@ -113,7 +116,7 @@ export function findPowerShell(
 
 /**
  * For the sandbox and the tests, not the product: the PowerShell `findPowerShell` finds, else install
- * the pinned tool first (`dotnet tool restore` in the package root, once, saying so in one line).
+ * the pinned tool first (into `.tools/powershell` of the package root, once, saying so in one line).
  * Missing prerequisites (no manifest, no .NET SDK, no network to NuGet) are one ExchangeError.
  */
 export function ensurePowerShell(
@@ -139,10 +142,14 @@ export function ensurePowerShell(
         },
       );
     }
+    const toolPath = join(root, ...TOOL_PATH);
     say(
-      `Installing the pinned PowerShell ${version} (dotnet tool restore, .config/dotnet-tools.json; first run only)`,
+      `Installing the pinned PowerShell ${version} into ${toolPath} (NuGet's PowerShell .NET tool; first run only)`,
     );
-    const restore = spawnSync(dotnet, ['tool', 'restore'], {
+    // A folder of ours rather than `dotnet tool restore`: restore trusts a resolver cache that can
+    // point at a NuGet folder that has since been cleared, and then installs nothing.
+    const install = ['tool', 'install', 'PowerShell', '--version', version, '--tool-path', toolPath];
+    const restore = spawnSync(dotnet, install, {
       cwd: root,
       env: { ...env, DOTNET_CLI_TELEMETRY_OPTOUT: '1', DOTNET_NOLOGO: '1' },
       encoding: 'utf8',
@@ -157,10 +164,10 @@ export function ensurePowerShell(
         .join(' | ');
       throw new ExchangeError(
         'PowerShellNotFound',
-        `Installing the pinned PowerShell ${version} failed (dotnet tool restore: ${restore.error?.message ?? `exit ${restore.status}`}): ${output}`,
+        `Installing the pinned PowerShell ${version} failed (dotnet tool install: ${restore.error?.message ?? `exit ${restore.status}`}): ${output}`,
         {
           setup: true,
-          hint: `run \`dotnet tool restore\` in ${root} to see why (it needs the NuGet registry)`,
+          hint: `run \`dotnet ${install.join(' ')}\` to see why (it needs the NuGet registry)`,
         },
       );
     }
@@ -281,7 +288,9 @@ function pinnedTool(
   const version = pinnedPowerShellVersion(root);
   if (!version) return undefined;
   const packages = env.NUGET_PACKAGES?.trim() || join(env.HOME?.trim() || homedir(), '.nuget', 'packages');
-  const dll = toolDll(join(packages, TOOL_PACKAGE, version), platform);
+  const dll =
+    toolDll(join(root, ...TOOL_PATH, '.store', TOOL_PACKAGE, version, TOOL_PACKAGE, version), platform) ??
+    toolDll(join(packages, TOOL_PACKAGE, version), platform);
   const dotnet = findDotnet(env, platform);
   return { version, ...(dll ? { dll } : {}), ...(dotnet ? { dotnet } : {}) };
 }

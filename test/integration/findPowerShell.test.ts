@@ -123,7 +123,7 @@ describe('finding PowerShell', () => {
         code: 'PowerShellNotFound',
         isSetupError: true,
         message: expect.stringMatching(/No PowerShell found/),
-        hint: expect.stringMatching(/pwsh.*dotnet tool restore/s),
+        hint: expect.stringMatching(/pwsh.*installs the pinned pwsh/s),
       }),
     );
 
