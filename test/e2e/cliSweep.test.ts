@@ -355,7 +355,7 @@ describe('exo-workflow-sync sweep (CLI, end to end)', () => {
     expect(good.stdout).toMatch(/✔ action 'Continue' on 'Terminate Users': offered by waiting run/);
     expect(good.stdout).toMatch(/✔ certificate: file .*thumbprint\s+[0-9A-F]{40}/);
     expect(good.stdout).toMatch(
-      /✔ PowerShell and Exchange module: PowerShell 7\.\d+\.\d+\s+\(\S+\);\s+ExchangeOnlineManagement 3\.10\.1/,
+      /✔ PowerShell and Exchange module: PowerShell 7\.\d+\.\d+\s+\([\s\S]+?\);\s+ExchangeOnlineManagement 3\.10\.1/,
     );
 
     const bad = await runCli(['check'], world.env({ WORKFLOW_STEP_NAME: 'Wait for PowerShell' }));

@@ -40,7 +40,7 @@ describe('exo-workflow-sync sandbox', () => {
   it('runs a real sweep, says which runs fail on purpose and why, exits 0, and says what to do next', async () => {
     const result = await runCli(['sandbox'], userEnv);
     expect(result.code).toBe(0);
-    expect(result.stderr).toMatch(/PowerShell 7\.\d+\.\d+ at \S+\s+\((pinned|pwsh|NODE_POWERSHELL)\)/);
+    expect(result.stderr).toMatch(/PowerShell 7\.\d+\.\d+ at\s[\s\S]+?\((pinned|pwsh|NODE_POWERSHELL)\)/);
     expect(result.stdout).toMatch(/^✔ completed, signalled {2}run [0-9a-f]{24} {2}Terminate Users$/m);
     expect(result.stdout).toContain('Summary: 3 completed, 2 failed, 0 skipped, 0 planned');
     expect(result.stdout).toMatch(
