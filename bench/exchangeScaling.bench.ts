@@ -5,13 +5,13 @@
  * per leaver (which must not grow with the tenant: membership is one query, never a walk over the
  * groups) and the time per leaver.
  *
- *   npm run build && node dist/bench/exchangeScaling.bench.js
+ *   npm run bench -- exchangeScaling
  */
 import { findPowerShell, type FoundPowerShell } from '../shared/exchange/findPowerShell';
 import { PowerShellExchangeShell } from '../shared/exchange/powerShellExchangeShell';
 import type { ActionName, ExchangeConnection, RunPlan } from '../shared/ports';
-import { createTestCertificate } from '../test/support/certificates';
-import { seedLargeTenant } from '../test/support/exchangeStubTenant';
+import { createTestCertificate } from '../sandbox/certificates';
+import { seedLargeTenant } from '../sandbox/exchangeStubTenant';
 
 const TENANT_SIZES = [10, 100, 1000];
 const LATENCY_MS = 20;
@@ -45,7 +45,8 @@ async function measure(groups: number, powerShell: FoundPowerShell): Promise<Siz
     callTimeoutMs: 120_000,
     env: { ...process.env, ...tenant.env },
   });
-  const connection = async (): Promise<ExchangeConnection> => tenant.certificateConnection(certificate);
+  const connection = (): Promise<ExchangeConnection> =>
+    Promise.resolve(tenant.certificateConnection(certificate));
   const result: SizeResult = { groups, callsPerLeaver: [], msPerLeaver: [], firstLeaverMs: 0 };
   try {
     for (const [index, leaver] of leavers.entries()) {

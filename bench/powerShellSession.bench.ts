@@ -3,14 +3,14 @@
  * first answer), connecting (stub Connect-ExchangeOnline with an in-memory certificate), one run, and
  * how many processes a session is while it lives and after it is closed (Linux: /proc).
  *
- *   npm run build && node dist/bench/powerShellSession.bench.js
+ *   npm run bench -- powerShellSession
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { describePowerShell, findPowerShell } from '../shared/exchange/findPowerShell';
 import { PowerShellExchangeShell } from '../shared/exchange/powerShellExchangeShell';
 import type { RunPlan } from '../shared/ports';
-import { createTestCertificate } from '../test/support/certificates';
-import { ExchangeStubTenant } from '../test/support/exchangeStubTenant';
+import { createTestCertificate } from '../sandbox/certificates';
+import { ExchangeStubTenant } from '../sandbox/exchangeStubTenant';
 
 const ROUNDS = 5;
 
@@ -55,7 +55,7 @@ async function main(): Promise<void> {
       actions: [{ name: 'convertToShared' }],
       options: { autoMapping: true },
     };
-    const connection = async () => tenant.certificateConnection(certificate);
+    const connection = () => Promise.resolve(tenant.certificateConnection(certificate));
     try {
       let t = performance.now();
       await shell.probe();

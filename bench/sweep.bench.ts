@@ -12,9 +12,9 @@ import { sweep } from '../shared/composition';
 import { loadConfig } from '../shared/config';
 import { describePowerShell, findPowerShell } from '../shared/exchange/findPowerShell';
 import { silentLogger } from '../shared/logging';
-import { createTestCertificate } from '../test/support/certificates';
-import { ExchangeStubTenant, STUB_APP_ID, STUB_ORGANIZATION } from '../test/support/exchangeStubTenant';
-import { SaasManagerSimulator } from '../test/support/saasManagerSimulator';
+import { createTestCertificate } from '../sandbox/certificates';
+import { ExchangeStubTenant, STUB_APP_ID, STUB_ORGANIZATION } from '../sandbox/exchangeStubTenant';
+import { SaasManagerSimulator } from '../sandbox/saasManagerSimulator';
 
 async function scenario(waiting: number): Promise<void> {
   const certificate = createTestCertificate({ keySize: 2048 });

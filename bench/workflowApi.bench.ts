@@ -6,11 +6,11 @@
  * The simulator runs in this same process, so the RSS figure includes it (an upper bound for
  * the client alone).
  *
- * Run: npm run build && node dist/bench/workflowApi.bench.js
+ * Run: npm run bench -- workflowApi
  */
 import { SaasManagerClient } from '../shared/saasManager/saasManagerClient';
 import { Secret } from '../shared/secret';
-import { SaasManagerSimulator } from '../test/support/saasManagerSimulator';
+import { SaasManagerSimulator } from '../sandbox/saasManagerSimulator';
 
 const WAITING_RUNS = 5000;
 const OTHER_RUNS = 500;

@@ -16,6 +16,7 @@ import { loadConfig } from '../shared/config';
 import { ConfigError, ensureAppError } from '../shared/errors';
 import { streamLogger } from '../shared/logging';
 import { exitCodeFor, renderReport, wrap } from '../shared/sweep/report';
+import type { CliIo } from './io';
 import { progressPrinter, type ProgressPrinter } from './progress';
 
 export const USAGE = `Usage: exo-workflow-sync <command> [options]
@@ -34,12 +35,6 @@ Options:
 
 Exit codes: 0 success or nothing to do, 1 some run failed, 2 configuration or setup error.
 Settings come from environment variables; see the README.`;
-
-export interface CliIo {
-  stdout: { write(text: string): unknown };
-  stderr: { write(text: string): unknown };
-  env: NodeJS.ProcessEnv;
-}
 
 interface ParsedArgs {
   command?: string;

@@ -13,10 +13,10 @@ import { loadConfig } from '../shared/config';
 import { describePowerShell, ensurePowerShell } from '../shared/exchange/findPowerShell';
 import { streamLogger } from '../shared/logging';
 import { renderReport, wrap, type SweepReport } from '../shared/sweep/report';
-import { createTestCertificate } from '../test/support/certificates';
-import { ExchangeStubTenant, STUB_APP_ID, STUB_ORGANIZATION } from '../test/support/exchangeStubTenant';
-import { SaasManagerSimulator, type SimPerson } from '../test/support/saasManagerSimulator';
-import type { CliIo } from './main';
+import { createTestCertificate } from '../sandbox/certificates';
+import { ExchangeStubTenant, STUB_APP_ID, STUB_ORGANIZATION } from '../sandbox/exchangeStubTenant';
+import { SaasManagerSimulator, type SimPerson } from '../sandbox/saasManagerSimulator';
+import type { CliIo } from './io';
 import { progressPrinter } from './progress';
 
 export interface SandboxOptions {

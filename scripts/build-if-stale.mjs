@@ -6,7 +6,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..');
-const inputs = ['functions', 'cli', 'shared', 'test/support', 'bench'];
+const inputs = ['functions', 'cli', 'shared', 'sandbox'];
 const files = ['tsconfig.json', 'tsconfig.build.json', 'package.json', 'scripts/copy-assets.mjs'];
 const output = join(root, 'dist', 'cli', 'main.js');
 

@@ -223,7 +223,7 @@ const SECRET_VALUES: ReadonlySet<string> = new Set([
 /** ` (got "value")` for a bad value, so the admin sees which one is wrong; nothing for secrets. */
 function got(setting: string, value: unknown): string {
   if (SECRET_VALUES.has(setting) || value === undefined || value === null) return '';
-  const text = String(value);
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? '');
   const shown = text.length > 60 ? `${text.slice(0, 60)}…` : text;
   // eslint-disable-next-line no-control-regex
   return ` (got ${JSON.stringify(shown.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?'))})`;

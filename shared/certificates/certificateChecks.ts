@@ -12,11 +12,6 @@ import { CertificateError } from '../errors';
 import type { ExchangeCertificate } from '../ports';
 import { Secret } from '../secret';
 
-/** How close to expiry a certificate must be before every report and log warns about it. */
-export const EXPIRY_WARNING_DAYS = 30;
-
-const DAY_MS = 24 * 3600 * 1000;
-
 /** What the caller knows about where the bytes came from, to make messages and hints specific. */
 export interface CertificateOrigin {
   /** Never secret, e.g. "Key Vault https://x.vault.azure.net certificate 'exo' version 1a2b" or "file /path/app.pfx". */
@@ -110,25 +105,6 @@ export function assertCertificateCurrent(
   }
 }
 
-/**
- * Warnings every report and log should carry for this certificate at `now`: one line when it
- * expires within EXPIRY_WARNING_DAYS, else none. Pure, for the sweep report and `check`.
- */
-export function certificateWarnings(
-  certificate: ExchangeCertificate,
-  now: Date,
-  withinDays = EXPIRY_WARNING_DAYS,
-): string[] {
-  const left = certificate.expiresOn.getTime() - now.getTime();
-  if (left < 0 || left > withinDays * DAY_MS) return [];
-  const days = Math.floor(left / DAY_MS);
-  const when = days === 0 ? 'in less than a day' : `in ${days} day${days === 1 ? '' : 's'}`;
-  return [
-    `The Exchange certificate ${certificate.thumbprint} from ${certificate.source} expires ${when} (${certificate.expiresOn.toISOString()}): ` +
-      'renew it and upload the new public key to the Entra app before then',
-  ];
-}
-
 /** What `check` and reports may show about a certificate: everything but the secret parts. */
 export interface CertificateSummary {
   format: 'pfx' | 'pem';
@@ -189,9 +165,7 @@ function readPfx(material: CertificateMaterial, origin: CertificateOrigin): Cont
         if (!asn1Cert) continue;
         certificates.push(parseX509(toDer(asn1Cert), origin));
       } else if (KEY_BAG_TYPES.has(bag.type)) {
-        const asn1Key = raw.key
-          ? forge.pki.wrapRsaPrivateKey(forge.pki.privateKeyToAsn1(raw.key as forge.pki.rsa.PrivateKey))
-          : raw.asn1;
+        const asn1Key = raw.key ? forge.pki.wrapRsaPrivateKey(forge.pki.privateKeyToAsn1(raw.key)) : raw.asn1;
         if (!asn1Key) continue;
         try {
           keys.push(createPrivateKey({ key: toDer(asn1Key), format: 'der', type: 'pkcs8' }));

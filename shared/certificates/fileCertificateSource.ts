@@ -10,12 +10,7 @@ import { extname, resolve } from 'node:path';
 import type { Clock, CertificateSource, ExchangeCertificate, Logger } from '../ports';
 import type { Secret } from '../secret';
 import { CertificateError } from '../errors';
-import {
-  assertCertificateCurrent,
-  certificateWarnings,
-  looksLikePem,
-  openCertificate,
-} from './certificateChecks';
+import { assertCertificateCurrent, looksLikePem, openCertificate } from './certificateChecks';
 
 export interface FileCertificateSourceOptions {
   path: string;
@@ -75,8 +70,6 @@ export class FileCertificateSource implements CertificateSource {
     }
     const now = this.clock.now();
     assertCertificateCurrent(certificate, now, RENEW_HINT);
-    for (const warning of certificateWarnings(certificate, now))
-      this.logger?.warn(warning, { thumbprint: certificate.thumbprint });
     return certificate;
   }
 

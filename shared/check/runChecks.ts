@@ -3,6 +3,7 @@
  * found, and for a failure what to do. Later checks still run after an earlier one fails, so one
  * run of `check` lists every problem.
  */
+import { daysUntilExpiry } from '../certificateExpiry';
 import { AppError, ensureAppError } from '../errors';
 import { EXCHANGE_MODULE_INSTALL } from '../exchangeModule';
 import type { CertificateSource, ExchangeShell, WaitingStep, WorkflowApi } from '../ports';
@@ -63,7 +64,7 @@ export async function runChecks(deps: CheckDependencies, settings: SweepSettings
       if (!deps.certificates)
         throw new AppError('CertificateSourceMissing', 'no certificate source is configured');
       const certificate = await deps.certificates.load();
-      const days = Math.floor((certificate.expiresOn.getTime() - deps.now().getTime()) / (24 * 3600 * 1000));
+      const days = daysUntilExpiry(certificate, deps.now());
       return (
         `${certificate.source}: thumbprint ${certificate.thumbprint}, expires ${certificate.expiresOn.toISOString()} ` +
         `(${days} days)${certificate.version ? `, version ${certificate.version}` : ''}, ${certificate.format.toUpperCase()}`

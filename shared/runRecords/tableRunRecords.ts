@@ -108,7 +108,7 @@ function flatten(prefix: string, recipient: RecipientRef): Record<string, string
 }
 
 function fromEntity(runId: string, entity: Record<string, unknown>): RunRecord {
-  const text = (key: string) => (typeof entity[key] === 'string' ? (entity[key] as string) : '');
+  const text = (key: string) => (typeof entity[key] === 'string' ? entity[key] : '');
   const recipient = (prefix: string): RecipientRef | undefined =>
     text(`${prefix}Guid`) === ''
       ? undefined

@@ -81,7 +81,5 @@ export function parseRetryAfter(value: string | null | undefined, now: Date): nu
 }
 
 function stripUndefined(options: RetryOptions): RetryOptions {
-  return Object.fromEntries(
-    Object.entries(options).filter(([, value]) => value !== undefined),
-  ) as RetryOptions;
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
 }

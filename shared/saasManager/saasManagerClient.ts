@@ -197,7 +197,10 @@ export class SaasManagerClient implements WorkflowApi {
     if (matches.length === 0) {
       const existing = steps
         .slice(0, 20)
-        .map((step) => `"${clip(String(step.name))}"${step.type ? ` (${clip(String(step.type))})` : ''}`);
+        .map(
+          (step) =>
+            `"${clip(String(step.name))}"${typeof step.type === 'string' && step.type ? ` (${clip(step.type)})` : ''}`,
+        );
       if (steps.length > 20) existing.push(`and ${steps.length - 20} more`);
       const list = existing.length > 0 ? `; its steps are: ${existing.join(', ')}` : '; it has no steps';
       throw new WorkflowApiError(
@@ -874,7 +877,7 @@ async function readCapped(response: Response, max: number): Promise<string | und
     return undefined;
   }
   if (!response.body) return '';
-  const reader = response.body.getReader();
+  const reader = response.body.getReader() as ReadableStreamDefaultReader<Uint8Array>;
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {

@@ -6,6 +6,7 @@
  * action ended done, already or skipped by policy. One failing run never stops the others; a run
  * that failed stays waiting and is tried again by the next sweep.
  */
+import { certificateWarnings } from '../certificateExpiry';
 import { AppError, ensureAppError } from '../errors';
 import type {
   ActionName,
@@ -73,8 +74,6 @@ export interface SweepRequest {
   onProgress?: (event: SweepProgress) => void;
 }
 
-const EXPIRY_WARNING_DAYS = 30;
-const DAY_MS = 24 * 3600 * 1000;
 const SIGNALLABLE: ReadonlySet<ActionResult['status']> = new Set(['done', 'already', 'skipped']);
 /** In a dry run, what would end signallable: the same, with `planned` in place of `done`. */
 const DRY_RUN_OK: ReadonlySet<ActionResult['status']> = new Set(['planned', 'already', 'skipped']);
@@ -109,11 +108,8 @@ export async function runSweep(
     const certificate = await deps.certificates.load();
     if (!certificateChecked) {
       certificateChecked = true;
-      const daysLeft = Math.floor((certificate.expiresOn.getTime() - clock.now().getTime()) / DAY_MS);
-      if (daysLeft < EXPIRY_WARNING_DAYS) {
-        const warning = `the Exchange certificate ${certificate.thumbprint} expires in ${daysLeft} day(s) (${certificate.expiresOn.toISOString()}); rotate it (see the README)`;
-        warnings.push(warning); // reported (and logged by the boundary) with the report
-      }
+      // Reported, and so logged once by the boundary with the report.
+      warnings.push(...certificateWarnings(certificate, clock.now()));
     }
     return { auth: 'certificate', organization: target.organization, appId: target.appId, certificate };
   };

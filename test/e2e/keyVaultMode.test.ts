@@ -4,7 +4,7 @@
  * real PowerShell and the stub Exchange module. Exchange must see the vault's certificate.
  */
 import { startAzureStubs, type AzureStubs } from '../support/azureStubs';
-import { createTestCertificate, type TestCertificate } from '../support/certificates';
+import { createTestCertificate, type TestCertificate } from '../../sandbox/certificates';
 import { EndToEndWorld, parseReport, runCli } from '../support/cliHarness';
 
 const LEAVER = {
@@ -70,7 +70,9 @@ describe('Key Vault mode through a managed identity (CLI, end to end)', () => {
     world = await EndToEndWorld.create(tenant, {}, certificate);
     azure = await startAzureStubs({ certificate });
     const result = await runCli(['check', '--json'], envFor());
-    const checks = JSON.parse(result.stdout).checks as { name: string; ok: boolean; detail: string }[];
+    const { checks } = JSON.parse(result.stdout) as {
+      checks: { name: string; ok: boolean; detail: string }[];
+    };
     const cert = checks.find((c) => c.name === 'certificate');
     expect(cert).toMatchObject({ ok: true });
     expect(cert?.detail).toContain(certificate.thumbprint);

@@ -1,9 +1,10 @@
 /** `exo-workflow-sync sandbox`: a new user's first command must work on a fresh clone, without Azure. */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseReport, ROOT, runCli, type CliResult } from '../support/cliHarness';
+import { powerShell } from '../support/exchangeShellTesting';
 
 /** `npm run <args>` in the repository, as a user types it (npm on PATH, as in any npm script). */
 function npmRun(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
@@ -66,5 +67,25 @@ describe('exo-workflow-sync sandbox', () => {
     expect(report.summary).toEqual({ completed: 3, failed: 2, skipped: 0, planned: 0 });
     // The explanation still reaches the user, on stderr.
     expect(result.stderr).toContain('2 of them on purpose');
+  });
+
+  it('runs from a built package alone: a copy of dist/, package.json and node_modules', async () => {
+    // What an image or a package holds: no sources, no test/, no .config; PowerShell is the one the
+    // machine has (the pinned .NET tool's launcher when that is what the tests use).
+    const packageDir = join(workDir, 'package');
+    cpSync(join(ROOT, 'dist'), join(packageDir, 'dist'), { recursive: true });
+    cpSync(join(ROOT, 'package.json'), join(packageDir, 'package.json'));
+    symlinkSync(join(ROOT, 'node_modules'), join(packageDir, 'node_modules'), 'dir');
+    const launcher = join(ROOT, '.tools', 'powershell', 'pwsh');
+    const pwsh = powerShell.source === 'pinned' && existsSync(launcher) ? launcher : powerShell.executable;
+    const result = await runCli(
+      ['sandbox', '--json'],
+      { ...userEnv, NODE_POWERSHELL: pwsh },
+      120_000,
+      join(packageDir, 'dist', 'cli', 'main.js'),
+    );
+    expect(result.stderr).not.toMatch(/not found|missing/i);
+    expect(result.code).toBe(0);
+    expect(parseReport(result.stdout).summary).toEqual({ completed: 3, failed: 2, skipped: 0, planned: 0 });
   });
 });

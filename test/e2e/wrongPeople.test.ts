@@ -7,7 +7,7 @@
  */
 import { startAzuriteStorage, type AzuriteStorage } from '../support/azurite';
 import { EndToEndWorld, parseReport, runCli } from '../support/cliHarness';
-import type { StubRecipient } from '../support/exchangeStubTenant';
+import type { StubRecipient } from '../../sandbox/exchangeStubTenant';
 
 const TENANT = {
   mailboxes: [

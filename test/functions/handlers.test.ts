@@ -157,7 +157,7 @@ describe('Functions triggers (in-process)', () => {
       expect(logs.some((l) => l.text.startsWith('sweep summary: 1 completed, 1 failed'))).toBe(true);
       // Each run is logged once (the report's run line), so a query over "run ..." lines counts it once.
       for (const runId of [ok, missing]) {
-        expect(logs.filter((l) => l.level !== 'debug' && l.text.includes(runId as string))).toHaveLength(1);
+        expect(logs.filter((l) => l.level !== 'debug' && l.text.includes(runId))).toHaveLength(1);
       }
     });
 

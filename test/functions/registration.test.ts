@@ -24,7 +24,7 @@ interface Registration {
 }
 
 function loadEntryPoint(): { programmingModel: { name: string }; registrations: Registration[] } {
-  const main = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).main as string;
+  const { main } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { main: string };
   if (!existsSync(join(root, 'dist', 'functions'))) {
     throw new Error('dist/ is missing: run `npm run build` first (`npm test` does it through pretest)');
   }
@@ -42,7 +42,7 @@ function loadEntryPoint(): { programmingModel: { name: string }; registrations: 
     encoding: 'utf8',
     timeout: 30_000,
   });
-  return JSON.parse(output);
+  return JSON.parse(output) as ReturnType<typeof loadEntryPoint>;
 }
 
 describe('function registration (compiled entry point)', () => {

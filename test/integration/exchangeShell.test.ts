@@ -10,7 +10,7 @@ import {
   type PowerShellExchangeShellOptions,
 } from '../../shared/exchange/powerShellExchangeShell';
 import type { ActionName, ExchangeConnection, Logger, RunPlan } from '../../shared/ports';
-import { createTestCertificate } from '../support/certificates';
+import { createTestCertificate } from '../../sandbox/certificates';
 import {
   executable,
   expectSetupError,
@@ -22,7 +22,7 @@ import {
   ExchangeStubTenant,
   type ExchangeStubTenantOptions,
   type StubCall,
-} from '../support/exchangeStubTenant';
+} from '../../sandbox/exchangeStubTenant';
 
 const cert = createTestCertificate({ keySize: 1024 });
 const ALL_ACTIONS: ActionName[] = [

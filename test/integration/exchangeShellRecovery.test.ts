@@ -5,9 +5,9 @@
  */
 import type { PowerShellExchangeShell } from '../../shared/exchange/powerShellExchangeShell';
 import type { RunPlan } from '../../shared/ports';
-import { createTestCertificate } from '../support/certificates';
+import { createTestCertificate } from '../../sandbox/certificates';
 import { expectSetupError, newShell, processGone } from '../support/exchangeShellTesting';
-import { ExchangeStubTenant } from '../support/exchangeStubTenant';
+import { ExchangeStubTenant } from '../../sandbox/exchangeStubTenant';
 
 const cert = createTestCertificate({ keySize: 1024 });
 

@@ -6,8 +6,8 @@ import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { powerShellCommand } from '../support/exchangeShellTesting';
-import { createTestCertificate } from '../support/certificates';
-import { ExchangeStubTenant } from '../support/exchangeStubTenant';
+import { createTestCertificate } from '../../sandbox/certificates';
+import { ExchangeStubTenant } from '../../sandbox/exchangeStubTenant';
 
 // Each step prints "<name>\t<json string>"; core commands only.
 const SCRIPT = String.raw`
@@ -97,7 +97,7 @@ beforeAll(async () => {
         timeout: 30_000,
       },
       (error, out, stderr) =>
-        error || stderr.trim() ? reject(new Error(stderr || String(error))) : resolve(out),
+        error || stderr.trim() ? reject(new Error(stderr || error?.message)) : resolve(out),
     );
   });
   stdoutLines = stdout.split(/\r?\n/).filter((line) => line.length > 0);

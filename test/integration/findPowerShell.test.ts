@@ -119,6 +119,7 @@ describe('finding PowerShell', () => {
       findPowerShell({ PATH: dir, NUGET_PACKAGES: dir }, { packageRoot: dir, platform: 'linux' });
     expect(attempt).toThrow(ExchangeError);
     expect(attempt).toThrow(
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-argument -- jest's asymmetric matchers are typed `any`
       expect.objectContaining({
         code: 'PowerShellNotFound',
         isSetupError: true,

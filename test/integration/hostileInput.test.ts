@@ -22,8 +22,8 @@ import type {
   WorkflowRun,
 } from '../../shared/ports';
 import { planRun } from '../../shared/sweep/plan';
-import { createTestCertificate } from '../support/certificates';
-import { ExchangeStubTenant, type StubCall, type StubState } from '../support/exchangeStubTenant';
+import { createTestCertificate } from '../../sandbox/certificates';
+import { ExchangeStubTenant, type StubCall, type StubState } from '../../sandbox/exchangeStubTenant';
 
 const ALL_ACTIONS: ActionName[] = [
   'convertToShared',

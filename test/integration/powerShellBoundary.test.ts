@@ -15,9 +15,9 @@ import { parseResultLine } from '../../shared/exchange/exoProtocol';
 import type { FoundPowerShell } from '../../shared/exchange/findPowerShell';
 import type { PowerShellExchangeShell } from '../../shared/exchange/powerShellExchangeShell';
 import type { RunPlan } from '../../shared/ports';
-import { createTestCertificate } from '../support/certificates';
+import { createTestCertificate } from '../../sandbox/certificates';
 import { newShell, powerShell } from '../support/exchangeShellTesting';
-import { ExchangeStubTenant } from '../support/exchangeStubTenant';
+import { ExchangeStubTenant } from '../../sandbox/exchangeStubTenant';
 
 const cert = createTestCertificate({ keySize: 1024 });
 const MODULE = path.resolve(__dirname, '..', '..', 'shared', 'exchange', 'ExoActions.psm1');
@@ -112,7 +112,7 @@ describe('a minimal environment (no TERM, no NO_COLOR)', () => {
         command,
         [...args, '-NoLogo', '-NoProfile', '-NonInteractive', '-NoExit', '-Command', '-'],
         { env: { PATH: process.env.PATH, HOME: process.env.HOME }, timeout: 30_000 },
-        (error, out) => (error ? reject(error) : resolve(out)),
+        (error, out) => (error ? reject(new Error(error.message)) : resolve(out)),
       );
       child.stdin?.end(`Import-Module -Name '${MODULE}'; Get-ExoStatus\nexit\n`);
     });

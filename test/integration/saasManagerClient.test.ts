@@ -9,7 +9,7 @@ import { WorkflowApiError } from '../../shared/errors';
 import type { Logger, WaitingStep, WorkflowRun } from '../../shared/ports';
 import { SaasManagerClient, type SaasManagerClientOptions } from '../../shared/saasManager/saasManagerClient';
 import { Secret } from '../../shared/secret';
-import { SaasManagerSimulator, type SimWorkflow } from '../support/saasManagerSimulator';
+import { SaasManagerSimulator, type SimWorkflow } from '../../sandbox/saasManagerSimulator';
 
 const CLIENT_ID = 'exo-workflow-sync';
 const CLIENT_SECRET = 'cs_Q8f!x2/Lp+9s:very-secret';
@@ -61,7 +61,7 @@ function harness(overrides: Partial<SaasManagerClientOptions> = {}): Harness {
   const baseFetch = overrides.fetch ?? fetch;
   const watchingFetch: typeof fetch = async (input, init) => {
     const response = await baseFetch(input, init);
-    if (String(input).endsWith('/connect/token') && response.ok) {
+    if (urlOf(input).endsWith('/connect/token') && response.ok) {
       const body = (await response.clone().json()) as { access_token?: string };
       if (body.access_token) tokens.push(body.access_token);
     }
@@ -404,7 +404,7 @@ describe('listing the runs waiting at the step', () => {
     const ids = addWaiting(5);
     const linkOnly: typeof fetch = async (input, init) => {
       const response = await fetch(input, init);
-      if (!String(input).includes('/runs?')) return response;
+      if (!urlOf(input).includes('/runs?')) return response;
       const body = (await response.json()) as { next?: string };
       delete body.next;
       const link = response.headers.get('link') ?? '';
@@ -422,9 +422,9 @@ describe('listing the runs waiting at the step', () => {
     addWaiting(3);
     const visited: string[] = [];
     const rewriting: typeof fetch = async (input, init) => {
-      visited.push(String(input));
+      visited.push(urlOf(input));
       const response = await fetch(input, init);
-      if (!String(input).includes('/runs?')) return response;
+      if (!urlOf(input).includes('/runs?')) return response;
       const body = (await response.json()) as { next?: string };
       body.next = 'https://attacker.example/api/workflows/v1/x/runs?after=abc';
       return new Response(JSON.stringify(body), {
@@ -665,8 +665,8 @@ describe('hosts', () => {
     const requested: string[] = [];
     // Stands in for DNS: the EU host is served by the simulator on loopback.
     const euFetch: typeof fetch = (input, init) => {
-      requested.push(String(input));
-      return fetch(String(input).replace('https://eu.trelica.com', sim.baseUrl), init);
+      requested.push(urlOf(input));
+      return fetch(urlOf(input).replace('https://eu.trelica.com', sim.baseUrl), init);
     };
     const h = harness({ baseUrl: 'https://eu.trelica.com/', fetch: euFetch, pageSize: 2 });
     const step = await stepOf(h);
@@ -732,7 +732,7 @@ describe('errors and secrets', () => {
     const step = await stepOf(h);
     // A sweep with expiry, retries, an ambiguous signal and a 409, then failures of every kind.
     sim.inject({ route: 'listRuns', status: 503 });
-    sim.inject({ route: 'signal', status: 500, when: 'after', runId: ids[0] as string });
+    sim.inject({ route: 'signal', status: 500, when: 'after', runId: ids[0] });
     sim.signalByOtherBeforeNextPost(ids[1] as string);
     let n = 0;
     for await (const run of h.client.listWaitingRuns(step)) {
@@ -785,4 +785,10 @@ async function closedPort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
+}
+
+/** The URL a fetch was called with (our client passes strings; URL and Request for completeness). */
+function urlOf(input: string | URL | Request): string {
+  if (typeof input === 'string') return input;
+  return input instanceof URL ? input.href : input.url;
 }

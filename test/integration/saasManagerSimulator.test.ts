@@ -2,7 +2,7 @@
  * The simulator itself, with plain fetch: it is what the client, the end-to-end tests and the
  * sandbox trust to behave like SaaS Manager, so its contract is pinned here.
  */
-import { SaasManagerSimulator, type SimWorkflow } from '../support/saasManagerSimulator';
+import { SaasManagerSimulator, type SimWorkflow } from '../../sandbox/saasManagerSimulator';
 
 const SECRET = 'sim-secret:with%odd+chars';
 let sim: SaasManagerSimulator;
@@ -50,7 +50,7 @@ async function api(path: string, init: RequestInit = {}, bearer?: string): Promi
 
 function runsPath(query: Record<string, string> = {}): string {
   const params = new URLSearchParams(query);
-  return `/api/workflows/v1/${workflow.id}/runs${params.size > 0 ? `?${params}` : ''}`;
+  return `/api/workflows/v1/${workflow.id}/runs${params.size > 0 ? `?${params.toString()}` : ''}`;
 }
 
 const waitingFilter = () =>

@@ -15,7 +15,7 @@
  * certificate object and its secret. Tests can change anything afterwards through `identity` and `vault`.
  */
 import { randomUUID } from 'node:crypto';
-import type { TestCertificate } from './certificates';
+import type { TestCertificate } from '../../sandbox/certificates';
 import { startIdentityStub, type IdentityStub } from './identityStub';
 import { startKeyVaultStub, type KeyVaultRole, type KeyVaultStub } from './keyVaultStub';
 
@@ -47,7 +47,7 @@ export async function startAzureStubs(options: AzureStubsOptions = {}): Promise<
   const identity = await startIdentityStub(
     userAssignedClientId ? { userAssignedClientIds: [userAssignedClientId] } : {},
   );
-  const vault = await startKeyVaultStub({ verifyToken: identity.verifyToken });
+  const vault = await startKeyVaultStub({ verifyToken: (token) => identity.verifyToken(token) });
   const clientId = userAssignedClientId ?? identity.systemAssignedClientId;
   for (const role of options.roles ?? ['Key Vault Certificate User']) vault.assignRole(clientId, role);
   const certificateName = options.certificateName ?? 'exo-app-only';

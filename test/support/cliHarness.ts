@@ -8,14 +8,18 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTestCertificate, type TestCertificate } from './certificates';
+import { createTestCertificate, type TestCertificate } from '../../sandbox/certificates';
 import {
   ExchangeStubTenant,
   STUB_APP_ID,
   STUB_ORGANIZATION,
   type ExchangeStubTenantOptions,
-} from './exchangeStubTenant';
-import { SaasManagerSimulator, type SimPerson, type SimulatorOptions } from './saasManagerSimulator';
+} from '../../sandbox/exchangeStubTenant';
+import {
+  SaasManagerSimulator,
+  type SimPerson,
+  type SimulatorOptions,
+} from '../../sandbox/saasManagerSimulator';
 
 export const ROOT = join(__dirname, '..', '..');
 export const CLI = join(ROOT, 'dist', 'cli', 'main.js');
@@ -26,11 +30,17 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<CliResult> {
-  if (!existsSync(CLI))
-    throw new Error('dist/cli/main.js is missing: run `npm run build` (npm test does it in pretest)');
+/** The compiled CLI (or another copy of it, `cli`) as a child process. */
+export function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs = 60_000,
+  cli = CLI,
+): Promise<CliResult> {
+  if (!existsSync(cli))
+    throw new Error(`${cli} is missing: run \`npm run build\` (npm test does it in pretest)`);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cli, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
@@ -132,5 +142,5 @@ export function parseReport(stdout: string): import('../../shared/sweep/report')
   const lines = stdout.split('\n').filter((line) => line.trim() !== '');
   if (lines.length !== 1)
     throw new Error(`expected exactly one JSON line on stdout, got ${lines.length}:\n${stdout}`);
-  return JSON.parse(lines[0] as string);
+  return JSON.parse(lines[0] as string) as import('../../shared/sweep/report').SweepReport;
 }

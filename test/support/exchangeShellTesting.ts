@@ -8,7 +8,7 @@ import {
   PowerShellExchangeShell,
   type PowerShellExchangeShellOptions,
 } from '../../shared/exchange/powerShellExchangeShell';
-import type { ExchangeStubTenant } from './exchangeStubTenant';
+import type { ExchangeStubTenant } from '../../sandbox/exchangeStubTenant';
 
 export const powerShell = findPowerShell();
 export const executable = powerShell.executable;

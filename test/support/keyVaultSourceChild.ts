@@ -7,12 +7,13 @@
 import { createHash } from 'node:crypto';
 import { inspect } from 'node:util';
 import { AppError } from '../../shared/errors';
-import { certificateWarnings, describeCertificate } from '../../shared/certificates/certificateChecks';
-import { createAzureCredential } from '../../shared/keyVault/credential';
+import { certificateWarnings } from '../../shared/certificateExpiry';
+import { describeCertificate } from '../../shared/certificates/certificateChecks';
+import { createAzureCredential } from '../../shared/identity/azureCredential';
 import {
   KeyVaultCertificateSource,
   type KeyVaultClientOptions,
-} from '../../shared/keyVault/keyVaultCertificateSource';
+} from '../../shared/certificates/keyVaultCertificateSource';
 import type { ExchangeCertificate, Logger } from '../../shared/ports';
 import type { ChildCommand, ChildReply, CreateSourceOptions, LoadOutcome } from './keyVaultSourceProcess';
 
@@ -64,6 +65,8 @@ function describeSuccess(certificate: ExchangeCertificate): LoadOutcome {
       passwordLength: certificate.password.reveal().length,
       json: JSON.stringify(certificate),
       inspected: inspect(certificate, { depth: 10 }),
+      // What String() makes of the certificate is the point: it must not show the secret parts.
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string
       string: String(certificate),
       warnings: certificateWarnings(certificate, now()),
     },

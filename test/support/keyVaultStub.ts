@@ -26,7 +26,7 @@ import {
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { TestCertificate } from './certificates';
+import type { TestCertificate } from '../../sandbox/certificates';
 import { createTestCertificateAuthority, type TestCertificateAuthority } from './testCertificateAuthority';
 
 export type KeyVaultRole =

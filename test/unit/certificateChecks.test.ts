@@ -3,13 +3,13 @@ import { inspect } from 'node:util';
 import forge from 'node-forge';
 import {
   assertCertificateCurrent,
-  certificateWarnings,
   describeCertificate,
   openCertificate,
   type CertificateOrigin,
 } from '../../shared/certificates/certificateChecks';
+import { certificateWarnings } from '../../shared/certificateExpiry';
 import { CertificateError } from '../../shared/errors';
-import { createTestCertificate } from '../support/certificates';
+import { createTestCertificate } from '../../sandbox/certificates';
 
 const DAY = 24 * 3600 * 1000;
 const origin: CertificateOrigin = {
@@ -57,9 +57,7 @@ describe('opening certificate material', () => {
     const key = forge.pki.privateKeyFromPem(keyBlock(alice.pem));
     const cert = forge.pki.certificateFromPem(alice.certificatePem);
     const noPassword = Buffer.from(
-      forge.asn1
-        .toDer(forge.pkcs12.toPkcs12Asn1(key, [cert], null as unknown as string, { algorithm: '3des' }))
-        .getBytes(),
+      forge.asn1.toDer(forge.pkcs12.toPkcs12Asn1(key, [cert], null, { algorithm: '3des' })).getBytes(),
       'binary',
     );
 

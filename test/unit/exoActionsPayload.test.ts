@@ -66,7 +66,8 @@ function runModule(input: {
         maxBuffer: 64 * 1024 * 1024,
       },
       (error, stdout, stderr) => {
-        if (error || stderr.trim()) return reject(new Error(`PowerShell failed: ${stderr || String(error)}`));
+        if (error || stderr.trim())
+          return reject(new Error(`PowerShell failed: ${stderr || error?.message}`));
         const lines = stdout.split(/\r?\n/).filter((line) => line.length > 0);
         resolve({
           addresses: lines

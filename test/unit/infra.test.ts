@@ -657,7 +657,7 @@ describe('Bicep (infra/)', () => {
     if (validation.status === 2) throw new Error(validation.output.trim());
     expect({ status: validation.status, output: validation.output }).toEqual({
       status: 0,
-      output: expect.stringContaining('builds and lints clean') as unknown as string,
+      output: expect.stringContaining('builds and lints clean'),
     });
   });
 

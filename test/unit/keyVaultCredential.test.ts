@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppError, CertificateError } from '../../shared/errors';
-import { createAzureCredential } from '../../shared/keyVault/credential';
+import { createAzureCredential } from '../../shared/identity/azureCredential';
 
 describe('choosing the credential', () => {
   test('describes the managed identity it will use, without any request at construction', () => {

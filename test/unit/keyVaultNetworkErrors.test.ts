@@ -6,7 +6,7 @@ import { CertificateError } from '../../shared/errors';
 import {
   KeyVaultCertificateSource,
   type KeyVaultClientOptions,
-} from '../../shared/keyVault/keyVaultCertificateSource';
+} from '../../shared/certificates/keyVaultCertificateSource';
 
 type HttpClient = NonNullable<KeyVaultClientOptions['httpClient']>;
 

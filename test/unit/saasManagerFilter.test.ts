@@ -1,4 +1,4 @@
-import { FilterSyntaxError, matchesFilter, parseFilter } from '../support/saasManagerFilter';
+import { FilterSyntaxError, matchesFilter, parseFilter } from '../../sandbox/saasManagerFilter';
 
 const WAITING_FILTER = 'status ne "Terminated" and steps[status eq "Waiting" and id eq "a1"]';
 

@@ -608,9 +608,7 @@ export class SaasManagerSimulator {
       (!filter || matchesFilter(filter, json)) &&
       (!q ||
         String(json.id).toLowerCase().includes(q) ||
-        String(json.name ?? '')
-          .toLowerCase()
-          .includes(q));
+        (typeof json.name === 'string' && json.name.toLowerCase().includes(q)));
 
     const results: Record<string, unknown>[] = [];
     let index = after === undefined ? 0 : firstAfter(items, after);

@@ -248,8 +248,8 @@ function resolvePath(target: unknown, path: string[]): unknown[] {
       if (!isRecord(value)) continue;
       const key = Object.keys(value).find((k) => k.toLowerCase() === segment.toLowerCase());
       if (key === undefined) continue;
-      const child = value[key];
-      if (Array.isArray(child)) next.push(...child);
+      const child: unknown = value[key];
+      if (Array.isArray(child)) next.push(...(child as unknown[]));
       else next.push(child);
     }
     current = next;

@@ -1,6 +1,6 @@
 /**
  * A simulated Exchange Online tenant for the stub ExchangeOnlineManagement module
- * (test/support/modules/ExchangeOnlineManagement). The stub reads the tenant from a JSON state file and
+ * (sandbox/modules/ExchangeOnlineManagement). The stub reads the tenant from a JSON state file and
  * appends one JSON line per cmdlet call to a log; this helper seeds the file, hands out the environment
  * a PowerShell process needs to load the stub by name, and reads state and calls back for assertions.
  *
@@ -15,8 +15,8 @@ import { randomUUID } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { ExchangeConnection } from '../../shared/ports';
-import { Secret } from '../../shared/secret';
+import type { ExchangeConnection } from '../shared/ports';
+import { Secret } from '../shared/secret';
 import type { TestCertificate } from './certificates';
 
 /** Recipients that are not groups: every mailbox kind, mail users, guests and contacts. */
@@ -176,20 +176,18 @@ export interface ExchangeStubTenantOptions {
 
 export const STUB_APP_ID = '6a1f3c2e-8d4b-4b7a-9c11-2f5e0d7a9b31';
 export const STUB_ORGANIZATION = 'contoso.onmicrosoft.com';
-const STUB_MODULE_RELATIVE = path.join('test', 'support', 'modules');
-
-/** Folder holding the stub module, found from the package root (works from test/ and from dist/). */
+/**
+ * Folder holding the stub module: it ships next to this file (`sandbox/modules`, copied to
+ * `dist/sandbox/modules` by the build), so the sandbox works from a built package as from the repo.
+ */
 export function stubModulesDirectory(): string {
-  let dir = __dirname;
-  for (let i = 0; i < 8; i++) {
-    const candidate = path.join(dir, STUB_MODULE_RELATIVE);
-    if (existsSync(path.join(candidate, 'ExchangeOnlineManagement', 'ExchangeOnlineManagement.psd1')))
-      return candidate;
-    const parent = path.dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
+  const candidate = path.join(__dirname, 'modules');
+  if (!existsSync(path.join(candidate, 'ExchangeOnlineManagement', 'ExchangeOnlineManagement.psd1'))) {
+    throw new Error(
+      `the stub ExchangeOnlineManagement module is missing from ${candidate} (run npm run build)`,
+    );
   }
-  throw new Error(`stub ExchangeOnlineManagement module not found above ${__dirname}`);
+  return candidate;
 }
 
 export class ExchangeStubTenant {

@@ -44,7 +44,7 @@ export function createTestCertificate(options: TestCertificateOptions = {}): Tes
     privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
     publicKeyEncoding: { type: 'spki', format: 'pem' },
   });
-  const privateKey = forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey;
+  const privateKey = forge.pki.privateKeyFromPem(keyPem);
   const publicKey = forge.pki.setRsaPublicKey(privateKey.n, privateKey.e);
 
   const cert = forge.pki.createCertificate();

@@ -29,11 +29,7 @@ import { CertificateClient } from '@azure/keyvault-certificates';
 import { SecretClient, type SecretClientOptions } from '@azure/keyvault-secrets';
 import { AppError, CertificateError } from '../errors';
 import type { CertificateSource, Clock, ExchangeCertificate, Logger } from '../ports';
-import {
-  assertCertificateCurrent,
-  certificateWarnings,
-  openCertificate,
-} from '../certificates/certificateChecks';
+import { assertCertificateCurrent, openCertificate } from './certificateChecks';
 
 /** What the Key Vault clients accept as a credential (a TokenCredential), optionally self-describing. */
 export type KeyVaultCredential = ConstructorParameters<typeof SecretClient>[1] & {
@@ -168,9 +164,6 @@ export class KeyVaultCertificateSource implements CertificateSource {
       now,
       `create a new version of certificate '${this.name}' in Key Vault (it is picked up without a restart)`,
     );
-    for (const warning of certificateWarnings(certificate, now)) {
-      this.logger?.warn(warning, { thumbprint: certificate.thumbprint, version: certificate.version });
-    }
     return certificate;
   }
 
