@@ -8,9 +8,10 @@ module.exports = {
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
   // PowerShell-backed and end-to-end tests start real processes; give them room but keep a bound.
   testTimeout: 60000,
-  // Two cores: run suites in two workers so the PowerShell engine hosts do not starve each other.
+  // Two cores: run suites in two workers so the PowerShell sessions do not starve each other.
   maxWorkers: 2,
   globalSetup: '<rootDir>/test/support/globalSetup.js',
+  globalTeardown: '<rootDir>/test/support/globalTeardown.js',
   // A long test file says how far it is every 30 s, instead of printing nothing until it ends.
   reporters: ['default', '<rootDir>/test/support/progressReporter.js'],
 };

@@ -51,8 +51,7 @@ async function handle(
     logger.error(`${runId ? `rerun of ${runId}` : 'sweep'} failed: ${error.describe()}`, {
       code: error.code,
     });
-    const status = error.code === 'RunNotFound' ? 404 : error.code === 'RunNotWaiting' ? 409 : 500;
-    return problem(status, error.code, error.message, error.hint);
+    return problem(error.httpStatus, error.code, error.message, error.hint);
   }
 }
 

@@ -1,28 +1,123 @@
 /**
  * The small error vocabulary of the product. Every error that crosses a boundary (trigger, CLI,
- * report) is an AppError: a stable `code`, a message written for an admin, an optional `hint`
- * that says what to do, and an optional HTTP `status` when an HTTP call produced it.
+ * report) is an AppError: a stable `code` from the unions below, a message written for an admin,
+ * an optional `hint` that says what to do, and, apart from each other:
+ * - `upstreamStatus`: the HTTP status a service (SaaS Manager, Key Vault, an identity endpoint)
+ *   answered when that produced the error;
+ * - `httpStatus`: what our own HTTP API answers for it (from the code alone, in one table).
  *
  * Messages never carry secrets: adapters build them from method, path (without query secrets),
  * status and the service's problem title, never from bodies, tokens or certificate bytes.
  */
+
+/** SaaS Manager's workflow API and its token endpoint. */
+export type WorkflowApiCode =
+  | 'WorkflowNotFound'
+  | 'WorkflowAmbiguous'
+  | 'StepNotFound'
+  | 'StepAmbiguous'
+  | 'ActionNotFound'
+  | 'BadResponse'
+  | 'PagingLoop'
+  | 'RunGone'
+  | 'SignalRejected'
+  | 'SignalFailed'
+  | 'SignalUncertain'
+  | 'ClientRefused'
+  | 'TokenRequestFailed'
+  | 'InvalidBaseUrl'
+  | 'UnexpectedHost'
+  | 'Timeout'
+  | 'Unreachable'
+  | 'Unauthorized'
+  | 'Forbidden'
+  | 'Redirected'
+  | 'NotFound'
+  | 'RateLimited'
+  | 'ServerError'
+  | 'RequestFailed';
+
+/** The Exchange certificate, from Key Vault or a file, and the identity that reads it. */
+export type CertificateCode =
+  | 'CertificateSourceMissing'
+  | 'CertificateContentTypeUnknown'
+  | 'CertificateDisabled'
+  | 'CertificateExpired'
+  | 'CertificateNotYetValid'
+  | 'CertificateFileNotFound'
+  | 'CertificateFileUnreadable'
+  | 'CertificateUnreadable'
+  | 'CertificateInvalid'
+  | 'CertificateKeyMismatch'
+  | 'CertificateNoPrivateKey'
+  | 'CertificatePasswordWrong'
+  | 'KeyVaultCertificateNotFound'
+  | 'KeyVaultSecretNotFound'
+  | 'KeyVaultForbidden'
+  | 'KeyVaultUnauthorized'
+  | 'KeyVaultUnreachable'
+  | 'KeyVaultRequestFailed';
+
+/** Azure identity, for anything but Key Vault (storage). */
+export type IdentityCode = 'ManagedIdentityUnavailable' | 'AzureCliCredentialUnavailable';
+
+/** PowerShell and the Exchange Online session. */
+export type ExchangeCode =
+  | 'PowerShellNotFound'
+  | 'PowerShellStartFailed'
+  | 'PowerShellProbeFailed'
+  | 'ExchangeModuleMissing'
+  | 'ExchangeModuleNotFound'
+  | 'ExchangeConnectFailed'
+  | 'ExchangeConnectInvalid'
+  | 'ExchangeConnectTimeout'
+  | Extract<CertificateCode, 'CertificateInvalid' | 'CertificateNoPrivateKey' | 'CertificateExpired'>;
+
+/** The run records (Table Storage, or a local folder). */
+export type RunRecordCode = 'RunIdInvalid' | 'RunRecordInvalid' | 'RunRecordsUnavailable';
+
+/** The sweep use case itself: a rerun of a run that is not there, or not waiting. */
+export type SweepCode = 'RunNotFound' | 'RunNotWaiting';
+
+export type ErrorCode =
+  | 'ConfigInvalid'
+  | 'Unexpected'
+  | WorkflowApiCode
+  | CertificateCode
+  | IdentityCode
+  | ExchangeCode
+  | RunRecordCode
+  | SweepCode;
+
+/** What our HTTP API answers per code; anything not listed is our failure (500). */
+const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
+  RunNotFound: 404,
+  RunNotWaiting: 409,
+};
+
 export interface AppErrorOptions {
   hint?: string;
-  status?: number;
+  /** The HTTP status the upstream service answered, when an HTTP call produced the error. */
+  upstreamStatus?: number;
   cause?: unknown;
 }
 
 export class AppError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly hint?: string;
-  readonly status?: number;
+  readonly upstreamStatus?: number;
 
-  constructor(code: string, message: string, options: AppErrorOptions = {}) {
+  constructor(code: ErrorCode, message: string, options: AppErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
     if (options.hint !== undefined) this.hint = options.hint;
-    if (options.status !== undefined) this.status = options.status;
+    if (options.upstreamStatus !== undefined) this.upstreamStatus = options.upstreamStatus;
+  }
+
+  /** What our HTTP API answers for this error (never the upstream's status). */
+  get httpStatus(): number {
+    return HTTP_STATUS[this.code] ?? 500;
   }
 
   /** A setup error means nothing could be processed (CLI exit code 2, failed timer invocation). */
@@ -71,7 +166,9 @@ export class WorkflowApiError extends AppError {
   readonly traceId?: string;
   private readonly setup: boolean;
 
-  constructor(code: string, message: string, details: WorkflowApiErrorDetails = {}) {
+  declare readonly code: WorkflowApiCode;
+
+  constructor(code: WorkflowApiCode, message: string, details: WorkflowApiErrorDetails = {}) {
     super(code, message, details);
     if (details.method !== undefined) this.method = details.method;
     if (details.path !== undefined) this.path = details.path;
@@ -88,6 +185,12 @@ export class WorkflowApiError extends AppError {
 
 /** The Exchange certificate could not be loaded or is not usable. Always a setup error. */
 export class CertificateError extends AppError {
+  declare readonly code: CertificateCode | IdentityCode;
+
+  constructor(code: CertificateCode | IdentityCode, message: string, options: AppErrorOptions = {}) {
+    super(code, message, options);
+  }
+
   override get isSetupError(): boolean {
     return true;
   }
@@ -101,7 +204,9 @@ export interface ExchangeErrorDetails extends AppErrorOptions {
 export class ExchangeError extends AppError {
   private readonly setup: boolean;
 
-  constructor(code: string, message: string, details: ExchangeErrorDetails = {}) {
+  declare readonly code: ExchangeCode;
+
+  constructor(code: ExchangeCode, message: string, details: ExchangeErrorDetails = {}) {
     super(code, message, details);
     this.setup = details.setup ?? false;
   }

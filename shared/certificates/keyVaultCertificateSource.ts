@@ -262,7 +262,7 @@ export class KeyVaultCertificateSource implements CertificateSource {
           'KeyVaultForbidden',
           `Key Vault ${this.vaultUrl} refused to let ${identity} ${what} (403${serviceCode}${details.innerCode ? `/${details.innerCode}` : ''})`,
           {
-            status,
+            upstreamStatus: status,
             hint: this.forbiddenHint(operation, details.innerCode),
           },
         );
@@ -272,7 +272,7 @@ export class KeyVaultCertificateSource implements CertificateSource {
           'KeyVaultCertificateNotFound',
           `Key Vault ${this.vaultUrl} has no certificate named '${this.name}' (404 CertificateNotFound)`,
           {
-            status,
+            upstreamStatus: status,
             hint: 'check EXO_CERTIFICATE_NAME (the name of a Key Vault *certificate*, not a secret) and KEY_VAULT_URL; a deleted certificate must be recovered first',
           },
         );
@@ -282,7 +282,7 @@ export class KeyVaultCertificateSource implements CertificateSource {
           'KeyVaultSecretNotFound',
           `Key Vault ${this.vaultUrl} has no secret behind certificate '${this.name}' (404 SecretNotFound)`,
           {
-            status,
+            upstreamStatus: status,
             hint: 'the certificate’s backing secret (same name and version) is missing: recover it, or create a new version of the certificate',
           },
         );
@@ -292,7 +292,7 @@ export class KeyVaultCertificateSource implements CertificateSource {
           'KeyVaultUnreachable',
           `${this.vaultUrl} did not answer like an Azure Key Vault (HTTP ${status} for ${what})`,
           {
-            status,
+            upstreamStatus: status,
             hint: 'check KEY_VAULT_URL: it is the vault URI from the portal, https://<vault-name>.vault.azure.net',
           },
         );
@@ -302,7 +302,7 @@ export class KeyVaultCertificateSource implements CertificateSource {
           'KeyVaultUnauthorized',
           `Key Vault ${this.vaultUrl} did not accept the token of ${identity} (401${serviceCode})`,
           {
-            status,
+            upstreamStatus: status,
             hint: 'the identity must belong to the Entra tenant of the vault; check KEY_VAULT_URL points at your tenant’s vault',
           },
         );
@@ -311,7 +311,7 @@ export class KeyVaultCertificateSource implements CertificateSource {
         'KeyVaultRequestFailed',
         `Key Vault ${this.vaultUrl} failed to ${what} (HTTP ${status}${serviceCode})`,
         {
-          status,
+          upstreamStatus: status,
           hint:
             status === 429 || status >= 500
               ? 'Key Vault is throttling or unavailable; the next sweep tries again'
@@ -377,8 +377,8 @@ function isTransient(error: AppError): boolean {
     return true;
   return (
     error.code === 'KeyVaultRequestFailed' &&
-    error.status !== undefined &&
-    (error.status === 429 || error.status >= 500)
+    error.upstreamStatus !== undefined &&
+    (error.upstreamStatus === 429 || error.upstreamStatus >= 500)
   );
 }
 

@@ -23,7 +23,7 @@
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { PowerShell, type PowerShellOptions } from 'node-powershell';
-import { ExchangeError } from '../errors';
+import { ExchangeError, type ExchangeCode } from '../errors';
 import { EXCHANGE_MODULE_INSTALL } from '../exchangeModule';
 import type {
   ActionResult,
@@ -638,7 +638,7 @@ function errorOf(value: Record<string, unknown>): { code: string; message: strin
   };
 }
 
-function connectErrorCode(code: string): string {
+function connectErrorCode(code: string): ExchangeCode {
   switch (code) {
     case 'ExchangeModuleNotFound':
     case 'CertificateInvalid':

@@ -15,7 +15,7 @@ import {
   type GetTokenOptions,
   type TokenCredential,
 } from '@azure/identity';
-import { AppError, CertificateError } from '../errors';
+import { AppError, CertificateError, type IdentityCode } from '../errors';
 
 export interface AzureCredentialOptions {
   credential: 'managedIdentity' | 'azureCli';
@@ -86,7 +86,7 @@ function targetOf(scopes: string | string[]): Target {
   return { name: scope.replace(/\/\.default$/, '') || 'Azure', isKeyVault: false };
 }
 
-function failure(target: Target, code: string, message: string, options: { hint: string }): AppError {
+function failure(target: Target, code: IdentityCode, message: string, options: { hint: string }): AppError {
   return target.isKeyVault
     ? new CertificateError(code, message, options)
     : new AppError(code, message, options);

@@ -9,7 +9,7 @@
  * from bodies, headers or the message of a transport error, which can quote a header value).
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { WorkflowApiError, type WorkflowApiErrorDetails } from '../errors';
+import { WorkflowApiError, type WorkflowApiErrorDetails, type WorkflowApiCode } from '../errors';
 import type { Clock, Logger, SignalResult, Sleep, WaitingStep, WorkflowApi, WorkflowRun } from '../ports';
 import { Secret } from '../secret';
 import { parseProblemDetails, summarizeProblem } from './problemDetails';
@@ -273,7 +273,7 @@ export class SaasManagerClient implements WorkflowApi {
         {
           method: 'GET',
           path: safePath(url),
-          status: answer.status,
+          upstreamStatus: answer.status,
         },
       );
     }
@@ -361,7 +361,7 @@ export class SaasManagerClient implements WorkflowApi {
         {
           method: 'POST',
           path: safePath(url),
-          ...(exchange.kind === 'response' ? { status: exchange.status } : {}),
+          ...(exchange.kind === 'response' ? { upstreamStatus: exchange.status } : {}),
           ...(exchange.kind === 'network' ? { hint: BASE_URL_HINT } : {}),
         },
       );
@@ -386,15 +386,15 @@ export class SaasManagerClient implements WorkflowApi {
           method: 'POST',
           path: safePath(url),
           hint: 'the run is left as it is; if it is still waiting, the next sweep processes it again',
-          ...(exchange.kind === 'response' ? { status: exchange.status } : {}),
+          ...(exchange.kind === 'response' ? { upstreamStatus: exchange.status } : {}),
         },
       );
     }
     if (!fresh) {
       throw new WorkflowApiError(
-        'RunNotFound',
+        'RunGone',
         `Run ${current.runId} of workflow "${clip(step.workflowName)}" no longer exists (re-read after the signal POST ${describeExchange(exchange)})`,
-        { method: 'GET', path: `${WORKFLOWS_PATH}/${step.workflowId}/runs/${current.runId}`, status: 404 },
+        { method: 'GET', path: `${WORKFLOWS_PATH}/${step.workflowId}/runs/${current.runId}`, upstreamStatus: 404 },
       );
     }
     return fresh;
@@ -432,7 +432,7 @@ export class SaasManagerClient implements WorkflowApi {
           {
             method: 'GET',
             path: safePath(url),
-            status: answer.status,
+            upstreamStatus: answer.status,
             setup,
           },
         );
@@ -471,7 +471,7 @@ export class SaasManagerClient implements WorkflowApi {
       throw new WorkflowApiError(
         'BadResponse',
         `SaaS Manager GET ${url.pathname} answered ${exchange.status} with more than ${this.#maxBodyBytes} bytes; not reading it`,
-        { method: 'GET', path: safePath(url), status: exchange.status, setup },
+        { method: 'GET', path: safePath(url), upstreamStatus: exchange.status, setup },
       );
     }
     if (isSuccess(exchange.status) || (allow404 && exchange.status === 404)) {
@@ -482,7 +482,7 @@ export class SaasManagerClient implements WorkflowApi {
           {
             method: 'GET',
             path: safePath(url),
-            status: exchange.status,
+            upstreamStatus: exchange.status,
             setup,
           },
         );
@@ -571,7 +571,7 @@ export class SaasManagerClient implements WorkflowApi {
           {
             method: 'POST',
             path: url.pathname,
-            status: exchange.status,
+            upstreamStatus: exchange.status,
             setup: true,
           },
         );
@@ -598,7 +598,7 @@ export class SaasManagerClient implements WorkflowApi {
       throw new WorkflowApiError('ClientRefused', `SaaS Manager ${why}`, {
         method: 'POST',
         path: url.pathname,
-        status: exchange.status,
+        upstreamStatus: exchange.status,
         title: oauthError,
         setup: true,
         hint: `check TRELICA_CLIENT_ID and TRELICA_CLIENT_SECRET; ${SCOPES_HINT}`,
@@ -670,7 +670,7 @@ export class SaasManagerClient implements WorkflowApi {
     answer: Answer,
     attempts: number,
     setup: boolean,
-    code?: string,
+    code?: WorkflowApiCode,
   ): WorkflowApiError {
     const problem = parseProblemDetails(answer.body);
     const summary = summarizeProblem(problem);
@@ -680,7 +680,7 @@ export class SaasManagerClient implements WorkflowApi {
     const details: WorkflowApiErrorDetails = {
       method,
       path: safePath(url),
-      status: answer.status,
+      upstreamStatus: answer.status,
       setup,
       ...(problem?.title !== undefined ? { title: problem.title } : {}),
       ...(problem?.detail !== undefined ? { detail: problem.detail } : {}),
@@ -703,7 +703,7 @@ export class SaasManagerClient implements WorkflowApi {
     if (status >= 300 && status < 400) {
       return new WorkflowApiError(code ?? 'Redirected', message, { ...details, hint: BASE_URL_HINT });
     }
-    const fallback =
+    const fallback: WorkflowApiCode =
       status === 404
         ? 'NotFound'
         : status === 429
@@ -718,12 +718,12 @@ export class SaasManagerClient implements WorkflowApi {
     if (answer.status === 404) {
       const problem = parseProblemDetails(answer.body);
       return new WorkflowApiError(
-        'RunNotFound',
+        'RunGone',
         `SaaS Manager has no run ${run.runId} with a "${step.actionName}" action at step "${step.stepName}" any more (POST ${url.pathname} answered 404)${problem?.traceId ? ` (traceId ${problem.traceId})` : ''}`,
         {
           method: 'POST',
           path: safePath(url),
-          status: 404,
+          upstreamStatus: 404,
           ...(problem?.traceId ? { traceId: problem.traceId } : {}),
         },
       );
@@ -736,7 +736,7 @@ export class SaasManagerClient implements WorkflowApi {
       {
         method: 'POST',
         path: safePath(url),
-        status: answer.status,
+        upstreamStatus: answer.status,
         ...pick(error),
       },
     );
@@ -759,7 +759,7 @@ export class SaasManagerClient implements WorkflowApi {
       {
         method: 'POST',
         path: safePath(url),
-        ...(exchange.kind === 'response' ? { status: exchange.status } : {}),
+        ...(exchange.kind === 'response' ? { upstreamStatus: exchange.status } : {}),
         ...(exchange.kind === 'network' ? { hint: BASE_URL_HINT } : {}),
       },
     );

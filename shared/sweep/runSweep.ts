@@ -452,10 +452,7 @@ async function findRunForRerun(
       throw new AppError(
         'RunNotWaiting',
         `run ${runId} is not waiting at the step '${step.stepName}' (status ${run.status})`,
-        {
-          status: 409,
-          hint: 'only runs waiting at the Signal step can be rerun',
-        },
+        { hint: 'only runs waiting at the Signal step can be rerun' },
       );
     }
     return { step, run };
@@ -463,9 +460,6 @@ async function findRunForRerun(
   throw new AppError(
     'RunNotFound',
     `run ${runId} was not found in the workflows ${steps.map((s) => `'${s.workflowName}'`).join(', ')}`,
-    {
-      status: 404,
-    },
   );
 }
 

@@ -426,7 +426,7 @@ describe('errors users will hit', () => {
 
     const error = failed(await load(key));
 
-    expect(error).toMatchObject({ code: 'KeyVaultForbidden', status: 403 });
+    expect(error).toMatchObject({ code: 'KeyVaultForbidden', upstreamStatus: 403 });
     expect(error.message).toContain(USER_ASSIGNED_READER);
     expect(error.message).toContain('ForbiddenByRbac');
     expect(error.hint).toContain('Key Vault Secrets User (4633458b-17de-408a-b874-0445c86b69e6)');
@@ -442,7 +442,7 @@ describe('errors users will hit', () => {
 
     const error = failed(await load(key));
 
-    expect(error).toMatchObject({ code: 'KeyVaultForbidden', status: 403 });
+    expect(error).toMatchObject({ code: 'KeyVaultForbidden', upstreamStatus: 403 });
     expect(error.hint).toContain('Key Vault Certificate User (db79e9a7-68ee-4b58-9aeb-b90e7c24fcba)');
   });
 
@@ -451,7 +451,7 @@ describe('errors users will hit', () => {
 
     const error = failed(await load(key));
 
-    expect(error).toMatchObject({ code: 'KeyVaultCertificateNotFound', status: 404 });
+    expect(error).toMatchObject({ code: 'KeyVaultCertificateNotFound', upstreamStatus: 404 });
     expect(error.message).toContain("'exo-missing'");
     expect(error.message).toContain(vault.vaultUrl);
     expect(error.hint).toContain('EXO_CERTIFICATE_NAME');
@@ -463,7 +463,7 @@ describe('errors users will hit', () => {
 
     const error = failed(await load(key));
 
-    expect(error).toMatchObject({ code: 'KeyVaultSecretNotFound', status: 404 });
+    expect(error).toMatchObject({ code: 'KeyVaultSecretNotFound', upstreamStatus: 404 });
     expect(error.message).toContain("'exo-no-secret'");
   });
 

@@ -371,7 +371,7 @@ describe('listing the runs waiting at the step', () => {
     const step = await stepOf(h);
     const error = await caught(collect(h.client.listWaitingRuns(step)));
     expect(error.code).toBe('ServerError');
-    expect(error.status).toBe(503);
+    expect(error.upstreamStatus).toBe(503);
     expect(error.method).toBe('GET');
     expect(error.path).toMatch(new RegExp(`^/api/workflows/v1/${step.workflowId}/runs\\?`));
     expect(error.traceId).toMatch(/^00-/);
@@ -537,7 +537,7 @@ describe('signalling', () => {
     const error = await caught(h.client.signal(step, run));
     expect(error.code).toBe('SignalUncertain');
     expect(error.isSetupError).toBe(false);
-    expect(error.status).toBe(503);
+    expect(error.upstreamStatus).toBe(503);
     expect(error.message).toContain('signal uncertain');
     expect(error.message).toContain('not posted again');
     expect(sim.requests.map((r) => `${r.route} ${r.status}`)).toEqual([
@@ -629,7 +629,7 @@ describe('signalling', () => {
     const [step, run] = await waitingRun(h);
     sim.inject({ route: 'signal', status: 404 });
     const error = await caught(h.client.signal(step, run));
-    expect(error.code).toBe('RunNotFound');
+    expect(error.code).toBe('RunGone');
     expect(error.traceId).toBeDefined();
     expectSignalledOnce([]);
   });
@@ -697,7 +697,7 @@ describe('errors and secrets', () => {
     const error = await caught(collect(h.client.listWaitingRuns(await stepOf(h))));
     expect(error).toMatchObject({
       code: 'RequestFailed',
-      status: 400,
+      upstreamStatus: 400,
       method: 'GET',
       title: 'One or more validation errors occurred.',
       detail: 'limit is invalid',

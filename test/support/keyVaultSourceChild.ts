@@ -82,7 +82,7 @@ function describeFailure(error: unknown): LoadOutcome {
       code: appError?.code ?? 'NotAnAppError',
       message: error instanceof Error ? error.message : String(error),
       ...(appError?.hint === undefined ? {} : { hint: appError.hint }),
-      ...(appError?.status === undefined ? {} : { status: appError.status }),
+      ...(appError?.upstreamStatus === undefined ? {} : { upstreamStatus: appError.upstreamStatus }),
       isSetupError: appError?.isSetupError ?? false,
       string: String(error),
       json: JSON.stringify(error),

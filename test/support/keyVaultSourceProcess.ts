@@ -35,7 +35,7 @@ export interface LoadFailure {
   code: string;
   message: string;
   hint?: string;
-  status?: number;
+  upstreamStatus?: number;
   isSetupError: boolean;
   string: string;
   json: string;

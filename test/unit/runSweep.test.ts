@@ -300,11 +300,11 @@ describe('runSweep', () => {
       });
       await expect(runSweep(deps, settings, { dryRun: false, runId: id(9) })).rejects.toMatchObject({
         code: 'RunNotFound',
-        status: 404,
+        httpStatus: 404,
       });
       await expect(runSweep(deps, settings, { dryRun: false, runId: id(3) })).rejects.toMatchObject({
         code: 'RunNotWaiting',
-        status: 409,
+        httpStatus: 409,
       });
     });
   });

@@ -162,7 +162,7 @@ describe('runSweep: one bad run never stops the sweep', () => {
     const { api, claims, deps } = setup();
     api.addRun({ runId: id(1), person: leaver });
     api.addRun({ runId: id(2), person: { email: 'next@contoso.com' } });
-    claims.failing.set(id(1), new AppError('StorageUnavailable', 'blob storage answered 503'));
+    claims.failing.set(id(1), new AppError('Unexpected', 'blob storage answered 503'));
     const report = await runSweep(deps, settings, { dryRun: false });
     expect(report.runs[0]).toMatchObject({
       outcome: 'failed',
