@@ -394,7 +394,11 @@ export class SaasManagerClient implements WorkflowApi {
       throw new WorkflowApiError(
         'RunGone',
         `Run ${current.runId} of workflow "${clip(step.workflowName)}" no longer exists (re-read after the signal POST ${describeExchange(exchange)})`,
-        { method: 'GET', path: `${WORKFLOWS_PATH}/${step.workflowId}/runs/${current.runId}`, upstreamStatus: 404 },
+        {
+          method: 'GET',
+          path: `${WORKFLOWS_PATH}/${step.workflowId}/runs/${current.runId}`,
+          upstreamStatus: 404,
+        },
       );
     }
     return fresh;
