@@ -36,7 +36,7 @@ async function handle(
     const started = Date.now();
     const report = await sweep(
       config,
-      { logger, maxCallTimeoutMs: HTTP_CALL_TIMEOUT_MS },
+      { logger, env: process.env, maxCallTimeoutMs: HTTP_CALL_TIMEOUT_MS },
       {
         dryRun: dryRunParam === 'true' || config.dryRun,
         ...(runId === undefined ? {} : { runId }),

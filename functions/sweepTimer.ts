@@ -13,7 +13,7 @@ export async function sweepTimer(timer: Timer, context: InvocationContext): Prom
     const started = Date.now();
     const report = await sweep(
       config,
-      { logger },
+      { logger, env: process.env },
       {
         dryRun: config.dryRun,
         deadline: new Date(started + TIMER_BUDGET_MS),

@@ -11,7 +11,8 @@ import { BlobLeaseClaims } from './claims/blobLeaseClaims';
 import { LockFileClaims } from './claims/lockFileClaims';
 import { runChecks, type CheckResult } from './check/runChecks';
 import { FileCertificateSource } from './certificates/fileCertificateSource';
-import type { Config } from './config';
+import { createHash } from 'node:crypto';
+import type { Config, StorageConfig } from './config';
 import { findPowerShell } from './exchange/findPowerShell';
 import { PowerShellExchangeShell } from './exchange/powerShellExchangeShell';
 import { createAzureCredential } from './identity/azureCredential';
@@ -25,8 +26,11 @@ import { runSweep, type SweepRequest, type SweepSettings } from './sweep/runSwee
 
 export interface Runtime {
   logger: Logger;
-  /** The environment the PowerShell child process inherits (PSModulePath decides which Exchange module loads). */
-  env?: NodeJS.ProcessEnv;
+  /**
+   * The process environment, for finding PowerShell and for the PowerShell child's allow-listed
+   * environment (PSModulePath decides which Exchange module loads). Settings come from Config only.
+   */
+  env: NodeJS.ProcessEnv;
   clock?: Clock;
   /** Cap for one PowerShell call, below the configured timeout (HTTP triggers must answer in time). */
   maxCallTimeoutMs?: number;
@@ -40,35 +44,30 @@ const claimStores = new Map<string, RunClaims>();
 const recordStores = new Map<string, RunRecords>();
 
 export function sweepSettings(config: Config): SweepSettings {
+  const { exchange: ex } = config;
   const exchange: SweepSettings['exchange'] =
-    config.exchange.auth === 'certificate'
-      ? {
-          auth: 'certificate',
-          organization: config.exchange.organization,
-          appId: config.exchange.appId as string,
-        }
+    ex.auth === 'certificate'
+      ? { auth: 'certificate', organization: ex.organization, appId: ex.appId }
       : {
           auth: 'managedIdentity',
-          organization: config.exchange.organization,
-          ...(config.exchange.managedIdentityAccountId
-            ? { managedIdentityAccountId: config.exchange.managedIdentityAccountId }
-            : {}),
+          organization: ex.organization,
+          ...(ex.managedIdentityAccountId ? { managedIdentityAccountId: ex.managedIdentityAccountId } : {}),
         };
   return {
     workflowNames: config.workflows.names,
     stepName: config.workflows.stepName,
     actionName: config.workflows.actionName,
-    actions: config.exchange.actions,
-    autoMapping: config.exchange.autoMapping,
-    acceptSharedLeavers: config.exchange.acceptSharedLeavers,
-    protectedRecipients: config.exchange.protectedRecipients,
+    actions: ex.actions,
+    autoMapping: ex.autoMapping,
+    acceptSharedLeavers: ex.acceptSharedLeavers,
+    protectedRecipients: ex.protectedRecipients,
     exchange,
   };
 }
 
 function certificateSource(config: Config, logger: Logger, clock: Clock): CertificateSource | undefined {
-  const cert = config.certificate;
-  if (!cert) return undefined;
+  if (config.exchange.auth !== 'certificate') return undefined;
+  const cert = config.exchange.certificate;
   const key = JSON.stringify({ ...cert, password: undefined });
   let source = certificateSources.get(key);
   if (!source) {
@@ -92,62 +91,84 @@ function certificateSource(config: Config, logger: Logger, clock: Clock): Certif
   return source;
 }
 
-function runClaims(config: Config, env: NodeJS.ProcessEnv, logger: Logger): RunClaims {
-  const blobServiceUri = env.AzureWebJobsStorage__blobServiceUri;
-  const key = config.storageConnection ?? blobServiceUri ?? 'local';
+/** A key for a worker-lifetime store: which storage it talks to (never the connection string itself). */
+function storageKey(storage: StorageConfig): string {
+  switch (storage.kind) {
+    case 'connectionString':
+      return `connection:${createHash('sha256').update(storage.connectionString.reveal()).digest('hex')}`;
+    case 'identity':
+      return `identity:${storage.blobServiceUri}:${storage.tableServiceUri}:${storage.clientId ?? ''}`;
+    case 'local':
+      return `local:${storage.runRecordsDir ?? ''}`;
+  }
+}
+
+/** What `check` says about the storage: endpoints and identity, never a key. */
+function describeStorage(storage: StorageConfig): string {
+  switch (storage.kind) {
+    case 'connectionString': {
+      const text = storage.connectionString.reveal();
+      if (/^UseDevelopmentStorage=true/i.test(text))
+        return 'the local storage emulator (UseDevelopmentStorage=true)';
+      const account = /(?:^|;)AccountName=([^;]+)/i.exec(text)?.[1];
+      return `AzureWebJobsStorage connection string${account ? ` (account ${account})` : ''}`;
+    }
+    case 'identity':
+      return `identity-based AzureWebJobsStorage: table ${storage.tableServiceUri}, blob ${storage.blobServiceUri}, as ${
+        storage.clientId ? `the user-assigned identity ${storage.clientId}` : 'the system-assigned identity'
+      }`;
+    case 'local':
+      return `local folders (run records in ${storage.runRecordsDir ?? 'the default folder'}, claims as lock files)`;
+  }
+}
+
+/** Identity-based storage (what infra/ deploys) uses the Function App's user-assigned identity. */
+function storageCredential(storage: { clientId?: string }) {
+  return createAzureCredential({
+    credential: 'managedIdentity',
+    ...(storage.clientId ? { managedIdentityClientId: storage.clientId } : {}),
+  });
+}
+
+function runClaims(storage: StorageConfig, logger: Logger): RunClaims {
+  const key = storageKey(storage);
   let claims = claimStores.get(key);
   if (!claims) {
-    if (config.storageConnection) {
-      claims = new BlobLeaseClaims({ connectionString: config.storageConnection, logger });
-    } else if (blobServiceUri) {
-      // Identity-based AzureWebJobsStorage (what infra/ deploys): the same user-assigned identity.
-      const clientId = env.AzureWebJobsStorage__clientId;
-      claims = new BlobLeaseClaims({
-        blobServiceUri,
-        credential: createAzureCredential({
-          credential: 'managedIdentity',
-          ...(clientId ? { managedIdentityClientId: clientId } : {}),
-        }),
-        logger,
-      });
-    } else {
-      claims = new LockFileClaims();
-    }
+    claims =
+      storage.kind === 'connectionString'
+        ? new BlobLeaseClaims({ connectionString: storage.connectionString.reveal(), logger })
+        : storage.kind === 'identity'
+          ? new BlobLeaseClaims({
+              blobServiceUri: storage.blobServiceUri,
+              credential: storageCredential(storage),
+              logger,
+            })
+          : new LockFileClaims();
     claimStores.set(key, claims);
   }
   return claims;
 }
 
-function runRecords(config: Config, env: NodeJS.ProcessEnv): RunRecords {
-  // Identity-based AzureWebJobsStorage (what infra/ deploys) names the table endpoint; an older
-  // deployment with only the blob endpoint gets the same account's table endpoint.
-  const blobServiceUri = env.AzureWebJobsStorage__blobServiceUri;
-  const tableServiceUri =
-    env.AzureWebJobsStorage__tableServiceUri ?? blobServiceUri?.replace('.blob.', '.table.');
-  const key = config.storageConnection ?? tableServiceUri ?? `dir:${config.runRecordsDir ?? ''}`;
+function runRecords(storage: StorageConfig): RunRecords {
+  const key = storageKey(storage);
   let records = recordStores.get(key);
   if (!records) {
-    if (config.storageConnection) {
-      records = new TableRunRecords({ connectionString: config.storageConnection });
-    } else if (tableServiceUri) {
-      const clientId = env.AzureWebJobsStorage__clientId;
-      records = new TableRunRecords({
-        tableServiceUri,
-        credential: createAzureCredential({
-          credential: 'managedIdentity',
-          ...(clientId ? { managedIdentityClientId: clientId } : {}),
-        }),
-      });
-    } else {
-      records = new FileRunRecords(config.runRecordsDir);
-    }
+    records =
+      storage.kind === 'connectionString'
+        ? new TableRunRecords({ connectionString: storage.connectionString.reveal() })
+        : storage.kind === 'identity'
+          ? new TableRunRecords({
+              tableServiceUri: storage.tableServiceUri,
+              credential: storageCredential(storage),
+            })
+          : new FileRunRecords(storage.runRecordsDir);
     recordStores.set(key, records);
   }
   return records;
 }
 
 function buildDependencies(config: Config, runtime: Runtime, deadline?: Date) {
-  const env = runtime.env ?? process.env;
+  const env = runtime.env;
   const clock = runtime.clock ?? systemClock;
   const logger = runtime.logger;
   const powerShell = findPowerShell(env);
@@ -179,8 +200,8 @@ function buildDependencies(config: Config, runtime: Runtime, deadline?: Date) {
       logger,
     }),
     ...(certificates ? { certificates } : {}),
-    claims: runClaims(config, env, logger),
-    runRecords: runRecords(config, env),
+    claims: runClaims(config.storage, logger),
+    runRecords: runRecords(config.storage),
     clock,
     logger,
   };
@@ -194,5 +215,8 @@ export async function sweep(config: Config, runtime: Runtime, request: SweepRequ
 /** Run every check, changing nothing. */
 export async function check(config: Config, runtime: Runtime): Promise<CheckResult[]> {
   const deps = buildDependencies(config, runtime);
-  return runChecks({ ...deps, now: () => deps.clock.now() }, sweepSettings(config));
+  return runChecks(
+    { ...deps, storageDescription: describeStorage(config.storage), now: () => deps.clock.now() },
+    sweepSettings(config),
+  );
 }

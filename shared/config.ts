@@ -16,57 +16,109 @@ export const ALL_ACTIONS: readonly ActionName[] = [
   'removeFromDistributionGroups',
 ];
 
-/** The public settings table (README, Bicep and this schema are checked against each other by a test). */
+interface SettingSpec {
+  /** One line for the README's settings table (a test keeps them in step). */
+  description: string;
+  /** Used when the setting is missing or empty. */
+  default?: string;
+  /** Never echoed in a problem, however wrong the value is. */
+  secret?: true;
+}
+
+/**
+ * The one list of settings: description, default and secrecy per name. The schema below must
+ * have exactly these keys (checked by the compiler), and README, Bicep and local.settings.json
+ * are checked against it by tests.
+ */
 export const SETTINGS = {
-  TRELICA_BASE_URL: 'SaaS Manager host (https://eu.trelica.com in the EU)',
-  TRELICA_CLIENT_ID: 'SaaS Manager API client id',
-  TRELICA_CLIENT_SECRET: 'SaaS Manager API client secret (a Key Vault reference in Azure)',
-  TRELICA_PAGE_SIZE: 'runs per page when listing waiting runs (1-1000)',
-  WORKFLOW_NAMES: 'comma-separated workflow names',
-  WORKFLOW_STEP_NAME: 'the Signal step that waits for us',
-  WORKFLOW_ACTION_NAME: 'the action to POST when done',
-  EXO_AUTH: 'certificate (app-only with a certificate) or managedIdentity',
-  EXO_APP_ID: 'Entra app (client) id used with the certificate',
-  EXO_ORGANIZATION: "the tenant's .onmicrosoft.com domain",
-  EXO_MANAGED_IDENTITY_ID: 'client id of a user-assigned identity for EXO_AUTH=managedIdentity',
-  EXO_ACTIONS: 'comma-separated Exchange actions to run for each leaver',
-  EXO_AUTOMAPPING: 'add the shared mailbox to the manager’s Outlook (FullAccess -AutoMapping)',
-  EXO_CALL_TIMEOUT_SECONDS: 'timeout for one PowerShell call (one run’s plan, or connecting)',
-  EXO_ACCEPT_SHARED_LEAVERS:
-    'accept a leaver whose mailbox is already shared when a run first sees it (converted by hand)',
-  EXO_PROTECTED_RECIPIENTS:
-    'comma-separated addresses no run may change or grant to; a group protects its direct members',
-  EXO_RUN_RECORDS_DIR: 'local folder for run records when AzureWebJobsStorage is not set (CLI)',
-  KEY_VAULT_URL: 'Key Vault holding the certificate (selects Key Vault mode)',
-  EXO_CERTIFICATE_NAME: 'certificate name in Key Vault',
-  KEY_VAULT_CREDENTIAL: 'managedIdentity or azureCli: how to authenticate to Key Vault',
-  AZURE_CLIENT_ID: 'user-assigned managed identity client id (Key Vault)',
-  EXO_CERTIFICATE_PATH: 'local PFX or PEM file (file mode, development)',
-  EXO_CERTIFICATE_PASSWORD: 'password of the local PFX',
-  DRY_RUN: 'plan only: no Exchange change, no signal',
-  SWEEP_SCHEDULE: 'NCRONTAB (six fields) for the timer',
-  HTTP_SWEEP_BUDGET_SECONDS: 'time an HTTP-triggered sweep may spend before it answers',
-  AzureWebJobsStorage: 'Functions storage; also holds the run claims (blob leases) and run records (table)',
-} as const;
+  TRELICA_BASE_URL: {
+    description: 'SaaS Manager host (https://eu.trelica.com in the EU)',
+    default: 'https://app.trelica.com',
+  },
+  TRELICA_CLIENT_ID: { description: 'SaaS Manager API client id' },
+  TRELICA_CLIENT_SECRET: {
+    description: 'SaaS Manager API client secret (a Key Vault reference in Azure)',
+    secret: true,
+  },
+  TRELICA_PAGE_SIZE: { description: 'runs per page when listing waiting runs (1-1000)', default: '100' },
+  WORKFLOW_NAMES: { description: 'comma-separated workflow names', default: 'Terminate Users' },
+  WORKFLOW_STEP_NAME: { description: 'the Signal step that waits for us', default: 'Signal' },
+  WORKFLOW_ACTION_NAME: { description: 'the action to POST when done', default: 'Continue' },
+  EXO_AUTH: {
+    description: 'certificate (app-only with a certificate) or managedIdentity',
+    default: 'certificate',
+  },
+  EXO_APP_ID: { description: 'Entra app (client) id used with the certificate' },
+  EXO_ORGANIZATION: { description: "the tenant's .onmicrosoft.com domain" },
+  EXO_MANAGED_IDENTITY_ID: {
+    description: 'client id of a user-assigned identity for EXO_AUTH=managedIdentity',
+  },
+  EXO_ACTIONS: {
+    description: 'comma-separated Exchange actions to run for each leaver',
+    default: ALL_ACTIONS.join(','),
+  },
+  EXO_AUTOMAPPING: {
+    description: 'add the shared mailbox to the manager’s Outlook (FullAccess -AutoMapping)',
+    default: 'true',
+  },
+  EXO_CALL_TIMEOUT_SECONDS: {
+    description: 'timeout for one PowerShell call (one run’s plan, or connecting)',
+    default: '120',
+  },
+  EXO_ACCEPT_SHARED_LEAVERS: {
+    description:
+      'accept a leaver whose mailbox is already shared when a run first sees it (converted by hand)',
+    default: 'false',
+  },
+  EXO_PROTECTED_RECIPIENTS: {
+    description:
+      'comma-separated addresses no run may change or grant to; a group protects its direct members',
+  },
+  EXO_RUN_RECORDS_DIR: {
+    description: 'local folder for run records when AzureWebJobsStorage is not set (CLI)',
+  },
+  KEY_VAULT_URL: { description: 'Key Vault holding the certificate (selects Key Vault mode)' },
+  EXO_CERTIFICATE_NAME: { description: 'certificate name in Key Vault', default: 'exo-app-only' },
+  KEY_VAULT_CREDENTIAL: { description: 'managedIdentity or azureCli: how to authenticate to Key Vault' },
+  AZURE_CLIENT_ID: { description: 'user-assigned managed identity client id (Key Vault)' },
+  EXO_CERTIFICATE_PATH: { description: 'local PFX or PEM file (file mode, development)' },
+  EXO_CERTIFICATE_PASSWORD: { description: 'password of the local PFX', secret: true },
+  DRY_RUN: { description: 'plan only: no Exchange change, no signal', default: 'false' },
+  SWEEP_SCHEDULE: { description: 'NCRONTAB (six fields) for the timer', default: '0 0 * * * *' },
+  HTTP_SWEEP_BUDGET_SECONDS: {
+    description: 'time an HTTP-triggered sweep may spend before it answers',
+    default: '200',
+  },
+  AzureWebJobsStorage: {
+    description: 'Functions storage; also holds the run claims (blob leases) and run records (table)',
+    secret: true,
+  },
+  AzureWebJobsStorage__blobServiceUri: {
+    description: 'identity-based AzureWebJobsStorage (Azure): the account’s blob endpoint',
+  },
+  AzureWebJobsStorage__tableServiceUri: {
+    description: 'identity-based AzureWebJobsStorage: the table endpoint (default: from the blob endpoint)',
+  },
+  AzureWebJobsStorage__credential: {
+    description: 'identity-based AzureWebJobsStorage: managedidentity',
+  },
+  AzureWebJobsStorage__clientId: {
+    description: 'identity-based AzureWebJobsStorage: client id of the user-assigned identity',
+  },
+} as const satisfies Record<string, SettingSpec>;
 
 export type SettingName = keyof typeof SETTINGS;
 
-export const DEFAULTS = {
-  TRELICA_BASE_URL: 'https://app.trelica.com',
-  TRELICA_PAGE_SIZE: '100',
-  WORKFLOW_NAMES: 'Terminate Users',
-  WORKFLOW_STEP_NAME: 'Signal',
-  WORKFLOW_ACTION_NAME: 'Continue',
-  EXO_AUTH: 'certificate',
-  EXO_ACTIONS: ALL_ACTIONS.join(','),
-  EXO_AUTOMAPPING: 'true',
-  EXO_CALL_TIMEOUT_SECONDS: '120',
-  EXO_ACCEPT_SHARED_LEAVERS: 'false',
-  EXO_CERTIFICATE_NAME: 'exo-app-only',
-  DRY_RUN: 'false',
-  SWEEP_SCHEDULE: '0 0 * * * *',
-  HTTP_SWEEP_BUDGET_SECONDS: '200',
-} as const satisfies Partial<Record<SettingName, string>>;
+type Defaulted = {
+  [K in SettingName]: (typeof SETTINGS)[K] extends { default: string } ? K : never;
+}[SettingName];
+
+/** Every setting's default, from SETTINGS. */
+export const DEFAULTS = Object.fromEntries(
+  Object.entries(SETTINGS).flatMap(([name, spec]: [string, SettingSpec]) =>
+    spec.default === undefined ? [] : [[name, spec.default]],
+  ),
+) as { [K in Defaulted]: string };
 
 export type CertificateConfig =
   | {
@@ -78,30 +130,38 @@ export type CertificateConfig =
     }
   | { kind: 'file'; path: string; password: Secret<string> };
 
+/** How Exchange Online is reached: an app with a certificate, or the Function App's managed identity. */
+export type ExchangeAuthConfig =
+  | { auth: 'certificate'; appId: string; certificate: CertificateConfig }
+  | { auth: 'managedIdentity'; managedIdentityAccountId?: string };
+
+export type ExchangeConfig = ExchangeAuthConfig & {
+  organization: string;
+  actions: ActionName[];
+  autoMapping: boolean;
+  callTimeoutMs: number;
+  acceptSharedLeavers: boolean;
+  /** Lower-cased addresses. */
+  protectedRecipients: string[];
+};
+
+/** Where run claims (blob leases) and run records (a table) live. */
+export type StorageConfig =
+  /** AzureWebJobsStorage as a connection string (Azurite locally, or an account key). */
+  | { kind: 'connectionString'; connectionString: Secret<string> }
+  /** Identity-based AzureWebJobsStorage (what infra/ deploys): endpoints and the user-assigned identity. */
+  | { kind: 'identity'; blobServiceUri: string; tableServiceUri: string; clientId?: string }
+  /** No storage (the CLI on a laptop): lock files and a local folder. */
+  | { kind: 'local'; runRecordsDir?: string };
+
 export interface Config {
   trelica: { baseUrl: string; clientId: string; clientSecret: Secret<string>; pageSize: number };
   workflows: { names: string[]; stepName: string; actionName: string };
-  exchange: {
-    organization: string;
-    auth: 'certificate' | 'managedIdentity';
-    appId?: string;
-    managedIdentityAccountId?: string;
-    actions: ActionName[];
-    autoMapping: boolean;
-    callTimeoutMs: number;
-    acceptSharedLeavers: boolean;
-    /** Lower-cased addresses. */
-    protectedRecipients: string[];
-  };
-  /** Absent in managed-identity mode: Exchange then needs no certificate. */
-  certificate?: CertificateConfig;
+  exchange: ExchangeConfig;
+  storage: StorageConfig;
   dryRun: boolean;
   schedule: string;
   httpBudgetMs: number;
-  /** AzureWebJobsStorage: when set, run claims are blob leases and run records a table there; else local folders. */
-  storageConnection?: string;
-  /** EXO_RUN_RECORDS_DIR: the local run-record folder (without storage). */
-  runRecordsDir?: string;
 }
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -113,14 +173,14 @@ const optional = z.preprocess(
   z.string().trim().optional(),
 );
 
-function withDefault(name: keyof typeof DEFAULTS) {
+function withDefault(name: Defaulted) {
   return z.preprocess(
     (value) => (typeof value === 'string' && value.trim() !== '' ? value : DEFAULTS[name]),
     z.string().trim(),
   );
 }
 
-const booleanSetting = (name: keyof typeof DEFAULTS) =>
+const booleanSetting = (name: Defaulted) =>
   withDefault(name).pipe(
     z
       .string()
@@ -129,7 +189,7 @@ const booleanSetting = (name: keyof typeof DEFAULTS) =>
       .transform((v) => v === 'true' || v === '1' || v === 'yes'),
   );
 
-const integerSetting = (name: keyof typeof DEFAULTS, min: number, max: number) =>
+const integerSetting = (name: Defaulted, min: number, max: number) =>
   withDefault(name).pipe(
     z
       .string()
@@ -150,7 +210,7 @@ const httpsUrl = z
   }, 'must be an https:// URL')
   .transform((value) => value.replace(/\/+$/, ''));
 
-const commaList = (name: keyof typeof DEFAULTS) =>
+const commaList = (name: Defaulted) =>
   withDefault(name).pipe(
     z
       .string()
@@ -163,7 +223,7 @@ const commaList = (name: keyof typeof DEFAULTS) =>
       .refine((items) => items.length > 0, 'must name at least one item'),
   );
 
-const schema = z.object({
+const settingsSchema = {
   TRELICA_BASE_URL: withDefault('TRELICA_BASE_URL').pipe(httpsUrl),
   TRELICA_CLIENT_ID: optional,
   TRELICA_CLIENT_SECRET: optional,
@@ -208,17 +268,34 @@ const schema = z.object({
   SWEEP_SCHEDULE: withDefault('SWEEP_SCHEDULE'),
   HTTP_SWEEP_BUDGET_SECONDS: integerSetting('HTTP_SWEEP_BUDGET_SECONDS', 10, 220),
   AzureWebJobsStorage: optional,
+  AzureWebJobsStorage__blobServiceUri: optional.pipe(httpsUrl.optional()),
+  AzureWebJobsStorage__tableServiceUri: optional.pipe(httpsUrl.optional()),
+  AzureWebJobsStorage__credential: optional.pipe(
+    z
+      .string()
+      .toLowerCase()
+      .refine((v) => v === 'managedidentity', 'must be managedidentity')
+      .optional(),
+  ),
+  AzureWebJobsStorage__clientId: optional.pipe(
+    z
+      .string()
+      .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a client id (GUID)')
+      .optional(),
+  ),
+} satisfies Record<SettingName, z.ZodType>;
+
+const schema = z.object({
+  ...settingsSchema,
   // Not settings of ours: tell where we run, to pick the Key Vault credential.
   IDENTITY_ENDPOINT: optional,
   WEBSITE_SITE_NAME: optional,
 });
 
 /** Settings whose values are never echoed in a problem, however wrong they are. */
-const SECRET_VALUES: ReadonlySet<string> = new Set([
-  'TRELICA_CLIENT_SECRET',
-  'EXO_CERTIFICATE_PASSWORD',
-  'AzureWebJobsStorage',
-]);
+const SECRET_VALUES: ReadonlySet<string> = new Set(
+  Object.entries(SETTINGS).flatMap(([name, spec]: [string, SettingSpec]) => (spec.secret ? [name] : [])),
+);
 
 /** ` (got "value")` for a bad value, so the admin sees which one is wrong; nothing for secrets. */
 function got(setting: string, value: unknown): string {
@@ -276,6 +353,20 @@ function crossSettingProblems(raw: Record<string, string | undefined>): string[]
     invalid('AZURE_CLIENT_ID', 'must be a client id (GUID)');
   if (env.KEY_VAULT_CREDENTIAL && !['managedIdentity', 'azureCli'].includes(env.KEY_VAULT_CREDENTIAL))
     invalid('KEY_VAULT_CREDENTIAL', 'must be managedIdentity or azureCli');
+  if (env.AzureWebJobsStorage && env.AzureWebJobsStorage__blobServiceUri)
+    problem(
+      'AzureWebJobsStorage__blobServiceUri',
+      'set either AzureWebJobsStorage (a connection string) or AzureWebJobsStorage__blobServiceUri (identity-based), not both',
+    );
+  if (!env.AzureWebJobsStorage__blobServiceUri) {
+    for (const part of ['tableServiceUri', 'credential', 'clientId'] as const) {
+      if (env[`AzureWebJobsStorage__${part}`])
+        problem(
+          `AzureWebJobsStorage__${part}`,
+          'needs AzureWebJobsStorage__blobServiceUri (identity-based storage)',
+        );
+    }
+  }
   const fields = (env.SWEEP_SCHEDULE ?? DEFAULTS.SWEEP_SCHEDULE).split(/\s+/);
   if (!(fields.length === 6 || fields.length === 5) || !fields.every((f) => NCRONTAB_FIELD.test(f)))
     invalid('SWEEP_SCHEDULE', 'must be an NCRONTAB expression with six fields, e.g. "0 0 * * * *" (hourly)');
@@ -294,7 +385,15 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   problems.push(...crossSettingProblems(env));
   if (!parsed.success || problems.length > 0) throw new ConfigError([...new Set(problems)]);
   const e = parsed.data;
-  const config: Config = {
+  // The cross-setting checks above guarantee what the casts below assume (required when reached).
+  const exchangeAuth: ExchangeAuthConfig =
+    e.EXO_AUTH === 'certificate'
+      ? { auth: 'certificate', appId: e.EXO_APP_ID as string, certificate: certificateConfig(e) }
+      : {
+          auth: 'managedIdentity',
+          ...(e.EXO_MANAGED_IDENTITY_ID ? { managedIdentityAccountId: e.EXO_MANAGED_IDENTITY_ID } : {}),
+        };
+  return {
     trelica: {
       baseUrl: e.TRELICA_BASE_URL,
       clientId: e.TRELICA_CLIENT_ID as string,
@@ -307,41 +406,57 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       actionName: e.WORKFLOW_ACTION_NAME,
     },
     exchange: {
+      ...exchangeAuth,
       organization: (e.EXO_ORGANIZATION as string).toLowerCase(),
-      auth: e.EXO_AUTH,
-      ...(e.EXO_APP_ID ? { appId: e.EXO_APP_ID } : {}),
-      ...(e.EXO_MANAGED_IDENTITY_ID ? { managedIdentityAccountId: e.EXO_MANAGED_IDENTITY_ID } : {}),
       actions: ALL_ACTIONS.filter((action) => e.EXO_ACTIONS.includes(action)),
       autoMapping: e.EXO_AUTOMAPPING,
       callTimeoutMs: e.EXO_CALL_TIMEOUT_SECONDS * 1000,
       acceptSharedLeavers: e.EXO_ACCEPT_SHARED_LEAVERS,
       protectedRecipients: [...new Set(e.EXO_PROTECTED_RECIPIENTS)],
     },
+    storage: storageConfig(e),
     dryRun: e.DRY_RUN,
     schedule: e.SWEEP_SCHEDULE,
     httpBudgetMs: e.HTTP_SWEEP_BUDGET_SECONDS * 1000,
-    ...(e.AzureWebJobsStorage ? { storageConnection: e.AzureWebJobsStorage } : {}),
-    ...(e.EXO_RUN_RECORDS_DIR ? { runRecordsDir: e.EXO_RUN_RECORDS_DIR } : {}),
   };
-  if (e.EXO_AUTH === 'certificate') {
-    config.certificate = e.KEY_VAULT_URL
-      ? {
-          kind: 'keyVault',
-          vaultUrl: e.KEY_VAULT_URL.replace(/\/+$/, ''),
-          name: e.EXO_CERTIFICATE_NAME,
-          // In Azure (the platform sets these) always the managed identity; elsewhere the admin's Azure CLI login.
-          credential:
-            (e.KEY_VAULT_CREDENTIAL as 'managedIdentity' | 'azureCli' | undefined) ??
-            (e.IDENTITY_ENDPOINT || e.WEBSITE_SITE_NAME ? 'managedIdentity' : 'azureCli'),
-          ...(e.AZURE_CLIENT_ID ? { managedIdentityClientId: e.AZURE_CLIENT_ID } : {}),
-        }
-      : {
-          kind: 'file',
-          path: e.EXO_CERTIFICATE_PATH as string,
-          password: new Secret(e.EXO_CERTIFICATE_PASSWORD ?? ''),
-        };
+}
+
+type Parsed = z.infer<typeof schema>;
+
+function certificateConfig(e: Parsed): CertificateConfig {
+  if (!e.KEY_VAULT_URL) {
+    return {
+      kind: 'file',
+      path: e.EXO_CERTIFICATE_PATH as string,
+      password: new Secret(e.EXO_CERTIFICATE_PASSWORD ?? ''),
+    };
   }
-  return config;
+  return {
+    kind: 'keyVault',
+    vaultUrl: e.KEY_VAULT_URL.replace(/\/+$/, ''),
+    name: e.EXO_CERTIFICATE_NAME,
+    // In Azure (the platform sets these) always the managed identity; elsewhere the admin's Azure CLI login.
+    credential:
+      (e.KEY_VAULT_CREDENTIAL as 'managedIdentity' | 'azureCli' | undefined) ??
+      (e.IDENTITY_ENDPOINT || e.WEBSITE_SITE_NAME ? 'managedIdentity' : 'azureCli'),
+    ...(e.AZURE_CLIENT_ID ? { managedIdentityClientId: e.AZURE_CLIENT_ID } : {}),
+  };
+}
+
+function storageConfig(e: Parsed): StorageConfig {
+  if (e.AzureWebJobsStorage)
+    return { kind: 'connectionString', connectionString: new Secret(e.AzureWebJobsStorage) };
+  const blobServiceUri = e.AzureWebJobsStorage__blobServiceUri;
+  if (blobServiceUri) {
+    return {
+      kind: 'identity',
+      blobServiceUri,
+      // An older deployment with only the blob endpoint: the same account's table endpoint.
+      tableServiceUri: e.AzureWebJobsStorage__tableServiceUri ?? blobServiceUri.replace('.blob.', '.table.'),
+      ...(e.AzureWebJobsStorage__clientId ? { clientId: e.AzureWebJobsStorage__clientId } : {}),
+    };
+  }
+  return { kind: 'local', ...(e.EXO_RUN_RECORDS_DIR ? { runRecordsDir: e.EXO_RUN_RECORDS_DIR } : {}) };
 }
 
 function describeIssue(issue: z.core.$ZodIssue, setting: string, raw: string | undefined): string {

@@ -6,7 +6,7 @@
 import { daysUntilExpiry } from '../certificateExpiry';
 import { AppError, ensureAppError } from '../errors';
 import { EXCHANGE_MODULE_INSTALL } from '../exchangeModule';
-import type { CertificateSource, ExchangeShell, WaitingStep, WorkflowApi } from '../ports';
+import type { CertificateSource, ExchangeShell, RunRecords, WaitingStep, WorkflowApi } from '../ports';
 import { wrap } from '../sweep/report';
 import type { SweepSettings } from '../sweep/runSweep';
 
@@ -21,8 +21,15 @@ export interface CheckDependencies {
   workflowApi: WorkflowApi;
   certificates?: CertificateSource;
   exchange: ExchangeShell;
+  /** Where run records live; `check` reads one (absent) record to prove access. */
+  runRecords?: RunRecords;
+  /** What that storage is, for the check's line (never a connection string). */
+  storageDescription?: string;
   now: () => Date;
 }
+
+/** A run id no SaaS Manager run has (24 zeros): reading it proves access and finds nothing. */
+const PROBE_RUN_ID = '000000000000000000000000';
 
 export async function runChecks(deps: CheckDependencies, settings: SweepSettings): Promise<CheckResult[]> {
   const results: CheckResult[] = [{ name: 'configuration', ok: true, detail: 'all settings parsed' }];
@@ -72,6 +79,14 @@ export async function runChecks(deps: CheckDependencies, settings: SweepSettings
     });
   } else {
     results.push({ name: 'certificate', ok: true, detail: 'not needed: EXO_AUTH=managedIdentity' });
+  }
+
+  const records = deps.runRecords;
+  if (records) {
+    await attempt('storage', async () => {
+      await records.get(PROBE_RUN_ID);
+      return `run records readable: ${deps.storageDescription ?? 'configured storage'}`;
+    });
   }
 
   await attempt('PowerShell and Exchange module', async () => {

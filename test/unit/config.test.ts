@@ -1,6 +1,10 @@
 import { inspect } from 'node:util';
 import { ConfigError } from '../../shared/errors';
-import { DEFAULTS, loadConfig, SETTINGS } from '../../shared/config';
+import { DEFAULTS, loadConfig, SETTINGS, type Config } from '../../shared/config';
+
+/** The certificate settings, present only with EXO_AUTH=certificate. */
+const certificateOf = (config: Config) =>
+  config.exchange.auth === 'certificate' ? config.exchange.certificate : undefined;
 
 const valid = {
   TRELICA_CLIENT_ID: 'client',
@@ -59,7 +63,7 @@ describe('loadConfig', () => {
     });
     expect(config.dryRun).toBe(false);
     expect(config.schedule).toBe('0 0 * * * *');
-    expect(config.certificate).toEqual({
+    expect(certificateOf(config)).toEqual({
       kind: 'keyVault',
       vaultUrl: 'https://contoso-kv.vault.azure.net',
       name: 'exo-app-only',
@@ -73,7 +77,7 @@ describe('loadConfig', () => {
       IDENTITY_ENDPOINT: 'http://localhost:8081/msi/token',
       AZURE_CLIENT_ID: '0d6c1c1e-8a49-4a4b-9c2c-3f1d0e5b6a7c',
     });
-    expect(config.certificate).toMatchObject({
+    expect(certificateOf(config)).toMatchObject({
       credential: 'managedIdentity',
       managedIdentityClientId: '0d6c1c1e-8a49-4a4b-9c2c-3f1d0e5b6a7c',
     });
@@ -172,7 +176,7 @@ describe('loadConfig', () => {
 
   it('needs no certificate or app id with EXO_AUTH=managedIdentity', () => {
     const config = loadConfig({ ...valid, EXO_AUTH: 'managedIdentity', EXO_APP_ID: '', KEY_VAULT_URL: '' });
-    expect(config.certificate).toBeUndefined();
+    expect(certificateOf(config)).toBeUndefined();
     expect(config.exchange.auth).toBe('managedIdentity');
   });
 
@@ -183,7 +187,7 @@ describe('loadConfig', () => {
       EXO_CERTIFICATE_PATH: './dev.pfx',
       EXO_CERTIFICATE_PASSWORD: 'pw',
     });
-    expect(config.certificate).toMatchObject({ kind: 'file', path: './dev.pfx' });
+    expect(certificateOf(config)).toMatchObject({ kind: 'file', path: './dev.pfx' });
   });
 
   it('never shows the client secret or certificate password when the config is logged', () => {
@@ -201,5 +205,55 @@ describe('loadConfig', () => {
 
   it('documents a default for every defaulted setting in the settings table', () => {
     for (const name of Object.keys(DEFAULTS)) expect(Object.keys(SETTINGS)).toContain(name);
+  });
+
+  it('reads storage as one of three kinds: a connection string, identity-based endpoints, or local folders', () => {
+    expect(loadConfig(valid).storage).toEqual({ kind: 'local' });
+    expect(loadConfig({ ...valid, EXO_RUN_RECORDS_DIR: '/var/runs' }).storage).toEqual({
+      kind: 'local',
+      runRecordsDir: '/var/runs',
+    });
+    const connection = loadConfig({ ...valid, AzureWebJobsStorage: 'UseDevelopmentStorage=true' }).storage;
+    expect(connection.kind).toBe('connectionString');
+    expect(JSON.stringify(connection)).not.toContain('UseDevelopmentStorage');
+    expect(
+      loadConfig({
+        ...valid,
+        AzureWebJobsStorage__blobServiceUri: 'https://stexo.blob.core.windows.net',
+        AzureWebJobsStorage__credential: 'managedidentity',
+        AzureWebJobsStorage__clientId: '0d6c1c1e-8a49-4a4b-9c2c-3f1d0e5b6a7c',
+      }).storage,
+    ).toEqual({
+      kind: 'identity',
+      blobServiceUri: 'https://stexo.blob.core.windows.net',
+      tableServiceUri: 'https://stexo.table.core.windows.net',
+      clientId: '0d6c1c1e-8a49-4a4b-9c2c-3f1d0e5b6a7c',
+    });
+  });
+
+  it('reports every identity-based storage mistake at once', () => {
+    expect(
+      problemsOf({
+        ...valid,
+        AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+        AzureWebJobsStorage__blobServiceUri: 'http://stexo.blob.core.windows.net',
+        AzureWebJobsStorage__credential: 'connectionstring',
+        AzureWebJobsStorage__clientId: 'me',
+      }),
+    ).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^AzureWebJobsStorage__blobServiceUri must be an https:\/\/ URL/),
+        expect.stringMatching(/^AzureWebJobsStorage__credential must be managedidentity/),
+        expect.stringMatching(/^AzureWebJobsStorage__clientId must be a client id \(GUID\)/),
+        expect.stringMatching(
+          /^AzureWebJobsStorage__blobServiceUri set either AzureWebJobsStorage .* not both/,
+        ),
+      ]),
+    );
+    expect(
+      problemsOf({ ...valid, AzureWebJobsStorage__tableServiceUri: 'https://x.table.core.windows.net' }),
+    ).toEqual([
+      'AzureWebJobsStorage__tableServiceUri needs AzureWebJobsStorage__blobServiceUri (identity-based storage)',
+    ]);
   });
 });
