@@ -9,7 +9,7 @@
  */
 import { findPowerShell, type FoundPowerShell } from '../shared/exchange/findPowerShell';
 import { PowerShellExchangeShell } from '../shared/exchange/powerShellExchangeShell';
-import type { ActionName, ExchangeConnection, RunPlan } from '../shared/ports';
+import type { ActionName, ExchangeConnection, RunPlan } from '../shared/domain';
 import { createTestCertificate } from '../sandbox/certificates';
 import { seedLargeTenant } from '../sandbox/exchangeStubTenant';
 

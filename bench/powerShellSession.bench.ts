@@ -8,7 +8,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describePowerShell, findPowerShell } from '../shared/exchange/findPowerShell';
 import { PowerShellExchangeShell } from '../shared/exchange/powerShellExchangeShell';
-import type { RunPlan } from '../shared/ports';
+import type { RunPlan } from '../shared/domain';
 import { createTestCertificate } from '../sandbox/certificates';
 import { ExchangeStubTenant } from '../sandbox/exchangeStubTenant';
 

@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { ExchangeConnection } from '../shared/ports';
+import type { ExchangeConnection } from '../shared/domain';
 import { Secret } from '../shared/secret';
 import type { TestCertificate } from './certificates';
 

@@ -3,7 +3,7 @@
  * every log, once, through the report) carries when the certificate expires within 30 days. Pure:
  * the sweep and `check` call it; the certificate sources only load and refuse.
  */
-import type { ExchangeCertificate } from './ports';
+import type { ExchangeCertificate } from './domain';
 
 /** How close to expiry a certificate must be before every report warns about it. */
 export const EXPIRY_WARNING_DAYS = 30;

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { ConfigError } from './errors';
-import type { ActionName } from './ports';
+import type { ActionName } from './domain';
 import { Secret } from './secret';
 import { addressProblem } from './sweep/plan';
 

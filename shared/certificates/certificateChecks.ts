@@ -9,7 +9,7 @@
 import { createHash, createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
 import { CertificateError } from '../errors';
-import type { ExchangeCertificate } from '../ports';
+import type { ExchangeCertificate } from '../domain';
 import { Secret } from '../secret';
 
 /** What the caller knows about where the bytes came from, to make messages and hints specific. */

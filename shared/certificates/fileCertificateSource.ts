@@ -7,7 +7,8 @@
  */
 import { promises as fs } from 'node:fs';
 import { extname, resolve } from 'node:path';
-import type { Clock, CertificateSource, ExchangeCertificate, Logger } from '../ports';
+import type { Clock, CertificateSource, Logger } from '../ports';
+import type { ExchangeCertificate } from '../domain';
 import type { Secret } from '../secret';
 import { CertificateError } from '../errors';
 import { assertCertificateCurrent, looksLikePem, openCertificate } from './certificateChecks';

@@ -28,7 +28,8 @@
 import { CertificateClient } from '@azure/keyvault-certificates';
 import { SecretClient, type SecretClientOptions } from '@azure/keyvault-secrets';
 import { AppError, CertificateError } from '../errors';
-import type { CertificateSource, Clock, ExchangeCertificate, Logger } from '../ports';
+import type { CertificateSource, Clock, Logger } from '../ports';
+import type { ExchangeCertificate } from '../domain';
 import { assertCertificateCurrent, openCertificate } from './certificateChecks';
 
 /** What the Key Vault clients accept as a credential (a TokenCredential), optionally self-describing. */

@@ -6,7 +6,8 @@
 import { daysUntilExpiry } from '../certificateExpiry';
 import { AppError, ensureAppError } from '../errors';
 import { EXCHANGE_MODULE_INSTALL } from '../exchangeModule';
-import type { CertificateSource, ExchangeShell, RunRecords, WaitingStep, WorkflowApi } from '../ports';
+import type { CertificateSource, ExchangeShell, RunRecords, WorkflowApi } from '../ports';
+import type { WaitingStep } from '../domain';
 import { wrap } from '../sweep/report';
 import type { SweepSettings } from '../sweep/runSweep';
 

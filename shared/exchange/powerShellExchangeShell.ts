@@ -25,19 +25,18 @@ import path from 'node:path';
 import { PowerShell, type PowerShellOptions } from 'node-powershell';
 import { ExchangeError, type ExchangeCode } from '../errors';
 import { EXCHANGE_MODULE_INSTALL } from '../exchangeModule';
+import type { ExchangeShell, Logger } from '../ports';
 import type {
   ActionResult,
   ActionStatus,
   ExchangeConnection,
   ExchangeResolution,
   ExchangeRunResult,
-  ExchangeShell,
-  Logger,
   RecipientRef,
   RunPlan,
   RunSubjects,
   ShellProbe,
-} from '../ports';
+} from '../domain';
 import { childEnvironment } from './childEnvironment';
 import { encodeDataLine, parseResultLine } from './exoProtocol';
 import { POWERSHELL_SETUP_HINT, type FoundPowerShell, type PowerShellLaunch } from './findPowerShell';

@@ -10,7 +10,8 @@ import { link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promis
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { AppError } from '../errors';
-import type { RunRecord, RunRecords, StoredRunRecord } from '../ports';
+import type { RunRecords } from '../ports';
+import type { RunRecord, StoredRunRecord } from '../domain';
 
 const SAFE_RUN_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const MAX_RECORD_BYTES = 64 * 1024;

@@ -8,7 +8,8 @@
 import { RestError, TableClient, type TableEntity } from '@azure/data-tables';
 import type { TokenCredential } from '@azure/core-auth';
 import { AppError } from '../errors';
-import type { RecipientRef, RunRecord, RunRecords, StoredRunRecord } from '../ports';
+import type { RunRecords } from '../ports';
+import type { RecipientRef, RunRecord, StoredRunRecord } from '../domain';
 
 export const RUN_RECORDS_TABLE = 'ExoWorkflowSyncRuns';
 const RECORD_ROW = 'run';

@@ -3,7 +3,7 @@
  * untrusted input, absent fields are omitted by the API (never null, except in custom fields),
  * and only strings make it into the result.
  */
-import type { Person, PersonRef, WaitingStep, WorkflowRun } from '../ports';
+import type { Person, PersonRef, WaitingStep, WorkflowRun } from '../domain';
 
 /** The run's id, or undefined when the JSON is not a run at all. */
 export function runIdOf(json: unknown): string | undefined {

@@ -10,7 +10,8 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { WorkflowApiError, type WorkflowApiErrorDetails, type WorkflowApiCode } from '../errors';
-import type { Clock, Logger, SignalResult, Sleep, WaitingStep, WorkflowApi, WorkflowRun } from '../ports';
+import type { Clock, Logger, Sleep, WorkflowApi } from '../ports';
+import type { SignalResult, WaitingStep, WorkflowRun } from '../domain';
 import { Secret } from '../secret';
 import { parseProblemDetails, summarizeProblem } from './problemDetails';
 import {

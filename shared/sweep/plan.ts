@@ -3,7 +3,7 @@
  * Addresses are validated here, before anything reaches PowerShell; ExoActions.psm1 checks them
  * again on its side, so neither layer trusts the other with hostile input.
  */
-import type { ActionName, PlannedAction, RunPlan, RunPolicy, WorkflowRun } from '../ports';
+import type { ActionName, PlannedAction, RunPlan, RunPolicy, WorkflowRun } from '../domain';
 
 export interface PlanOptions {
   actions: readonly ActionName[];

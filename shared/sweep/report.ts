@@ -2,7 +2,7 @@
  * The sweep report: one JSON shape for the CLI's --json, the HTTP response and the timer's log.
  * This is public contract; add fields, never rename or remove them.
  */
-import type { ActionResult, RunSubjects } from '../ports';
+import type { ActionResult, RunSubjects } from '../domain';
 
 export type RunOutcome = 'completed' | 'failed' | 'skipped' | 'planned';
 

@@ -9,25 +9,27 @@
 import { certificateWarnings } from '../certificateExpiry';
 import { AppError, ensureAppError } from '../errors';
 import type {
-  ActionName,
-  ActionResult,
   CertificateSource,
   Clock,
-  ExchangeConnection,
   ExchangeShell,
   Logger,
   RunClaim,
   RunClaims,
+  RunRecords,
+  WorkflowApi,
+} from '../ports';
+import type {
+  ActionName,
+  ActionResult,
+  ExchangeConnection,
   RunPlan,
   RunRecord,
-  RunRecords,
   RunSubjects,
   SignalResult,
   StoredRunRecord,
   WaitingStep,
-  WorkflowApi,
   WorkflowRun,
-} from '../ports';
+} from '../domain';
 import { planRun } from './plan';
 import { summarize, type RunReport, type SweepReport } from './report';
 

@@ -9,7 +9,8 @@ import {
   PowerShellExchangeShell,
   type PowerShellExchangeShellOptions,
 } from '../../shared/exchange/powerShellExchangeShell';
-import type { ActionName, ExchangeConnection, Logger, RunPlan } from '../../shared/ports';
+import type { Logger } from '../../shared/ports';
+import type { ActionName, ExchangeConnection, RunPlan } from '../../shared/domain';
 import { createTestCertificate } from '../../sandbox/certificates';
 import {
   executable,

@@ -4,7 +4,7 @@
  * state unknown, and the next run gets a fresh process that reconnects.
  */
 import type { PowerShellExchangeShell } from '../../shared/exchange/powerShellExchangeShell';
-import type { RunPlan } from '../../shared/ports';
+import type { RunPlan } from '../../shared/domain';
 import { createTestCertificate } from '../../sandbox/certificates';
 import { expectSetupError, newShell, processGone } from '../support/exchangeShellTesting';
 import { ExchangeStubTenant } from '../../sandbox/exchangeStubTenant';

@@ -6,7 +6,8 @@ import { inspect } from 'node:util';
 import { FileCertificateSource } from '../../shared/certificates/fileCertificateSource';
 import { certificateWarnings } from '../../shared/certificateExpiry';
 import { CertificateError } from '../../shared/errors';
-import type { Clock, ExchangeCertificate } from '../../shared/ports';
+import type { Clock } from '../../shared/ports';
+import type { ExchangeCertificate } from '../../shared/domain';
 import { Secret } from '../../shared/secret';
 import { createTestCertificate } from '../../sandbox/certificates';
 

@@ -20,7 +20,7 @@ import type {
   ExchangeRunResult,
   RunPlan,
   WorkflowRun,
-} from '../../shared/ports';
+} from '../../shared/domain';
 import { planRun } from '../../shared/sweep/plan';
 import { createTestCertificate } from '../../sandbox/certificates';
 import { ExchangeStubTenant, type StubCall, type StubState } from '../../sandbox/exchangeStubTenant';

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { parseResultLine } from '../../shared/exchange/exoProtocol';
 import type { FoundPowerShell } from '../../shared/exchange/findPowerShell';
 import type { PowerShellExchangeShell } from '../../shared/exchange/powerShellExchangeShell';
-import type { RunPlan } from '../../shared/ports';
+import type { RunPlan } from '../../shared/domain';
 import { createTestCertificate } from '../../sandbox/certificates';
 import { newShell, powerShell } from '../support/exchangeShellTesting';
 import { ExchangeStubTenant } from '../../sandbox/exchangeStubTenant';

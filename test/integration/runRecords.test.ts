@@ -5,7 +5,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { RunRecord, RunRecords } from '../../shared/ports';
+import type { RunRecords } from '../../shared/ports';
+import type { RunRecord } from '../../shared/domain';
 import { FileRunRecords } from '../../shared/runRecords/fileRunRecords';
 import { TableRunRecords } from '../../shared/runRecords/tableRunRecords';
 import { startAzuriteStorage, type AzuriteStorage } from '../support/azurite';

@@ -6,7 +6,8 @@
 import { createServer } from 'node:net';
 import { inspect } from 'node:util';
 import { WorkflowApiError } from '../../shared/errors';
-import type { Logger, WaitingStep, WorkflowRun } from '../../shared/ports';
+import type { Logger } from '../../shared/ports';
+import type { WaitingStep, WorkflowRun } from '../../shared/domain';
 import { SaasManagerClient, type SaasManagerClientOptions } from '../../shared/saasManager/saasManagerClient';
 import { Secret } from '../../shared/secret';
 import { SaasManagerSimulator, type SimWorkflow } from '../../sandbox/saasManagerSimulator';

@@ -3,27 +3,29 @@
  * so tests assert on effects (runs signalled, plans run), not on internal calls.
  */
 import type {
-  ActionResult,
   CertificateSource,
+  ExchangeShell,
+  RunClaim,
+  RunClaims,
+  RunRecords,
+  WorkflowApi,
+} from '../../shared/ports';
+import type {
+  ActionResult,
   ExchangeCertificate,
   ExchangeConnection,
   ExchangeResolution,
   ExchangeRunResult,
-  ExchangeShell,
   RecipientRef,
-  RunClaim,
-  RunClaims,
   RunPlan,
   RunRecord,
-  RunRecords,
   RunSubjects,
   StoredRunRecord,
   ShellProbe,
   SignalResult,
   WaitingStep,
-  WorkflowApi,
   WorkflowRun,
-} from '../../shared/ports';
+} from '../../shared/domain';
 import { Secret } from '../../shared/secret';
 
 export class FakeWorkflowApi implements WorkflowApi {

@@ -14,7 +14,8 @@ import {
   KeyVaultCertificateSource,
   type KeyVaultClientOptions,
 } from '../../shared/certificates/keyVaultCertificateSource';
-import type { ExchangeCertificate, Logger } from '../../shared/ports';
+import type { Logger } from '../../shared/ports';
+import type { ExchangeCertificate } from '../../shared/domain';
 import type { ChildCommand, ChildReply, CreateSourceOptions, LoadOutcome } from './keyVaultSourceProcess';
 
 const sources = new Map<string, KeyVaultCertificateSource>();

@@ -1,5 +1,5 @@
 import { addressProblem, planRun } from '../../shared/sweep/plan';
-import type { WorkflowRun } from '../../shared/ports';
+import type { WorkflowRun } from '../../shared/domain';
 import { ALL_ACTIONS } from '../../shared/config';
 
 function run(person: WorkflowRun['person']): WorkflowRun {

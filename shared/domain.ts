@@ -1,0 +1,185 @@
+/**
+ * The domain's data: workflow runs, people, plans, action results, certificates, run records.
+ * Pure types, no behaviour; ports.ts names the services that produce and consume them.
+ */
+import type { Secret } from './secret';
+
+// ---------------------------------------------------------------------------------------------
+// SaaS Manager workflows
+
+/** The Signal step a workflow waits at for us, resolved once per sweep. */
+export interface WaitingStep {
+  workflowId: string;
+  workflowName: string;
+  stepId: string;
+  stepName: string;
+  /** The action to POST when the run's Exchange work is done (e.g. "Continue"). */
+  actionName: string;
+}
+
+export interface PersonRef {
+  name?: string;
+  email?: string;
+}
+
+/** The subject of a run, as SaaS Manager sends it. Every field is untrusted input. */
+export interface Person {
+  id?: string;
+  name?: string;
+  firstName?: string;
+  lastName?: string;
+  email?: string;
+  lineManager?: PersonRef;
+}
+
+export interface WorkflowRun {
+  runId: string;
+  workflowId: string;
+  workflowName: string;
+  /** The run's display name (usually the person's name). */
+  name?: string;
+  /** Run status as SaaS Manager reports it (Waiting, Completed, Failed, Terminated, ...). */
+  status: string;
+  person?: Person;
+  /** True when the run is not terminated and our step is Waiting. */
+  waitingAtStep: boolean;
+  /** Where to POST our action, when the waiting step offers it. */
+  signalHref?: string;
+  /** Names of the actions the waiting step offers (for a clear error when ours is missing). */
+  availableActions: string[];
+}
+
+/** 'signalled': our POST moved the run on. 'notWaiting': the step had already moved on (409). */
+export type SignalResult = 'signalled' | 'notWaiting';
+
+// ---------------------------------------------------------------------------------------------
+// Exchange certificate
+
+export interface ExchangeCertificate {
+  /** 'pfx': PKCS#12 bytes; 'pem': PEM text holding the certificate and its private key. */
+  format: 'pfx' | 'pem';
+  /** PFX bytes or PEM text (UTF-8 bytes). Never logged, never written to disk. */
+  material: Secret<Buffer>;
+  /** PFX password (empty for Key Vault PFX). */
+  password: Secret<string>;
+  /** SHA-1 thumbprint, upper-case hex, as Exchange and Entra show it. */
+  thumbprint: string;
+  subject?: string;
+  notBefore: Date;
+  expiresOn: Date;
+  /** Key Vault version, when it came from Key Vault. */
+  version?: string;
+  /** Where it came from, for check and logs (vault URL and name, or file path). Never secret. */
+  source: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exchange Online through PowerShell
+
+export type ExchangeConnection =
+  | { auth: 'certificate'; organization: string; appId: string; certificate: ExchangeCertificate }
+  | { auth: 'managedIdentity'; organization: string; managedIdentityAccountId?: string };
+
+export type ActionName =
+  'convertToShared' | 'grantManagerFullAccess' | 'grantManagerSendAs' | 'removeFromDistributionGroups';
+
+export type ActionStatus = 'done' | 'already' | 'failed' | 'skipped' | 'planned';
+
+/** One planned Exchange action; pure data built by the planner from the run. */
+export interface PlannedAction {
+  name: ActionName;
+  /** When set, the action is skipped by policy with this reason (e.g. no line manager). */
+  skipReason?: string;
+}
+
+/** Who a run may touch, beyond "a person's own mailbox": the admin's settings. */
+export interface RunPolicy {
+  /** EXO_ACCEPT_SHARED_LEAVERS: a leaver whose mailbox is already shared (converted by hand) is accepted. */
+  acceptSharedLeavers: boolean;
+  /** EXO_PROTECTED_RECIPIENTS: addresses (and groups, whose direct members are protected) no run may change or grant to. */
+  protectedRecipients: readonly string[];
+}
+
+export interface RunPlan {
+  runId: string;
+  /** The leaver's primary SMTP address, already validated by the planner. */
+  mailbox: string;
+  /** The line manager's address, validated, when there is one. */
+  manager?: string;
+  actions: PlannedAction[];
+  options: { autoMapping: boolean };
+  /** Absent: no shared leavers accepted, nobody protected. */
+  policy?: RunPolicy;
+  /** Who the run's first attempt resolved: later attempts must resolve to the same objects. */
+  pinned?: RunSubjects;
+}
+
+/** A recipient as Exchange resolved it: the object a run changes or grants to. */
+export interface RecipientRef {
+  /** Exchange's immutable object Guid. */
+  guid: string;
+  /** Primary SMTP address. */
+  address: string;
+  displayName: string;
+  /** RecipientTypeDetails (UserMailbox, SharedMailbox, ...). */
+  type: string;
+}
+
+/** The leaver and the line manager of a run, resolved. */
+export interface RunSubjects {
+  leaver: RecipientRef;
+  manager?: RecipientRef;
+}
+
+/** Read-only resolution of a run's people: who they are, or why the run must not touch them. */
+export type ExchangeResolution =
+  | { ok: true; subjects: RunSubjects; cmdletCalls: number }
+  | { ok: false; reason: string; cmdletCalls: number };
+
+export interface ActionResult {
+  name: ActionName;
+  status: ActionStatus;
+  detail?: string;
+  /** The exact cmdlets run (or, in a dry run, that would run), with their targets. */
+  cmdlets?: string[];
+  /** Warnings Exchange wrote while doing this action. */
+  warnings?: string[];
+}
+
+export interface ExchangeRunResult {
+  actions: ActionResult[];
+  /** The leaver and manager the actions worked on (absent when the run was refused before any change). */
+  subjects?: RunSubjects;
+  /** Why the whole run was refused before any change (every action then failed with this reason). */
+  refusal?: string;
+  /** Number of Exchange cmdlet calls this run made (for benchmarks and logs). */
+  cmdletCalls: number;
+}
+
+export interface ShellProbe {
+  executable: string;
+  /** `$PSVersionTable.PSVersion` of the PowerShell that answered. */
+  powerShellVersion: string;
+  /** Version of the ExchangeOnlineManagement module PSModulePath resolves, if any. */
+  exchangeModuleVersion?: string;
+  exchangeModulePath?: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Run records: who each run is about, pinned by its first attempt (the journal grows from here)
+
+export interface RunRecord {
+  runId: string;
+  workflowId: string;
+  /** The leaver and manager the first attempt resolved. */
+  leaver: RecipientRef;
+  manager?: RecipientRef;
+  /** When the record was first written (ISO 8601). */
+  pinnedAt: string;
+}
+
+export interface StoredRunRecord {
+  record: RunRecord;
+  /** Opaque version (an ETag) for a conditional replace. */
+  version: string;
+}
