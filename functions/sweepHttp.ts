@@ -3,7 +3,8 @@ import { sweep } from '../shared/composition';
 import { loadConfig } from '../shared/config';
 import { ensureAppError } from '../shared/errors';
 import { invocationLogger } from '../shared/logging';
-import { HTTP_CALL_TIMEOUT_MS, logReport } from './invocation';
+import { HTTP_CALL_TIMEOUT_MS } from './invocation';
+import { logReport } from '../shared/sweep/report';
 
 const RUN_ID = /^[0-9a-f]{24}$/i;
 

@@ -3,7 +3,8 @@ import { sweep } from '../shared/composition';
 import { loadConfig } from '../shared/config';
 import { ensureAppError } from '../shared/errors';
 import { invocationLogger } from '../shared/logging';
-import { logReport, TIMER_BUDGET_MS } from './invocation';
+import { TIMER_BUDGET_MS } from './invocation';
+import { logReport } from '../shared/sweep/report';
 
 /** Scheduled sweep. The invocation fails only on setup errors; a failed run is in the log and is retried next time. */
 export async function sweepTimer(timer: Timer, context: InvocationContext): Promise<void> {

@@ -1,3 +1,4 @@
+import { isRecord } from '../shared/guards';
 /**
  * The SCIM-style `filter` subset SaaS Manager accepts, for the simulator: a tokenizer and a
  * recursive-descent parser into a small AST, and an evaluator over plain JSON.
@@ -310,8 +311,4 @@ function isPresent(value: unknown): boolean {
   if (value === undefined || value === null || value === '') return false;
   if (Array.isArray(value)) return value.length > 0;
   return true;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -10,6 +10,8 @@
  * status and the service's problem title, never from bodies, tokens or certificate bytes.
  */
 
+import { firstLine } from './text';
+
 /** SaaS Manager's workflow API and its token endpoint. */
 export type WorkflowApiCode =
   | 'WorkflowNotFound'
@@ -225,9 +227,4 @@ export function ensureAppError(thrown: unknown): AppError {
     });
   }
   return new AppError('Unexpected', `Unexpected error: ${typeof thrown}`);
-}
-
-function firstLine(text: string): string {
-  const line = text.split(/\r?\n/, 1)[0] ?? '';
-  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
 }

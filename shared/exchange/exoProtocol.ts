@@ -1,3 +1,4 @@
+import { isRecord } from '../guards';
 /**
  * The wire protocol between Node and ExoActions.psm1, as pure code (no process needed to test it).
  *
@@ -56,8 +57,4 @@ export function parseResultLine(stdout: string): ParsedResult {
     };
   }
   return { ok: true, value: only, noise };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

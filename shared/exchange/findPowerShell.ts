@@ -25,6 +25,7 @@ import { homedir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { ExchangeError } from '../errors';
 import { childEnvironment } from './childEnvironment';
+import { firstLine } from '../text';
 
 export type PowerShellSource = 'NODE_POWERSHELL' | 'pwsh' | 'pinned';
 
@@ -220,7 +221,7 @@ export function describePowerShell(
               ? `did not answer within ${timeout} ms`
               : (error as NodeJS.ErrnoException).code === 'ENOENT'
                 ? 'does not exist'
-                : `failed (${firstLine(error.message)})`;
+                : `failed (${firstLine(error.message, 200)})`;
           reject(
             new ExchangeError('PowerShellNotFound', `PowerShell at ${executable} ${reason}`, {
               setup: true,
@@ -371,9 +372,4 @@ function isExecutableFile(path: string, platform: NodeJS.Platform): boolean {
   } catch {
     return false;
   }
-}
-
-function firstLine(text: string): string {
-  const line = text.split(/\r?\n/, 1)[0] ?? '';
-  return line.length > 200 ? `${line.slice(0, 200)}…` : line;
 }

@@ -41,6 +41,7 @@ import { childEnvironment } from './childEnvironment';
 import { encodeDataLine, parseResultLine } from './exoProtocol';
 import { POWERSHELL_SETUP_HINT, type FoundPowerShell, type PowerShellLaunch } from './findPowerShell';
 import { descendantPids, killPids } from './processTree';
+import { isRecord } from '../guards';
 
 export interface PowerShellExchangeShellOptions {
   /** The PowerShell to run (see findPowerShell); used as given, whatever NODE_POWERSHELL says. */
@@ -746,10 +747,6 @@ function seconds(ms: number): string {
 
 function strings(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**

@@ -1,3 +1,4 @@
+import { isRecord } from '../guards';
 /**
  * RFC 9457 problem details as SaaS Manager sends them. Two shapes are seen in the wild: `traceId`
  * at the top level (documented example) and under `extensions` (a real 404), so both are read.
@@ -67,8 +68,4 @@ function text(value: unknown): string | undefined {
 
 function clip(value: string): string {
   return value.length > MAX_TEXT ? `${value.slice(0, MAX_TEXT)}…` : value;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

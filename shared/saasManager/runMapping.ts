@@ -4,6 +4,7 @@
  * and only strings make it into the result.
  */
 import type { Person, PersonRef, WaitingStep, WorkflowRun } from '../domain';
+import { isRecord } from '../guards';
 
 /** The run's id, or undefined when the JSON is not a run at all. */
 export function runIdOf(json: unknown): string | undefined {
@@ -76,8 +77,4 @@ function nonEmpty(value: unknown): string | undefined {
   const trimmed = value.slice(0, 4 * MAX_FIELD).trim();
   if (trimmed === '') return undefined;
   return trimmed.length > MAX_FIELD ? trimmed.slice(0, MAX_FIELD) : trimmed;
-}
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -22,7 +22,9 @@ import {
   type RetryOptions,
   type RetryPolicy,
 } from './retry';
-import { isRecord, runIdOf, toWorkflowRun } from './runMapping';
+import { runIdOf, toWorkflowRun } from './runMapping';
+import { isRecord } from '../guards';
+import { silentLogger } from '../logging';
 
 /** Exactly what a sweep needs: find workflows, read runs, fire the step's action. */
 export const SAAS_MANAGER_SCOPES = [
@@ -89,8 +91,6 @@ interface AccessToken {
   /** When to stop using it (clock ms): shortly before the server's expiry. */
   refreshAt: number;
 }
-
-const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 export class SaasManagerClient implements WorkflowApi {
   /** HTTP requests sent so far, token requests included (reports and benchmarks). */
@@ -945,22 +945,18 @@ function describeExchange(exchange: Exchange): string {
  */
 function describeNetworkError(error: unknown, timeoutMs: number): { reason: string; timedOut: boolean } {
   // Duck-typed: errors from fetch may come from another realm (e.g. a test sandbox), so no instanceof.
-  const name = isObject(error) && typeof error.name === 'string' ? error.name : '';
+  const name = isRecord(error) && typeof error.name === 'string' ? error.name : '';
   if (name === 'TimeoutError') return { reason: `no answer within ${timeoutMs} ms`, timedOut: true };
   if (name === 'AbortError') return { reason: 'request aborted', timedOut: false };
-  const cause = isObject(error) ? error.cause : undefined;
-  const nested = isObject(cause) && Array.isArray(cause.errors) ? (cause.errors as unknown[])[0] : undefined;
+  const cause = isRecord(error) ? error.cause : undefined;
+  const nested = isRecord(cause) && Array.isArray(cause.errors) ? (cause.errors as unknown[])[0] : undefined;
   const code = errorCode(cause) ?? errorCode(error) ?? errorCode(nested);
   return { reason: code ?? 'network error', timedOut: false };
 }
 
 function errorCode(value: unknown): string | undefined {
-  const code = isObject(value) ? value.code : undefined;
+  const code = isRecord(value) ? value.code : undefined;
   return typeof code === 'string' && /^[A-Z][A-Z0-9_]{1,40}$/.test(code) ? code : undefined;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null;
 }
 
 function pick(error: WorkflowApiError): WorkflowApiErrorDetails {

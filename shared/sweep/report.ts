@@ -3,6 +3,7 @@
  * This is public contract; add fields, never rename or remove them.
  */
 import type { ActionResult, RunSubjects } from '../domain';
+import type { Logger } from '../ports';
 
 export type RunOutcome = 'completed' | 'failed' | 'skipped' | 'planned';
 
@@ -153,4 +154,24 @@ export function wrap(text: string, first: string, rest: string, width = OUTPUT_C
     prefix = rest;
   }
   return out.length > 0 ? out : [first.trimEnd()];
+}
+
+/**
+ * The report as log lines: one per run, then the summary, then each warning. The one place a run
+ * reaches the log at information level (the use case logs its own detail at debug), so a query
+ * over "run ..." lines counts each run once. The same lines for the timer and the HTTP triggers.
+ */
+export function logReport(logger: Logger, report: SweepReport): void {
+  for (const run of report.runs) {
+    const actions = run.actions.map((a) => `${a.name}=${a.status}`).join(' ');
+    const line = `run ${run.runId} (${run.workflowName}) ${run.outcome}${run.signalled ? ', signalled' : ''}${actions ? `: ${actions}` : ''}${run.error ? ` error: ${run.error}` : ''}${run.detail ? ` (${run.detail})` : ''}`;
+    if (run.outcome === 'failed') logger.warn(line, { runId: run.runId, outcome: run.outcome });
+    else logger.info(line, { runId: run.runId, outcome: run.outcome });
+  }
+  const s = report.summary;
+  logger.info(
+    `sweep summary: ${s.completed} completed, ${s.failed} failed, ${s.skipped} skipped, ${s.planned} planned, ${report.deferred} deferred${report.dryRun ? ' (dry run)' : ''}`,
+    { ...s, deferred: report.deferred, dryRun: report.dryRun },
+  );
+  for (const warning of report.warnings) logger.warn(warning);
 }

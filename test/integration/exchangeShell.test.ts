@@ -4,13 +4,15 @@
  * module loaded by name from PSModulePath. Assertions are on what Exchange saw (the stub's call log) and
  * what it holds afterwards (the stub's state), plus what the shell reports.
  */
+import { ALL_ACTIONS } from '../../shared/config';
+import { CHANGE_CMDLETS as CHANGE_CMDLET_NAMES, RUN_CMDLETS } from '../support/exchangeCmdlets';
 import path from 'node:path';
 import {
   PowerShellExchangeShell,
   type PowerShellExchangeShellOptions,
 } from '../../shared/exchange/powerShellExchangeShell';
 import type { Logger } from '../../shared/ports';
-import type { ActionName, ExchangeConnection, RunPlan } from '../../shared/domain';
+import type { ExchangeConnection, RunPlan } from '../../shared/domain';
 import { createTestCertificate } from '../../sandbox/certificates';
 import {
   executable,
@@ -26,28 +28,8 @@ import {
 } from '../../sandbox/exchangeStubTenant';
 
 const cert = createTestCertificate({ keySize: 1024 });
-const ALL_ACTIONS: ActionName[] = [
-  'convertToShared',
-  'grantManagerFullAccess',
-  'grantManagerSendAs',
-  'removeFromDistributionGroups',
-];
-const CHANGE_CMDLETS = new Set([
-  'Set-Mailbox',
-  'Add-MailboxPermission',
-  'Add-RecipientPermission',
-  'Remove-DistributionGroupMember',
-]);
-const OUR_CMDLETS = [
-  'Get-Mailbox',
-  'Set-Mailbox',
-  'Get-Recipient',
-  'Get-MailboxPermission',
-  'Add-MailboxPermission',
-  'Get-RecipientPermission',
-  'Add-RecipientPermission',
-  'Remove-DistributionGroupMember',
-];
+const CHANGE_CMDLETS = new Set(CHANGE_CMDLET_NAMES);
+const OUR_CMDLETS = RUN_CMDLETS;
 
 interface LogEntry {
   level: string;

@@ -10,38 +10,18 @@
  * legitimate leaver), the stub's state (no other mailbox changed) and a canary file that any code
  * execution would create.
  */
+import { ALL_ACTIONS } from '../../shared/config';
+import { RUN_CMDLETS } from '../support/exchangeCmdlets';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { findPowerShell } from '../../shared/exchange/findPowerShell';
 import { PowerShellExchangeShell } from '../../shared/exchange/powerShellExchangeShell';
-import type {
-  ActionName,
-  ExchangeConnection,
-  ExchangeRunResult,
-  RunPlan,
-  WorkflowRun,
-} from '../../shared/domain';
+import type { ExchangeConnection, ExchangeRunResult, RunPlan, WorkflowRun } from '../../shared/domain';
 import { planRun } from '../../shared/sweep/plan';
 import { createTestCertificate } from '../../sandbox/certificates';
 import { ExchangeStubTenant, type StubCall, type StubState } from '../../sandbox/exchangeStubTenant';
 
-const ALL_ACTIONS: ActionName[] = [
-  'convertToShared',
-  'grantManagerFullAccess',
-  'grantManagerSendAs',
-  'removeFromDistributionGroups',
-];
-const PLANNED_CMDLETS = new Set([
-  'Connect-ExchangeOnline',
-  'Get-Mailbox',
-  'Get-Recipient',
-  'Get-MailboxPermission',
-  'Get-RecipientPermission',
-  'Set-Mailbox',
-  'Add-MailboxPermission',
-  'Add-RecipientPermission',
-  'Remove-DistributionGroupMember',
-]);
+const PLANNED_CMDLETS = new Set(['Connect-ExchangeOnline', ...RUN_CMDLETS]);
 const HOSTILE_GROUP = "Sales'); Set-Mailbox victim@contoso.com -Type Shared; ('$(whoami)\u001b[31m";
 
 const cert = createTestCertificate({ keySize: 1024 });

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { logReport } from '../../functions/invocation';
+import { logReport } from '../../shared/sweep/report';
 import type { Logger } from '../../shared/ports';
 import type { RunReport, SweepReport } from '../../shared/sweep/report';
 

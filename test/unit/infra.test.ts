@@ -16,7 +16,8 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { DEFAULTS, SETTINGS, type SettingName } from '../../shared/config';
 import { EXCHANGE_MODULE_INSTALL, EXCHANGE_MODULE_VERSION } from '../../shared/exchangeModule';
-import { logReport, TIMER_BUDGET_MS } from '../../functions/invocation';
+import { TIMER_BUDGET_MS } from '../../functions/invocation';
+import { logReport } from '../../shared/sweep/report';
 import { pinnedPowerShellVersion } from '../../shared/exchange/findPowerShell';
 import type { SweepReport } from '../../shared/sweep/report';
 
