@@ -1,52 +1,48 @@
 /**
- * WorkflowApi over the 1Password SaaS Manager (Trelica) REST API: OAuth2 client credentials,
- * workflow and step lookup by name, the waiting-runs listing as an async iterator over `next`
- * links, and the signal POST that never fires twice.
- *
- * Redaction by construction: the client secret only ever goes into the token request body and
- * the access token only into the Authorization header. Errors and log lines are built from the
- * method, the path, the status, the problem-details title/detail/traceId and error codes (never
- * from bodies, headers or the message of a transport error, which can quote a header value).
+ * WorkflowApi over the 1Password SaaS Manager (Trelica) REST API: workflow and step lookup by
+ * name, the waiting-runs listing as an async iterator over `next` links, and the signal POST that
+ * never fires twice. The HTTP exchange and its retries live in transport.ts, the access token in
+ * accessToken.ts, the error factories in workflowApiErrors.ts.
  */
-import { setTimeout as delay } from 'node:timers/promises';
-import { WorkflowApiError, type WorkflowApiErrorDetails, type WorkflowApiCode } from '../errors';
-import type { Clock, Logger, Sleep, WorkflowApi } from '../ports';
+import { WorkflowApiError } from '../errors';
 import type { SignalResult, WaitingStep, WorkflowRun } from '../domain';
-import { Secret } from '../secret';
-import { parseProblemDetails, summarizeProblem } from './problemDetails';
-import {
-  isRetryableStatus,
-  parseRetryAfter,
-  resolveRetryPolicy,
-  retryDelay,
-  type RetryOptions,
-  type RetryPolicy,
-} from './retry';
-import { runIdOf, toWorkflowRun } from './runMapping';
 import { isRecord } from '../guards';
 import { silentLogger } from '../logging';
+import type { Clock, Logger, Sleep, WorkflowApi } from '../ports';
+import type { Secret } from '../secret';
+import { AccessTokens } from './accessToken';
+import type { RetryOptions } from './retry';
+import { runIdOf, toWorkflowRun } from './runMapping';
+import {
+  clip,
+  describeExchange,
+  isSuccess,
+  linkNext,
+  safePath,
+  Transport,
+  type Answer,
+  type Exchange,
+  type Method,
+} from './transport';
+import {
+  actionNotFound,
+  BASE_URL_HINT,
+  networkError,
+  parseBaseUrl,
+  quoteList,
+  signalGaveUp,
+  signalRefused,
+  statusError,
+} from './workflowApiErrors';
 
-/** Exactly what a sweep needs: find workflows, read runs, fire the step's action. */
-export const SAAS_MANAGER_SCOPES = [
-  'Workflows.Read',
-  'Workflows.Runs.Read',
-  'Workflows.Runs.Execute',
-] as const;
+export { SAAS_MANAGER_SCOPES } from './workflowApiErrors';
 
 const WORKFLOWS_PATH = '/api/workflows/v1';
 const DEFAULT_PAGE_SIZE = 100;
-const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 /** A safety net against a server whose cursor never ends; 100,000 pages is far beyond any tenant. */
 const MAX_PAGES = 100_000;
-/** Largest answer read into memory: a page of 1,000 runs is well below it. */
-const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
 /** After a signal POST that may have acted (5xx, no answer): re-reads before calling it uncertain. */
 const SIGNAL_REREADS = 3;
-/** Longest server-sent name (workflow, step, action) that goes into a message. */
-const MAX_NAME = 100;
-const BASE_URL_HINT =
-  'check TRELICA_BASE_URL (https://app.trelica.com, or https://eu.trelica.com in the EU) and that this machine can reach it';
-const SCOPES_HINT = `the API application needs the scopes ${SAAS_MANAGER_SCOPES.join(', ')}; create or edit it in SaaS Manager under Admin → Settings → API applications (save it before using its credentials)`;
 
 export interface SaasManagerClientOptions {
   /** Host of the tenant, e.g. https://app.trelica.com or https://eu.trelica.com. */
@@ -70,71 +66,47 @@ export interface SaasManagerClientOptions {
   maxBodyBytes?: number;
 }
 
-type Method = 'GET' | 'POST';
-
-/** One HTTP exchange: an answer with its parsed JSON body, or a transport failure. */
-type Exchange = Answer | { kind: 'network'; reason: string; timedOut: boolean };
-
-interface Answer {
-  kind: 'response';
-  status: number;
-  statusText: string;
-  headers: Headers;
-  /** Parsed JSON, or undefined when the body was empty or not JSON. */
-  body: unknown;
-  /** The body was longer than maxBodyBytes and was not read. */
-  tooLarge?: boolean;
-}
-
-interface AccessToken {
-  value: Secret<string>;
-  /** When to stop using it (clock ms): shortly before the server's expiry. */
-  refreshAt: number;
-}
-
 export class SaasManagerClient implements WorkflowApi {
   /** HTTP requests sent so far, token requests included (reports and benchmarks). */
   get requestsMade(): number {
-    return this.#requestsMade;
+    return this.#http.requestsMade;
   }
 
   readonly #base: string;
   readonly #origin: string;
-  readonly #clientId: string;
-  readonly #clientSecret: Secret<string>;
   readonly #pageSize: number;
-  readonly #fetch: typeof fetch;
-  readonly #sleep: Sleep;
-  readonly #clock: Clock;
   readonly #logger: Logger;
-  readonly #random: () => number;
-  readonly #retry: RetryPolicy;
-  readonly #timeoutMs: number;
-  readonly #deadline: number | undefined;
-  readonly #maxBodyBytes: number;
-  #token: AccessToken | undefined;
-  #requestsMade = 0;
-  #pendingToken: Promise<AccessToken> | undefined;
+  readonly #http: Transport;
+  readonly #tokens: AccessTokens;
 
   constructor(options: SaasManagerClientOptions) {
     const base = parseBaseUrl(options.baseUrl);
     this.#base = base.href.replace(/\/+$/, '');
     this.#origin = base.origin;
-    this.#clientId = options.clientId;
-    this.#clientSecret = options.clientSecret;
     this.#pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
     if (!Number.isInteger(this.#pageSize) || this.#pageSize < 1 || this.#pageSize > 1000) {
       throw new RangeError(`pageSize must be a whole number from 1 to 1000 (got ${this.#pageSize})`);
     }
-    this.#fetch = options.fetch ?? globalThis.fetch;
-    this.#sleep = options.sleep ?? ((ms, signal) => delay(ms, undefined, signal ? { signal } : undefined));
-    this.#clock = options.clock ?? { now: () => new Date() };
     this.#logger = options.logger ?? silentLogger;
-    this.#random = options.random ?? Math.random;
-    this.#retry = resolveRetryPolicy(options.retry);
-    this.#timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    this.#deadline = options.deadline?.getTime();
-    this.#maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    this.#http = new Transport({
+      logger: this.#logger,
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+      ...(options.sleep ? { sleep: options.sleep } : {}),
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.random ? { random: options.random } : {}),
+      ...(options.retry ? { retry: options.retry } : {}),
+      ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
+      ...(options.deadline ? { deadline: options.deadline } : {}),
+      ...(options.maxBodyBytes !== undefined ? { maxBodyBytes: options.maxBodyBytes } : {}),
+    });
+    this.#tokens = new AccessTokens({
+      base: this.#base,
+      origin: this.#origin,
+      clientId: options.clientId,
+      clientSecret: options.clientSecret,
+      transport: this.#http,
+      logger: this.#logger,
+    });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -283,7 +255,7 @@ export class SaasManagerClient implements WorkflowApi {
 
   async signal(step: WaitingStep, run: WorkflowRun): Promise<SignalResult> {
     if (!run.waitingAtStep) return 'notWaiting';
-    const started = this.#now();
+    const started = this.#http.now();
     let current = run;
     for (let attempt = 1; ; attempt++) {
       if (current.signalHref === undefined) throw actionNotFound(step, current);
@@ -306,20 +278,23 @@ export class SaasManagerClient implements WorkflowApi {
           return 'notWaiting';
         }
         if (exchange.status !== 429 && exchange.status < 500)
-          throw this.#signalRefused(step, current, url, exchange);
+          throw signalRefused(step, current, url, exchange);
       }
 
       // 429, 5xx or no answer. A 429 proves nothing happened: wait, re-read, and POST again.
       if (exchange.kind === 'response' && exchange.status === 429) {
-        const wait = this.#delayAfter(exchange, attempt);
-        if (this.#now() - started + wait > this.#retry.maxTotalMs || this.#pastDeadline(wait)) {
-          throw this.#signalGaveUp(step, current, url, exchange, attempt, false);
+        const wait = this.#http.delayAfter(exchange, attempt);
+        if (
+          this.#http.now() - started + wait > this.#http.retry.maxTotalMs ||
+          this.#http.pastDeadline(wait)
+        ) {
+          throw signalGaveUp(step, current, url, exchange, attempt, false);
         }
         this.#logger.warn(
           `SaaS Manager POST ${url.pathname} ${describeExchange(exchange)}; re-reading the run in ${wait} ms before signalling again`,
           this.#runProps(step, current, { attempt }),
         );
-        await this.#sleep(wait);
+        await this.#http.sleep(wait);
         const fresh = await this.#reReadAfterSignal(step, current, url, exchange);
         if (!fresh.waitingAtStep) {
           this.#logger.info(
@@ -328,8 +303,8 @@ export class SaasManagerClient implements WorkflowApi {
           );
           return 'notWaiting';
         }
-        if (attempt >= this.#retry.maxAttempts)
-          throw this.#signalGaveUp(step, fresh, url, exchange, attempt, false);
+        if (attempt >= this.#http.retry.maxAttempts)
+          throw signalGaveUp(step, fresh, url, exchange, attempt, false);
         current = fresh;
         continue;
       }
@@ -339,13 +314,14 @@ export class SaasManagerClient implements WorkflowApi {
       // number of re-reads, then "uncertain"; the run stays as it is for the next sweep.
       let reads = 0;
       for (let read = 1; read <= SIGNAL_REREADS; read++) {
-        const wait = this.#delayAfter(exchange, read);
-        if (this.#now() - started + wait > this.#retry.maxTotalMs || this.#pastDeadline(wait)) break;
+        const wait = this.#http.delayAfter(exchange, read);
+        if (this.#http.now() - started + wait > this.#http.retry.maxTotalMs || this.#http.pastDeadline(wait))
+          break;
         this.#logger.warn(
           `SaaS Manager POST ${url.pathname} ${describeExchange(exchange)}; re-reading the run in ${wait} ms to see whether the signal took effect`,
           this.#runProps(step, current, { read }),
         );
-        await this.#sleep(wait);
+        await this.#http.sleep(wait);
         const fresh = await this.#reReadAfterSignal(step, current, url, exchange);
         reads = read;
         if (!fresh.waitingAtStep) {
@@ -405,11 +381,6 @@ export class SaasManagerClient implements WorkflowApi {
     return fresh;
   }
 
-  /** True when waiting `ms` more would pass the deadline. */
-  #pastDeadline(ms: number): boolean {
-    return this.#deadline !== undefined && this.#now() + ms > this.#deadline;
-  }
-
   // -------------------------------------------------------------------------------------------
   // Paging
 
@@ -466,16 +437,18 @@ export class SaasManagerClient implements WorkflowApi {
   }
 
   // -------------------------------------------------------------------------------------------
-  // HTTP: GET with retries, token, one exchange
+  // HTTP: a GET with retries, and every exchange with the bearer token
 
   /** A GET with retries; resolves with a 2xx answer (or a 404 when `allow404`), else throws. */
   async #get(url: URL, setup: boolean, allow404: boolean): Promise<Answer> {
-    const { exchange, attempts } = await this.#withRetries('GET', url, () => this.#authorized('GET', url));
-    if (exchange.kind === 'network') throw this.#networkError('GET', url, exchange, attempts, setup);
+    const { exchange, attempts } = await this.#http.withRetries('GET', url, () =>
+      this.#authorized('GET', url),
+    );
+    if (exchange.kind === 'network') throw networkError(this.#origin, 'GET', url, exchange, attempts, setup);
     if (exchange.tooLarge) {
       throw new WorkflowApiError(
         'BadResponse',
-        `SaaS Manager GET ${url.pathname} answered ${exchange.status} with more than ${this.#maxBodyBytes} bytes; not reading it`,
+        `SaaS Manager GET ${url.pathname} answered ${exchange.status} with more than ${this.#http.maxBodyBytes} bytes; not reading it`,
         { method: 'GET', path: safePath(url), upstreamStatus: exchange.status, setup },
       );
     }
@@ -494,280 +467,18 @@ export class SaasManagerClient implements WorkflowApi {
       }
       return exchange;
     }
-    throw this.#statusError('GET', url, exchange, attempts, setup);
-  }
-
-  async #withRetries(
-    method: Method,
-    url: URL,
-    attempt: () => Promise<Exchange>,
-  ): Promise<{ exchange: Exchange; attempts: number }> {
-    const started = this.#now();
-    for (let n = 1; ; n++) {
-      const exchange = await attempt();
-      const transient = exchange.kind === 'network' || isRetryableStatus(exchange.status);
-      if (!transient || n >= this.#retry.maxAttempts) return { exchange, attempts: n };
-      const wait = this.#delayAfter(exchange, n);
-      if (this.#now() - started + wait > this.#retry.maxTotalMs || this.#pastDeadline(wait))
-        return { exchange, attempts: n };
-      this.#logger.warn(
-        `SaaS Manager ${method} ${url.pathname} ${describeExchange(exchange)}; retrying in ${wait} ms`,
-        {
-          attempt: n,
-          maxAttempts: this.#retry.maxAttempts,
-        },
-      );
-      await this.#sleep(wait);
-    }
-  }
-
-  #delayAfter(exchange: Exchange, attempt: number): number {
-    const retryAfter =
-      exchange.kind === 'response'
-        ? parseRetryAfter(exchange.headers.get('retry-after'), this.#clock.now())
-        : undefined;
-    return retryDelay(this.#retry, attempt, retryAfter, this.#random);
+    throw statusError('GET', url, exchange, attempts, setup);
   }
 
   /** One exchange with a bearer token; on 401 one fresh token and one more try (401 means nothing was done). */
   async #authorized(method: Method, url: URL): Promise<Exchange> {
-    const token = await this.#accessToken();
-    const exchange = await this.#send(method, url, { authorization: `Bearer ${token.value.reveal()}` });
+    const token = await this.#tokens.get();
+    const exchange = await this.#http.send(method, url, { authorization: `Bearer ${token.value.reveal()}` });
     if (exchange.kind !== 'response' || exchange.status !== 401) return exchange;
     this.#logger.debug(`SaaS Manager ${method} ${url.pathname} answered 401; requesting a new access token`);
-    if (this.#token === token) this.#token = undefined;
-    const fresh = await this.#accessToken();
-    return this.#send(method, url, { authorization: `Bearer ${fresh.value.reveal()}` });
-  }
-
-  async #accessToken(): Promise<AccessToken> {
-    if (this.#token && this.#now() < this.#token.refreshAt) return this.#token;
-    // Concurrent callers share one token request.
-    this.#pendingToken ??= this.#requestToken().finally(() => {
-      this.#pendingToken = undefined;
-    });
-    return this.#pendingToken;
-  }
-
-  async #requestToken(): Promise<AccessToken> {
-    const url = new URL(`${this.#base}/connect/token`);
-    // Credentials as form fields (client_secret_post), like the official SDK: no Basic-header
-    // encoding questions for secrets with ':' or '%' in them.
-    const form = () =>
-      new URLSearchParams({
-        grant_type: 'client_credentials',
-        scope: SAAS_MANAGER_SCOPES.join(' '),
-        client_id: this.#clientId,
-        client_secret: this.#clientSecret.reveal(),
-      });
-    const { exchange, attempts } = await this.#withRetries('POST', url, () =>
-      this.#send('POST', url, { 'content-type': 'application/x-www-form-urlencoded' }, form()),
-    );
-    if (exchange.kind === 'network') throw this.#networkError('POST', url, exchange, attempts, true);
-
-    const body = isRecord(exchange.body) ? exchange.body : {};
-    if (isSuccess(exchange.status)) {
-      const accessToken = typeof body.access_token === 'string' ? body.access_token : '';
-      const tokenType = typeof body.token_type === 'string' ? body.token_type : 'Bearer';
-      if (accessToken === '' || tokenType.toLowerCase() !== 'bearer') {
-        throw new WorkflowApiError(
-          'BadResponse',
-          'SaaS Manager /connect/token answered without a bearer access token',
-          {
-            method: 'POST',
-            path: url.pathname,
-            upstreamStatus: exchange.status,
-            setup: true,
-          },
-        );
-      }
-      const expiresIn = Number(body.expires_in);
-      const lifetimeMs = (Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn : 3600) * 1000;
-      // Refresh a little early (a minute, or a tenth of a short lifetime) so no call carries an expiring token.
-      const margin = Math.min(60_000, lifetimeMs / 10);
-      this.#token = { value: new Secret(accessToken), refreshAt: this.#now() + lifetimeMs - margin };
-      this.#logger.debug('SaaS Manager access token obtained', { expiresInSeconds: lifetimeMs / 1000 });
-      return this.#token;
-    }
-
-    const oauthError = typeof body.error === 'string' ? body.error : undefined;
-    if (
-      oauthError === 'invalid_client' ||
-      oauthError === 'unauthorized_client' ||
-      oauthError === 'invalid_scope'
-    ) {
-      const why =
-        oauthError === 'invalid_scope'
-          ? `does not allow the scopes ${SAAS_MANAGER_SCOPES.join(', ')} (invalid_scope)`
-          : `refused client id "${this.#clientId}" and its secret (${oauthError})`;
-      throw new WorkflowApiError('ClientRefused', `SaaS Manager ${why}`, {
-        method: 'POST',
-        path: url.pathname,
-        upstreamStatus: exchange.status,
-        title: oauthError,
-        setup: true,
-        hint: `check TRELICA_CLIENT_ID and TRELICA_CLIENT_SECRET; ${SCOPES_HINT}`,
-      });
-    }
-    throw this.#statusError('POST', url, exchange, attempts, true, 'TokenRequestFailed');
-  }
-
-  async #send(
-    method: Method,
-    url: URL,
-    headers: Record<string, string>,
-    body?: URLSearchParams,
-  ): Promise<Exchange> {
-    // Never past the deadline: a sweep that must answer an HTTP request gives up in time.
-    const left = this.#deadline === undefined ? this.#timeoutMs : this.#deadline - this.#now();
-    if (left <= 0) return { kind: 'network', reason: 'no time left in this sweep', timedOut: true };
-    const timeoutMs = Math.min(this.#timeoutMs, left);
-    const signal = AbortSignal.timeout(timeoutMs);
-    this.#requestsMade += 1;
-    try {
-      const response = await this.#fetch(url, {
-        method,
-        headers: { accept: 'application/json', ...headers },
-        ...(body ? { body } : {}),
-        // A redirect would carry the bearer token to wherever it points; treat it as an answer instead.
-        redirect: 'manual',
-        signal,
-      });
-      const text = await readCapped(response, this.#maxBodyBytes);
-      return {
-        kind: 'response',
-        status: response.status,
-        statusText: clip(response.statusText, 60),
-        headers: response.headers,
-        body: text === undefined ? undefined : parseJson(text),
-        ...(text === undefined ? { tooLarge: true } : {}),
-      };
-    } catch (error) {
-      return { kind: 'network', ...describeNetworkError(error, timeoutMs) };
-    }
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Errors
-
-  #networkError(
-    method: Method,
-    url: URL,
-    exchange: { reason: string; timedOut: boolean },
-    attempts: number,
-    setup: boolean,
-  ): WorkflowApiError {
-    const tries = attempts > 1 ? ` (${attempts} attempts)` : '';
-    const message = exchange.timedOut
-      ? `SaaS Manager at ${this.#origin} did not answer ${method} ${url.pathname}: ${exchange.reason}${tries}`
-      : `Cannot reach SaaS Manager at ${this.#origin} (${method} ${url.pathname}: ${exchange.reason})${tries}`;
-    return new WorkflowApiError(exchange.timedOut ? 'Timeout' : 'Unreachable', message, {
-      method,
-      path: safePath(url),
-      setup,
-      hint: BASE_URL_HINT,
-    });
-  }
-
-  #statusError(
-    method: Method,
-    url: URL,
-    answer: Answer,
-    attempts: number,
-    setup: boolean,
-    code?: WorkflowApiCode,
-  ): WorkflowApiError {
-    const problem = parseProblemDetails(answer.body);
-    const summary = summarizeProblem(problem);
-    const tries = attempts > 1 ? ` after ${attempts} attempts` : '';
-    const trace = problem?.traceId ? ` (traceId ${problem.traceId})` : '';
-    const message = `SaaS Manager ${method} ${url.pathname} answered ${answer.status}${answer.statusText ? ` ${answer.statusText}` : ''}${summary ? `: ${summary}` : ''}${tries}${trace}`;
-    const details: WorkflowApiErrorDetails = {
-      method,
-      path: safePath(url),
-      upstreamStatus: answer.status,
-      setup,
-      ...(problem?.title !== undefined ? { title: problem.title } : {}),
-      ...(problem?.detail !== undefined ? { detail: problem.detail } : {}),
-      ...(problem?.traceId !== undefined ? { traceId: problem.traceId } : {}),
-    };
-    const status = answer.status;
-    if (status === 401) {
-      return new WorkflowApiError(code ?? 'Unauthorized', message, {
-        ...details,
-        setup: true,
-        hint: 'a freshly issued access token was refused; check that the API application is still enabled',
-      });
-    }
-    if (status === 403)
-      return new WorkflowApiError(code ?? 'Forbidden', message, {
-        ...details,
-        setup: true,
-        hint: SCOPES_HINT,
-      });
-    if (status >= 300 && status < 400) {
-      return new WorkflowApiError(code ?? 'Redirected', message, { ...details, hint: BASE_URL_HINT });
-    }
-    const fallback: WorkflowApiCode =
-      status === 404
-        ? 'NotFound'
-        : status === 429
-          ? 'RateLimited'
-          : status >= 500
-            ? 'ServerError'
-            : 'RequestFailed';
-    return new WorkflowApiError(code ?? fallback, message, details);
-  }
-
-  #signalRefused(step: WaitingStep, run: WorkflowRun, url: URL, answer: Answer): WorkflowApiError {
-    if (answer.status === 404) {
-      const problem = parseProblemDetails(answer.body);
-      return new WorkflowApiError(
-        'RunGone',
-        `SaaS Manager has no run ${run.runId} with a "${step.actionName}" action at step "${step.stepName}" any more (POST ${url.pathname} answered 404)${problem?.traceId ? ` (traceId ${problem.traceId})` : ''}`,
-        {
-          method: 'POST',
-          path: safePath(url),
-          upstreamStatus: 404,
-          ...(problem?.traceId ? { traceId: problem.traceId } : {}),
-        },
-      );
-    }
-    const error = this.#statusError('POST', url, answer, 1, false);
-    if (answer.status === 401 || answer.status === 403) return error;
-    return new WorkflowApiError(
-      'SignalRejected',
-      `The "${step.actionName}" signal for run ${run.runId} was refused: ${error.message}`,
-      {
-        method: 'POST',
-        path: safePath(url),
-        upstreamStatus: answer.status,
-        ...pick(error),
-      },
-    );
-  }
-
-  #signalGaveUp(
-    step: WaitingStep,
-    run: WorkflowRun,
-    url: URL,
-    exchange: Exchange,
-    attempts: number,
-    uncertain: boolean,
-  ): WorkflowApiError {
-    const outcome = uncertain
-      ? 'whether the last attempt took effect is unknown; if the run is still waiting, the next sweep tries again'
-      : 'the run is still waiting, so the next sweep tries again';
-    return new WorkflowApiError(
-      uncertain ? 'SignalUncertain' : 'SignalFailed',
-      `The "${step.actionName}" signal for run ${run.runId} did not go through: POST ${url.pathname} ${describeExchange(exchange)} (${attempts} ${attempts === 1 ? 'attempt' : 'attempts'}); ${outcome}`,
-      {
-        method: 'POST',
-        path: safePath(url),
-        ...(exchange.kind === 'response' ? { upstreamStatus: exchange.status } : {}),
-        ...(exchange.kind === 'network' ? { hint: BASE_URL_HINT } : {}),
-      },
-    );
+    this.#tokens.discard(token);
+    const fresh = await this.#tokens.get();
+    return this.#http.send(method, url, { authorization: `Bearer ${fresh.value.reveal()}` });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -811,158 +522,9 @@ export class SaasManagerClient implements WorkflowApi {
   ): Record<string, unknown> {
     return { workflowId: step.workflowId, workflowName: step.workflowName, runId: run.runId, ...extra };
   }
-
-  #now(): number {
-    return this.#clock.now().getTime();
-  }
-}
-
-function parseBaseUrl(value: string): URL {
-  let url: URL;
-  try {
-    url = new URL(value.trim());
-  } catch {
-    throw new WorkflowApiError('InvalidBaseUrl', `TRELICA_BASE_URL "${value}" is not a URL`, {
-      setup: true,
-      hint: BASE_URL_HINT,
-    });
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new WorkflowApiError(
-      'InvalidBaseUrl',
-      `TRELICA_BASE_URL must be an https:// URL (got ${url.protocol})`,
-      {
-        setup: true,
-        hint: BASE_URL_HINT,
-      },
-    );
-  }
-  url.search = '';
-  url.hash = '';
-  return url;
-}
-
-function actionNotFound(step: WaitingStep, run: WorkflowRun): WorkflowApiError {
-  const actions =
-    run.availableActions.length > 0
-      ? `its actions are ${quoteList(run.availableActions)}`
-      : 'it offers no actions';
-  return new WorkflowApiError(
-    'ActionNotFound',
-    `Run ${run.runId}${run.name ? ` (${run.name})` : ''} waits at step "${step.stepName}" but has no action named "${step.actionName}"; ${actions}`,
-    { hint: 'set WORKFLOW_ACTION_NAME to the action this app should fire when its work is done' },
-  );
 }
 
 /** A SCIM filter string literal (JSON string syntax: quotes and backslashes escaped). */
 function scimString(value: string): string {
   return JSON.stringify(value);
-}
-
-function quoteList(items: readonly string[], max = 10): string {
-  const shown = items.slice(0, max).map((item) => `"${clip(item)}"`);
-  return items.length > max ? `${shown.join(', ')} and ${items.length - max} more` : shown.join(', ');
-}
-
-/** Server-sent text for a message or log line: no control characters, bounded length. */
-function clip(value: string, max = MAX_NAME): string {
-  // eslint-disable-next-line no-control-regex
-  const printable = value.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ');
-  return printable.length > max ? `${printable.slice(0, max)}…` : printable;
-}
-
-/**
- * The body as text, or undefined when it is longer than `max` bytes: read chunk by chunk and
- * cancelled as soon as it passes the limit, so an endless or huge answer never fills memory.
- */
-async function readCapped(response: Response, max: number): Promise<string | undefined> {
-  const declared = Number(response.headers.get('content-length'));
-  if (Number.isFinite(declared) && declared > max) {
-    await response.body?.cancel().catch(() => undefined);
-    return undefined;
-  }
-  if (!response.body) return '';
-  const reader = response.body.getReader() as ReadableStreamDefaultReader<Uint8Array>;
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > max) {
-      await reader.cancel().catch(() => undefined);
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-function isSuccess(status: number): boolean {
-  return status >= 200 && status < 300;
-}
-
-function parseJson(text: string): unknown {
-  if (text.trim() === '') return undefined;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
-/** `Link: <url>; rel="next"` (the API sends it alongside `next`). */
-function linkNext(headers: Headers): string | undefined {
-  const link = headers.get('link');
-  if (!link) return undefined;
-  for (const part of link.split(',')) {
-    const match = /<([^>]*)>\s*;(.*)$/.exec(part.trim());
-    if (match && /\brel="?next"?/i.test(match[2] ?? '')) return match[1];
-  }
-  return undefined;
-}
-
-/** Path and query for errors, with any secret-looking query value blanked. */
-function safePath(url: URL): string {
-  const copy = new URL(url.href);
-  for (const name of [...copy.searchParams.keys()]) {
-    if (/secret|token|password|code|key|signature|sig/i.test(name)) copy.searchParams.set(name, '[redacted]');
-  }
-  return `${copy.pathname}${copy.search}`;
-}
-
-function describeExchange(exchange: Exchange): string {
-  if (exchange.kind === 'network')
-    return exchange.timedOut ? `got no answer (${exchange.reason})` : `failed (${exchange.reason})`;
-  const problem = parseProblemDetails(exchange.body);
-  const retryAfter = exchange.headers.get('retry-after');
-  return `answered ${exchange.status}${exchange.statusText ? ` ${exchange.statusText}` : ''}${problem?.traceId ? ` (traceId ${problem.traceId})` : ''}${retryAfter ? ` (Retry-After ${retryAfter.slice(0, 40)})` : ''}`;
-}
-
-/**
- * Name a transport failure by its error code only. The messages of fetch errors can quote header
- * values (an invalid Authorization header is reported verbatim), so they are never copied.
- */
-function describeNetworkError(error: unknown, timeoutMs: number): { reason: string; timedOut: boolean } {
-  // Duck-typed: errors from fetch may come from another realm (e.g. a test sandbox), so no instanceof.
-  const name = isRecord(error) && typeof error.name === 'string' ? error.name : '';
-  if (name === 'TimeoutError') return { reason: `no answer within ${timeoutMs} ms`, timedOut: true };
-  if (name === 'AbortError') return { reason: 'request aborted', timedOut: false };
-  const cause = isRecord(error) ? error.cause : undefined;
-  const nested = isRecord(cause) && Array.isArray(cause.errors) ? (cause.errors as unknown[])[0] : undefined;
-  const code = errorCode(cause) ?? errorCode(error) ?? errorCode(nested);
-  return { reason: code ?? 'network error', timedOut: false };
-}
-
-function errorCode(value: unknown): string | undefined {
-  const code = isRecord(value) ? value.code : undefined;
-  return typeof code === 'string' && /^[A-Z][A-Z0-9_]{1,40}$/.test(code) ? code : undefined;
-}
-
-function pick(error: WorkflowApiError): WorkflowApiErrorDetails {
-  return {
-    ...(error.title !== undefined ? { title: error.title } : {}),
-    ...(error.detail !== undefined ? { detail: error.detail } : {}),
-    ...(error.traceId !== undefined ? { traceId: error.traceId } : {}),
-  };
 }
