@@ -522,8 +522,8 @@ export async function runSweep(
       },
     });
     if (!planned.ok) {
-      // A protected recipient cannot become unprotected by retrying.
-      if (/is a protected recipient/.test(planned.error)) context.final = true;
+      // A protected recipient, or a manager who is the leaver: retrying cannot fix these.
+      if (planned.final === true) context.final = true;
       return failed(planned.error);
     }
     if (!run.signalHref) {
