@@ -12,14 +12,18 @@ import { LockFileClaims } from './claims/lockFileClaims';
 import { runChecks, type CheckResult } from './check/runChecks';
 import { FileCertificateSource } from './certificates/fileCertificateSource';
 import { createHash } from 'node:crypto';
-import type { Config, StorageConfig } from './config';
+import { hostname } from 'node:os';
+import type { Config, HistoryConfig, StorageConfig } from './config';
+import { FileJournalRows } from './runRecords/fileJournalRows';
+import { RowRunJournal } from './journal/runJournal';
 import { findPowerShell } from './exchange/findPowerShell';
 import { PowerShellExchangeShell } from './exchange/powerShellExchangeShell';
 import { createAzureCredential } from './identity/azureCredential';
 import { KeyVaultCertificateSource } from './certificates/keyVaultCertificateSource';
-import type { CertificateSource, Clock, Logger, RunClaims, RunRecords } from './ports';
-import { FileRunRecords } from './runRecords/fileRunRecords';
-import { TableRunRecords } from './runRecords/tableRunRecords';
+import type { CertificateSource, Clock, Logger, RunClaims, RunJournal, RunRecords } from './ports';
+import type { RunHistory, RunJournalState } from './domain';
+import { defaultRunRecordsDirectory, FileRunRecords } from './runRecords/fileRunRecords';
+import { TableJournalRows, TableRunRecords } from './runRecords/tableRunRecords';
 import { SaasManagerClient } from './saasManager/saasManagerClient';
 import type { SweepReport } from './sweep/report';
 import { runSweep, type SweepRequest, type SweepSettings } from './sweep/runSweep';
@@ -42,6 +46,7 @@ const systemClock: Clock = { now: () => new Date() };
 const certificateSources = new Map<string, CertificateSource>();
 const claimStores = new Map<string, RunClaims>();
 const recordStores = new Map<string, RunRecords>();
+const journals = new Map<string, RunJournal>();
 
 export function sweepSettings(config: Config): SweepSettings {
   const { exchange: ex } = config;
@@ -61,6 +66,8 @@ export function sweepSettings(config: Config): SweepSettings {
     autoMapping: ex.autoMapping,
     acceptSharedLeavers: ex.acceptSharedLeavers,
     protectedRecipients: ex.protectedRecipients,
+    maxAttempts: config.journal.maxAttempts,
+    ...(config.journal.failureActionName ? { failureActionName: config.journal.failureActionName } : {}),
     exchange,
   };
 }
@@ -167,6 +174,27 @@ function runRecords(storage: StorageConfig): RunRecords {
   return records;
 }
 
+/** The run journal next to the run records (same table and partition, or the same folder per run). */
+function runJournal(storage: StorageConfig): RunJournal {
+  const key = storageKey(storage);
+  let journal = journals.get(key);
+  if (!journal) {
+    const records = runRecords(storage);
+    const rows =
+      storage.kind === 'connectionString'
+        ? new TableJournalRows({ connectionString: storage.connectionString.reveal() })
+        : storage.kind === 'identity'
+          ? new TableJournalRows({
+              tableServiceUri: storage.tableServiceUri,
+              credential: storageCredential(storage),
+            })
+          : new FileJournalRows(storage.runRecordsDir ?? defaultRunRecordsDirectory());
+    journal = new RowRunJournal(rows, records);
+    journals.set(key, journal);
+  }
+  return journal;
+}
+
 function buildDependencies(config: Config, runtime: Runtime, deadline?: Date) {
   const env = runtime.env;
   const clock = runtime.clock ?? systemClock;
@@ -202,6 +230,8 @@ function buildDependencies(config: Config, runtime: Runtime, deadline?: Date) {
     ...(certificates ? { certificates } : {}),
     claims: runClaims(config.storage, logger),
     runRecords: runRecords(config.storage),
+    journal: runJournal(config.storage),
+    host: hostname(),
     clock,
     logger,
   };
@@ -219,4 +249,20 @@ export async function check(config: Config, runtime: Runtime): Promise<CheckResu
     { ...deps, storageDescription: describeStorage(config.storage), now: () => deps.clock.now() },
     sweepSettings(config),
   );
+}
+
+/** The journal of one run (`history <runId>`, GET /api/runs/{runId}); undefined for an unknown run. */
+export async function runHistory(config: HistoryConfig, runId: string): Promise<RunHistory | undefined> {
+  return runJournal(config.storage).read(runId);
+}
+
+/** Runs with journal activity since `since`, newest first (`history --since 7d`). */
+export async function recentRuns(config: HistoryConfig, since: Date): Promise<RunJournalState[]> {
+  return runJournal(config.storage).list(since);
+}
+
+/** Remove journal entries older than EXO_JOURNAL_DAYS (the timer, after its sweep); answers how many runs. */
+export async function pruneJournal(config: HistoryConfig, clock: Clock = systemClock): Promise<number> {
+  const cutoff = new Date(clock.now().getTime() - config.retentionDays * 24 * 3600 * 1000);
+  return runJournal(config.storage).prune(cutoff);
 }

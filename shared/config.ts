@@ -105,6 +105,17 @@ export const SETTINGS = {
   AzureWebJobsStorage__clientId: {
     description: 'identity-based AzureWebJobsStorage: client id of the user-assigned identity',
   },
+  EXO_MAX_ATTEMPTS: {
+    description: 'failed attempts after which a run is given up (not retried silently any more)',
+    default: '5',
+  },
+  WORKFLOW_FAILURE_ACTION_NAME: {
+    description: 'the action to POST when a run is given up (e.g. Failed); unset: the run stays waiting',
+  },
+  EXO_JOURNAL_DAYS: {
+    description: 'days the run journal keeps a run after its last activity (pruned by the timer)',
+    default: '400',
+  },
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -154,14 +165,31 @@ export type StorageConfig =
   /** No storage (the CLI on a laptop): lock files and a local folder. */
   | { kind: 'local'; runRecordsDir?: string };
 
+export interface JournalConfig {
+  /** EXO_MAX_ATTEMPTS: failed attempts after which a run is given up. */
+  maxAttempts: number;
+  /** WORKFLOW_FAILURE_ACTION_NAME: the action POSTed when a run is given up, if any. */
+  failureActionName?: string;
+  /** EXO_JOURNAL_DAYS: retention after a run's last activity. */
+  retentionDays: number;
+}
+
 export interface Config {
   trelica: { baseUrl: string; clientId: string; clientSecret: Secret<string>; pageSize: number };
   workflows: { names: string[]; stepName: string; actionName: string };
   exchange: ExchangeConfig;
   storage: StorageConfig;
+  /** Bounded attempts and the run journal. */
+  journal: JournalConfig;
   dryRun: boolean;
   schedule: string;
   httpBudgetMs: number;
+}
+
+/** Only what `history` and retention need (storage and EXO_JOURNAL_DAYS): no sweep settings required. */
+export interface HistoryConfig {
+  storage: StorageConfig;
+  retentionDays: number;
 }
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -283,6 +311,9 @@ const settingsSchema = {
       .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a client id (GUID)')
       .optional(),
   ),
+  EXO_MAX_ATTEMPTS: integerSetting('EXO_MAX_ATTEMPTS', 1, 100),
+  WORKFLOW_FAILURE_ACTION_NAME: optional,
+  EXO_JOURNAL_DAYS: integerSetting('EXO_JOURNAL_DAYS', 1, 3650),
 } satisfies Record<SettingName, z.ZodType>;
 
 const schema = z.object({
@@ -367,6 +398,11 @@ function crossSettingProblems(raw: Record<string, string | undefined>): string[]
         );
     }
   }
+  if (
+    env.WORKFLOW_FAILURE_ACTION_NAME &&
+    env.WORKFLOW_FAILURE_ACTION_NAME === (env.WORKFLOW_ACTION_NAME ?? DEFAULTS.WORKFLOW_ACTION_NAME)
+  )
+    invalid('WORKFLOW_FAILURE_ACTION_NAME', 'must differ from WORKFLOW_ACTION_NAME');
   const fields = (env.SWEEP_SCHEDULE ?? DEFAULTS.SWEEP_SCHEDULE).split(/\s+/);
   if (!(fields.length === 6 || fields.length === 5) || !fields.every((f) => NCRONTAB_FIELD.test(f)))
     invalid('SWEEP_SCHEDULE', 'must be an NCRONTAB expression with six fields, e.g. "0 0 * * * *" (hourly)');
@@ -415,6 +451,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       protectedRecipients: [...new Set(e.EXO_PROTECTED_RECIPIENTS)],
     },
     storage: storageConfig(e),
+    journal: {
+      maxAttempts: e.EXO_MAX_ATTEMPTS,
+      ...(e.WORKFLOW_FAILURE_ACTION_NAME ? { failureActionName: e.WORKFLOW_FAILURE_ACTION_NAME } : {}),
+      retentionDays: e.EXO_JOURNAL_DAYS,
+    },
     dryRun: e.DRY_RUN,
     schedule: e.SWEEP_SCHEDULE,
     httpBudgetMs: e.HTTP_SWEEP_BUDGET_SECONDS * 1000,
@@ -443,7 +484,35 @@ function certificateConfig(e: Parsed): CertificateConfig {
   };
 }
 
-function storageConfig(e: Parsed): StorageConfig {
+const STORAGE_SETTINGS = [
+  'AzureWebJobsStorage',
+  'AzureWebJobsStorage__blobServiceUri',
+  'AzureWebJobsStorage__tableServiceUri',
+  'AzureWebJobsStorage__credential',
+  'AzureWebJobsStorage__clientId',
+  'EXO_RUN_RECORDS_DIR',
+] as const;
+
+const historySchema = z.object({
+  ...Object.fromEntries(STORAGE_SETTINGS.map((name) => [name, settingsSchema[name]])),
+  EXO_JOURNAL_DAYS: settingsSchema.EXO_JOURNAL_DAYS,
+}) as z.ZodType<Pick<Parsed, (typeof STORAGE_SETTINGS)[number] | 'EXO_JOURNAL_DAYS'>>;
+
+/** Parse only the storage settings and EXO_JOURNAL_DAYS (`history`, GET /api/runs/{runId}). */
+export function loadHistoryConfig(env: Record<string, string | undefined>): HistoryConfig {
+  const parsed = historySchema.safeParse(env, { reportInput: true });
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const setting = String(issue.path[0] ?? 'configuration');
+        return `${setting} ${describeIssue(issue, setting, env[setting])}`;
+      }),
+    );
+  }
+  return { storage: storageConfig(parsed.data), retentionDays: parsed.data.EXO_JOURNAL_DAYS };
+}
+
+function storageConfig(e: Pick<Parsed, (typeof STORAGE_SETTINGS)[number]>): StorageConfig {
   if (e.AzureWebJobsStorage)
     return { kind: 'connectionString', connectionString: new Secret(e.AzureWebJobsStorage) };
   const blobServiceUri = e.AzureWebJobsStorage__blobServiceUri;

@@ -47,6 +47,8 @@ export interface WorkflowRun {
   signalHref?: string;
   /** Names of the actions the waiting step offers (for a clear error when ours is missing). */
   availableActions: string[];
+  /** Where to POST each offered action, by name (the failure action after giving up). */
+  actionHrefs?: Record<string, string>;
 }
 
 /** 'signalled': our POST moved the run on. 'notWaiting': the step had already moved on (409). */
@@ -134,7 +136,7 @@ export interface RunSubjects {
 /** Read-only resolution of a run's people: who they are, or why the run must not touch them. */
 export type ExchangeResolution =
   | { ok: true; subjects: RunSubjects; cmdletCalls: number }
-  | { ok: false; reason: string; cmdletCalls: number };
+  | { ok: false; reason: string; cmdletCalls: number; final?: boolean };
 
 export interface ActionResult {
   name: ActionName;
@@ -154,6 +156,58 @@ export interface ExchangeRunResult {
   refusal?: string;
   /** Number of Exchange cmdlet calls this run made (for benchmarks and logs). */
   cmdletCalls: number;
+}
+
+/** JSON-plain data (before- and after-images, cmdlet parameters). */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/** One change an action will make, as the look planned it: what apply runs, nothing else. */
+export interface PlannedChange {
+  cmdlet: string;
+  parameters: Record<string, JsonValue>;
+  /** The exact command line (as in `cmdlets`). */
+  line: string;
+}
+
+/** Phase 1 of an action (look): what it would do, and the state it is about to change. */
+export interface ActionLook extends ActionResult {
+  /** The exact properties, permissions or memberships the action is about to change. */
+  before?: JsonValue;
+  /** The changes apply will make (only for status 'planned'). */
+  changes?: PlannedChange[];
+}
+
+/** Phase 1 of a run: resolution and every action's look. Nothing changed. */
+export interface ExchangeLook {
+  actions: ActionLook[];
+  subjects?: RunSubjects;
+  refusal?: string;
+  /** The refusal cannot be fixed by retrying (no such mailbox, a refused identity, a protected recipient). */
+  refusalFinal?: boolean;
+  /** Hand to apply; absent for a dry run or when nothing is planned. */
+  lookId?: string;
+  cmdletCalls: number;
+}
+
+/** Phase 2 of an action (apply): what happened, and the state it left. */
+export interface ActionApplied {
+  name: ActionName;
+  status: ActionStatus;
+  detail?: string;
+  cmdlets?: string[];
+  warnings?: string[];
+  /** The state the action left (JSON-plain); `{ unknown: true }` when it failed part-way. */
+  after?: JsonValue;
+}
+
+export interface ExchangeApply {
+  /** One entry per action the look planned. */
+  actions: ActionApplied[];
+  cmdletCalls: number;
+  /** Apply as a whole had no answer (timeout, crash): what it changed is unknown. */
+  unknown?: string;
+  /** Apply was refused before any change (e.g. the look is gone): nothing was changed. */
+  notApplied?: string;
 }
 
 export interface ShellProbe {
@@ -182,4 +236,110 @@ export interface StoredRunRecord {
   record: RunRecord;
   /** Opaque version (an ETag) for a conditional replace. */
   version: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run journal: every attempt of a run, with each action's before-image written before the
+// change and its result after it (same table and partition as the run record)
+
+/** What a journal's attempt ended as; absent while running or when the attempt never ended (a crash). */
+export type AttemptOutcome = 'completed' | 'failed' | 'skipped';
+
+export interface AttemptStart {
+  runId: string;
+  workflowId: string;
+  workflowName: string;
+  /** The sweep that made the attempt (one id per sweep). */
+  sweepId: string;
+  /** The machine (Functions instance or CLI host) that made it. */
+  host: string;
+  startedAt: string;
+  /** The leaver's address as SaaS Manager sent it (untrusted text, for listing). */
+  email: string;
+}
+
+/** An action's look, journalled BEFORE its change runs. */
+export interface JournalLook {
+  name: string;
+  /** The look's status: planned (a change follows), already, skipped, failed. */
+  status: ActionStatus;
+  detail?: string;
+  before?: JsonValue;
+  changes?: PlannedChange[];
+}
+
+/** An action's result, journalled after its change. */
+export interface JournalResult {
+  name: string;
+  status: ActionStatus;
+  detail?: string;
+  cmdlets?: string[];
+  warnings?: string[];
+  after?: JsonValue;
+}
+
+/** A signal POST and its answer ('requested' is written before the POST). */
+export interface JournalSignal {
+  /** 'continue': WORKFLOW_ACTION_NAME; 'failure': WORKFLOW_FAILURE_ACTION_NAME after giving up. */
+  kind: 'continue' | 'failure';
+  action: string;
+  requestedAt: string;
+  answer?: SignalResult | 'error';
+  error?: string;
+  answeredAt?: string;
+  /** Why the failure action was sent. */
+  reason?: string;
+}
+
+export interface AttemptEnd {
+  endedAt: string;
+  outcome: AttemptOutcome;
+  error?: string;
+  detail?: string;
+  signalled: boolean;
+  gaveUp?: boolean;
+  subjects?: RunSubjects;
+}
+
+/** The run's counters, kept next to its attempts (bounded attempts, `history --since`). */
+export interface RunJournalState {
+  runId: string;
+  workflowId: string;
+  workflowName: string;
+  email: string;
+  attempts: number;
+  /** Failed attempts so far (a final failure counts as all of them). */
+  failedAttempts: number;
+  lastOutcome?: AttemptOutcome;
+  lastError?: string;
+  lastActivityAt: string;
+  /** Set once the run reached EXO_MAX_ATTEMPTS (or failed finally): it is not tried again. */
+  gaveUpAt?: string;
+  /** The run was given up at once: its failure cannot succeed by retrying. */
+  finalFailure?: boolean;
+  /** The failure action was POSTed and answered (signalled or notWaiting). */
+  failureSignalled?: SignalResult;
+}
+
+export interface ActionHistory extends JournalLook {
+  index: number;
+  lookedAt: string;
+  /** Absent when no result was journalled: for a planned action, its result is unknown. */
+  result?: JournalResult & { at: string };
+  /** True for a planned action with no journalled result: the change may or may not have run. */
+  resultUnknown?: boolean;
+}
+
+export interface AttemptHistory extends AttemptStart {
+  attempt: number;
+  end?: AttemptEnd;
+  actions: ActionHistory[];
+  signals: JournalSignal[];
+}
+
+export interface RunHistory {
+  runId: string;
+  record?: RunRecord;
+  state?: RunJournalState;
+  attempts: AttemptHistory[];
 }

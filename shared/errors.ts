@@ -76,7 +76,8 @@ export type ExchangeCode =
   | Extract<CertificateCode, 'CertificateInvalid' | 'CertificateNoPrivateKey' | 'CertificateExpired'>;
 
 /** The run records (Table Storage, or a local folder). */
-export type RunRecordCode = 'RunIdInvalid' | 'RunRecordInvalid' | 'RunRecordsUnavailable';
+export type RunRecordCode =
+  'RunIdInvalid' | 'RunRecordInvalid' | 'RunRecordsUnavailable' | 'JournalInvalid' | 'JournalUnavailable';
 
 /** The sweep use case itself: a rerun of a run that is not there, or not waiting. */
 export type SweepCode = 'RunNotFound' | 'RunNotWaiting';

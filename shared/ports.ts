@@ -4,10 +4,19 @@
  * imports only this file, the domain types (domain.ts), the plan and the report.
  */
 import type {
+  AttemptEnd,
+  AttemptStart,
+  ExchangeApply,
   ExchangeCertificate,
   ExchangeConnection,
+  ExchangeLook,
   ExchangeResolution,
   ExchangeRunResult,
+  JournalLook,
+  JournalResult,
+  JournalSignal,
+  RunHistory,
+  RunJournalState,
   RunPlan,
   RunRecord,
   ShellProbe,
@@ -77,6 +86,13 @@ export interface ExchangeShell {
    * first step, run before the first attempt pins them). Refusals come back as `ok: false`.
    */
   resolveRun(plan: RunPlan, connection: () => Promise<ExchangeConnection>): Promise<ExchangeResolution>;
+  /**
+   * Phase 1 (look): resolve the run's people and read, per action, what it would change, changing
+   * nothing. A dry run is exactly this (`dryRun` true: no apply follows, nothing is kept).
+   */
+  look(plan: RunPlan, connection: () => Promise<ExchangeConnection>, dryRun: boolean): Promise<ExchangeLook>;
+  /** Phase 2 (apply): perform what the look `lookId` planned, in the same PowerShell session. */
+  apply(plan: RunPlan, lookId: string, connection: () => Promise<ExchangeConnection>): Promise<ExchangeApply>;
   /** Start PowerShell and find the Exchange module, without connecting (for `check`). */
   probe(): Promise<ShellProbe>;
   /** Disconnect-ExchangeOnline and stop the process. Safe to call when nothing was started. */
@@ -111,4 +127,24 @@ export interface RunRecords {
   create(record: RunRecord): Promise<boolean>;
   /** Replace the record if it is still at `version`; false when it changed meanwhile. */
   replace(record: RunRecord, version: string): Promise<boolean>;
+}
+
+export interface RunJournal {
+  /** Write a new attempt (numbered from 1) and answer its number. */
+  startAttempt(start: AttemptStart): Promise<number>;
+  /** Every action's look, before anything changes. */
+  recordLooks(runId: string, attempt: number, looks: readonly JournalLook[]): Promise<void>;
+  /** The results of the actions apply ran. */
+  recordResults(runId: string, attempt: number, results: readonly JournalResult[]): Promise<void>;
+  /** A signal POST (before it, with no answer) and again with its answer. */
+  recordSignal(runId: string, attempt: number, signal: JournalSignal): Promise<void>;
+  endAttempt(runId: string, attempt: number, end: AttemptEnd): Promise<void>;
+  getState(runId: string): Promise<RunJournalState | undefined>;
+  putState(state: RunJournalState): Promise<void>;
+  /** The whole journal of one run; undefined when it has none. */
+  read(runId: string): Promise<RunHistory | undefined>;
+  /** Runs with activity at or after `since`, newest first. */
+  list(since: Date): Promise<RunJournalState[]>;
+  /** Remove every run whose last activity is before `before`; answers how many runs were removed. */
+  prune(before: Date): Promise<number>;
 }

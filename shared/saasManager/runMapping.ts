@@ -43,6 +43,13 @@ export function toWorkflowRun(json: Record<string, unknown>, step: WaitingStep):
   if (person) run.person = person;
   const href = ours ? nonEmpty(ours.href) : undefined;
   if (href !== undefined) run.signalHref = href;
+  const hrefs = new Map<string, string>();
+  for (const action of available) {
+    const actionHref = nonEmpty(action.href);
+    const actionName = nonEmpty(action.name) as string;
+    if (actionHref !== undefined && !hrefs.has(actionName)) hrefs.set(actionName, actionHref);
+  }
+  if (hrefs.size > 0) run.actionHrefs = Object.fromEntries(hrefs);
   return run;
 }
 

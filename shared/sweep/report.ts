@@ -20,6 +20,12 @@ export interface RunReport {
   detail?: string;
   /** The leaver and line manager as Exchange resolved them (Guid, primary address, type), when known. */
   subjects?: RunSubjects;
+  /** The run's attempt number in the journal (1 for the first); absent in dry runs and without a journal. */
+  attempt?: number;
+  /** The run was given up (EXO_MAX_ATTEMPTS failed attempts, or a failure retrying cannot fix). */
+  gaveUp?: boolean;
+  /** WORKFLOW_FAILURE_ACTION_NAME was POSTed for this run given up (`signalled` is about Continue only). */
+  failureSignalled?: boolean;
 }
 
 export interface SweepSummary {
@@ -165,7 +171,9 @@ export function logReport(logger: Logger, report: SweepReport): void {
   for (const run of report.runs) {
     const actions = run.actions.map((a) => `${a.name}=${a.status}`).join(' ');
     const line = `run ${run.runId} (${run.workflowName}) ${run.outcome}${run.signalled ? ', signalled' : ''}${actions ? `: ${actions}` : ''}${run.error ? ` error: ${run.error}` : ''}${run.detail ? ` (${run.detail})` : ''}`;
-    if (run.outcome === 'failed') logger.warn(line, { runId: run.runId, outcome: run.outcome });
+    // A run given up is an error an alert rule can catch (docs/deploy.md has the query).
+    if (run.gaveUp === true) logger.error(line, { runId: run.runId, outcome: run.outcome, gaveUp: true });
+    else if (run.outcome === 'failed') logger.warn(line, { runId: run.runId, outcome: run.outcome });
     else logger.info(line, { runId: run.runId, outcome: run.outcome });
   }
   const s = report.summary;

@@ -11,6 +11,10 @@ import type {
   WorkflowApi,
 } from '../../shared/ports';
 import type {
+  ActionApplied,
+  ActionLook,
+  ExchangeApply,
+  ExchangeLook,
   ActionResult,
   ExchangeCertificate,
   ExchangeConnection,
@@ -75,15 +79,29 @@ export class FakeWorkflowApi implements WorkflowApi {
 
   /** Throw this from signal (the POST failed in a way the client could not resolve). */
   signalFailure?: Error;
+  /** Throw from the next N signals of this action name (e.g. { Failed: 1 }). */
+  readonly failingActions = new Map<string, number>();
+  /** Every signal that moved a run on: which run, which action. */
+  readonly actionsSignalled: { runId: string; action: string; href?: string }[] = [];
 
-  async signal(_step: WaitingStep, run: WorkflowRun): Promise<SignalResult> {
+  async signal(step: WaitingStep, run: WorkflowRun): Promise<SignalResult> {
     if (this.signalFailure) throw this.signalFailure;
+    const failing = this.failingActions.get(step.actionName) ?? 0;
+    if (failing > 0) {
+      this.failingActions.set(step.actionName, failing - 1);
+      throw new Error(`signal ${step.actionName} failed`);
+    }
     const stored = this.runs.get(run.runId);
     if (!stored || !stored.waitingAtStep || this.movedOnByOthers.has(run.runId)) {
       if (stored) stored.waitingAtStep = false;
       return 'notWaiting';
     }
     this.signalled.push(run.runId);
+    this.actionsSignalled.push({
+      runId: run.runId,
+      action: step.actionName,
+      ...(run.signalHref ? { href: run.signalHref } : {}),
+    });
     stored.waitingAtStep = false;
     stored.status = 'Completed';
     return 'signalled';
@@ -144,6 +162,63 @@ export class FakeExchangeShell implements ExchangeShell {
       return whatIf && result.status === 'done' ? { ...result, status: 'planned' } : result;
     });
     return { actions, cmdletCalls: actions.length, subjects: resolved };
+  }
+
+  /** Looks waiting for their apply, by look id. */
+  private readonly looks = new Map<string, { plan: RunPlan; results: ActionResult[] }>();
+  private lookCount = 0;
+  /** Throw this from apply (the session died while changing). */
+  applyFailure?: Error;
+
+  /** Phase 1: recorded in `plans` like a run (whatIf = dry run); `done` actions are `planned` here. */
+  async look(
+    plan: RunPlan,
+    connection: () => Promise<ExchangeConnection>,
+    dryRun: boolean,
+  ): Promise<ExchangeLook> {
+    const result = await this.runPlan(plan, connection, true);
+    const entry = this.plans[this.plans.length - 1];
+    if (entry) entry.whatIf = dryRun;
+    const results = plan.actions.map((action) => this.behaviour(plan, action));
+    const actions = result.actions.map((action): ActionLook =>
+      action.status === 'planned'
+        ? {
+            ...action,
+            before: { fake: action.name },
+            changes: [{ cmdlet: 'Set-Fake', parameters: {}, line: 'Set-Fake' }],
+          }
+        : action,
+    );
+    const planned = actions.some((action) => action.status === 'planned');
+    let lookId: string | undefined;
+    if (!dryRun && planned && result.refusal === undefined) {
+      this.lookCount += 1;
+      lookId = `00000000-0000-0000-0000-${String(this.lookCount).padStart(12, '0')}`;
+      this.looks.set(lookId, { plan, results });
+    }
+    return {
+      actions,
+      cmdletCalls: result.cmdletCalls,
+      ...(result.subjects ? { subjects: result.subjects } : {}),
+      ...(result.refusal !== undefined ? { refusal: result.refusal } : {}),
+      ...(lookId ? { lookId } : {}),
+    };
+  }
+
+  /** Phase 2: what `behaviour` said for each action the look planned. */
+  /** Run ids whose changes apply made. */
+  readonly applied: string[] = [];
+
+  async apply(plan: RunPlan, lookId: string): Promise<ExchangeApply> {
+    if (this.applyFailure) throw this.applyFailure;
+    this.applied.push(plan.runId);
+    const look = this.looks.get(lookId);
+    if (!look) return { actions: [], cmdletCalls: 0, notApplied: 'no such look' };
+    this.looks.delete(lookId);
+    const actions = look.results
+      .filter((result) => result.status === 'done')
+      .map((result): ActionApplied => ({ ...result, after: { fake: result.name } }));
+    return { actions, cmdletCalls: actions.length };
   }
 
   async resolveRun(
