@@ -62,6 +62,7 @@ export function sweepSettings(config: Config): SweepSettings {
     autoMapping: config.exchange.autoMapping,
     acceptSharedLeavers: config.exchange.acceptSharedLeavers,
     protectedRecipients: config.exchange.protectedRecipients,
+    profiles: config.profiles,
     exchange,
   };
 }

@@ -3,18 +3,24 @@
  * as missing (Azure portal and local.settings.json both produce them), and every problem is
  * reported at once in a ConfigError that names the setting.
  */
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from './errors';
 import type { ActionName } from './ports';
+import { CATALOGUE_ACTIONS, defaultProfile, parseProfiles, type Profile } from './profiles';
 import { Secret } from './secret';
 import { addressProblem } from './sweep/plan';
 
-export const ALL_ACTIONS: readonly ActionName[] = [
+/** The four basic actions: EXO_ACTIONS' default. */
+export const BASIC_ACTIONS: readonly ActionName[] = [
   'convertToShared',
   'grantManagerFullAccess',
   'grantManagerSendAs',
   'removeFromDistributionGroups',
 ];
+
+/** Every action, in the order EXO_ACTIONS runs them (a profile file orders its own). */
+export const ALL_ACTIONS: readonly ActionName[] = [...BASIC_ACTIONS, ...CATALOGUE_ACTIONS];
 
 /** The public settings table (README, Bicep and this schema are checked against each other by a test). */
 export const SETTINGS = {
@@ -29,7 +35,7 @@ export const SETTINGS = {
   EXO_APP_ID: 'Entra app (client) id used with the certificate',
   EXO_ORGANIZATION: "the tenant's .onmicrosoft.com domain",
   EXO_MANAGED_IDENTITY_ID: 'client id of a user-assigned identity for EXO_AUTH=managedIdentity',
-  EXO_ACTIONS: 'comma-separated Exchange actions to run for each leaver',
+  EXO_ACTIONS: 'comma-separated Exchange actions to run for each leaver (the default profile)',
   EXO_AUTOMAPPING: 'add the shared mailbox to the manager’s Outlook (FullAccess -AutoMapping)',
   EXO_CALL_TIMEOUT_SECONDS: 'timeout for one PowerShell call (one run’s plan, or connecting)',
   EXO_ACCEPT_SHARED_LEAVERS:
@@ -37,6 +43,7 @@ export const SETTINGS = {
   EXO_PROTECTED_RECIPIENTS:
     'comma-separated addresses no run may change or grant to; a group protects its direct members',
   EXO_RUN_RECORDS_DIR: 'local folder for run records when AzureWebJobsStorage is not set (CLI)',
+  EXO_PROFILES_PATH: 'JSON file mapping each workflow to its actions, options and run variables',
   KEY_VAULT_URL: 'Key Vault holding the certificate (selects Key Vault mode)',
   EXO_CERTIFICATE_NAME: 'certificate name in Key Vault',
   KEY_VAULT_CREDENTIAL: 'managedIdentity or azureCli: how to authenticate to Key Vault',
@@ -58,7 +65,7 @@ export const DEFAULTS = {
   WORKFLOW_STEP_NAME: 'Signal',
   WORKFLOW_ACTION_NAME: 'Continue',
   EXO_AUTH: 'certificate',
-  EXO_ACTIONS: ALL_ACTIONS.join(','),
+  EXO_ACTIONS: BASIC_ACTIONS.join(','),
   EXO_AUTOMAPPING: 'true',
   EXO_CALL_TIMEOUT_SECONDS: '120',
   EXO_ACCEPT_SHARED_LEAVERS: 'false',
@@ -93,6 +100,10 @@ export interface Config {
     /** Lower-cased addresses. */
     protectedRecipients: string[];
   };
+  /** Each workflow's actions and options: from EXO_PROFILES_PATH, or EXO_ACTIONS for every workflow. */
+  profiles: Record<string, Profile>;
+  /** EXO_PROFILES_PATH, when a profile file is used. */
+  profilesPath?: string;
   /** Absent in managed-identity mode: Exchange then needs no certificate. */
   certificate?: CertificateConfig;
   dryRun: boolean;
@@ -198,6 +209,7 @@ const schema = z.object({
       }),
   ),
   EXO_RUN_RECORDS_DIR: optional,
+  EXO_PROFILES_PATH: optional,
   KEY_VAULT_URL: optional,
   EXO_CERTIFICATE_NAME: withDefault('EXO_CERTIFICATE_NAME'),
   KEY_VAULT_CREDENTIAL: optional,
@@ -282,8 +294,13 @@ function crossSettingProblems(raw: Record<string, string | undefined>): string[]
   return problems;
 }
 
+export interface LoadConfigOptions {
+  /** Reads the profile file (EXO_PROFILES_PATH); tests inject one. */
+  readFile?: (path: string) => string;
+}
+
 /** Parse the environment (process.env or app settings) into a Config, or throw one ConfigError listing every problem. */
-export function loadConfig(env: Record<string, string | undefined>): Config {
+export function loadConfig(env: Record<string, string | undefined>, options: LoadConfigOptions = {}): Config {
   const parsed = schema.safeParse(env, { reportInput: true });
   const problems = parsed.success
     ? []
@@ -292,7 +309,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
         return `${setting} ${describeIssue(issue, setting, env[setting])}`;
       });
   problems.push(...crossSettingProblems(env));
-  if (!parsed.success || problems.length > 0) throw new ConfigError([...new Set(problems)]);
+  const profiles = loadProfiles(env, parsed.success ? parsed.data : undefined, options, problems);
+  if (!parsed.success || problems.length > 0 || !profiles) throw new ConfigError([...new Set(problems)]);
   const e = parsed.data;
   const config: Config = {
     trelica: {
@@ -317,6 +335,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       acceptSharedLeavers: e.EXO_ACCEPT_SHARED_LEAVERS,
       protectedRecipients: [...new Set(e.EXO_PROTECTED_RECIPIENTS)],
     },
+    profiles,
+    ...(e.EXO_PROFILES_PATH ? { profilesPath: e.EXO_PROFILES_PATH } : {}),
     dryRun: e.DRY_RUN,
     schedule: e.SWEEP_SCHEDULE,
     httpBudgetMs: e.HTTP_SWEEP_BUDGET_SECONDS * 1000,
@@ -342,6 +362,57 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
         };
   }
   return config;
+}
+
+/**
+ * Every workflow's profile: from the file EXO_PROFILES_PATH names (read and checked here, once), or
+ * EXO_ACTIONS for each workflow. The file's problems are added to `problems`, each with its JSON path,
+ * even when other settings are wrong (so one message lists everything).
+ */
+function loadProfiles(
+  env: Record<string, string | undefined>,
+  parsed: z.infer<typeof schema> | undefined,
+  options: LoadConfigOptions,
+  problems: string[],
+): Record<string, Profile> | undefined {
+  const path = env.EXO_PROFILES_PATH?.trim();
+  const workflowNames = parsed?.WORKFLOW_NAMES ?? [];
+  const autoMapping = parsed?.EXO_AUTOMAPPING ?? true;
+  if (!path) {
+    if (!parsed) return undefined;
+    return Object.fromEntries(
+      workflowNames.map((name) => [
+        name,
+        defaultProfile(
+          ALL_ACTIONS.filter((action) => parsed.EXO_ACTIONS.includes(action)),
+          autoMapping,
+        ),
+      ]),
+    );
+  }
+  let text: string;
+  try {
+    text = (options.readFile ?? ((file: string) => readFileSync(file, 'utf8')))(path);
+  } catch (thrown) {
+    const code = (thrown as NodeJS.ErrnoException).code;
+    problems.push(
+      `EXO_PROFILES_PATH cannot be read (${code ?? 'error'})${got('EXO_PROFILES_PATH', path)}; set it to the profile file's path (see the README: Profiles)`,
+    );
+    return undefined;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (thrown) {
+    problems.push(`EXO_PROFILES_PATH ${path} is not valid JSON: ${(thrown as Error).message}`);
+    return undefined;
+  }
+  const result = parseProfiles(json, { source: path, workflowNames, autoMapping });
+  if (!result.ok) {
+    problems.push(...result.problems.map((problem) => `EXO_PROFILES_PATH ${path} ${problem}`));
+    return undefined;
+  }
+  return result.profiles;
 }
 
 function describeIssue(issue: z.core.$ZodIssue, setting: string, raw: string | undefined): string {

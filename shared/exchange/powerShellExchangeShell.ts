@@ -556,7 +556,10 @@ function planPayload(plan: RunPlan, whatIf: boolean): Record<string, unknown> {
         ? { name: action.name }
         : { name: action.name, skipReason: action.skipReason },
     ),
-    options: { autoMapping: plan.options.autoMapping },
+    // Every action's options for this run (rendered auto-reply, protocols, windows, hold); plain JSON.
+    options: { ...plan.options },
+    forwardTo: plan.forwardTo ?? null,
+    delegate: plan.delegate ?? null,
     policy: {
       acceptSharedLeavers: plan.policy?.acceptSharedLeavers ?? false,
       protected: [...(plan.policy?.protectedRecipients ?? [])],
@@ -614,6 +617,7 @@ function actionResults(plan: RunPlan, reported: unknown): ActionResult[] {
     if (cmdlets.length > 0) result.cmdlets = cmdlets;
     const warnings = strings(entry.warnings);
     if (warnings.length > 0) result.warnings = warnings;
+    if (isRecord(entry.before)) result.before = entry.before;
     return result;
   });
 }

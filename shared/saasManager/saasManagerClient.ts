@@ -10,7 +10,16 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { WorkflowApiError, type WorkflowApiErrorDetails } from '../errors';
-import type { Clock, Logger, SignalResult, Sleep, WaitingStep, WorkflowApi, WorkflowRun } from '../ports';
+import type {
+  Clock,
+  Logger,
+  RunReadOptions,
+  SignalResult,
+  Sleep,
+  WaitingStep,
+  WorkflowApi,
+  WorkflowRun,
+} from '../ports';
 import { Secret } from '../secret';
 import { parseProblemDetails, summarizeProblem } from './problemDetails';
 import {
@@ -253,9 +262,16 @@ export class SaasManagerClient implements WorkflowApi {
     }
   }
 
-  async getRun(step: WaitingStep, runId: string): Promise<WorkflowRun | undefined> {
+  async getRun(
+    step: WaitingStep,
+    runId: string,
+    options: RunReadOptions = {},
+  ): Promise<WorkflowRun | undefined> {
+    // Run variables come only when asked for by name (?variables=a,b); the profile names them.
+    const variables = [...new Set(options.variables ?? [])];
     const url = this.#apiUrl(
       `${WORKFLOWS_PATH}/${encodeURIComponent(step.workflowId)}/runs/${encodeURIComponent(runId)}`,
+      variables.length > 0 ? { variables: variables.join(',') } : {},
     );
     const answer = await this.#get(url, false, true);
     if (answer.status === 404) return undefined;
@@ -274,7 +290,7 @@ export class SaasManagerClient implements WorkflowApi {
         },
       );
     }
-    return toWorkflowRun(json, step);
+    return toWorkflowRun(json, step, variables);
   }
 
   async signal(step: WaitingStep, run: WorkflowRun): Promise<SignalResult> {

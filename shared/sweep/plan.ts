@@ -4,19 +4,29 @@
  * again on its side, so neither layer trusts the other with hostile input.
  */
 import type { ActionName, PlannedAction, RunPlan, RunPolicy, WorkflowRun } from '../ports';
+import type { Profile } from '../profiles';
+import { resolveRunOptions } from './runOptions';
 
 export interface PlanOptions {
   actions: readonly ActionName[];
   autoMapping: boolean;
   /** Defaults: no shared leavers accepted, nobody protected. */
   policy?: RunPolicy;
+  /** The workflow's profile: its actions, options and run variables (then `actions`/`autoMapping` are ignored). */
+  profile?: Profile;
+  /** Today, for the {leavingDate} placeholder when the run has no leaving date variable. */
+  today?: Date;
 }
 
 const DEFAULT_POLICY: RunPolicy = { acceptSharedLeavers: false, protectedRecipients: [] };
 
 export type PlanResult = { ok: true; plan: RunPlan } | { ok: false; error: string };
 
-const MANAGER_ACTIONS: ReadonlySet<ActionName> = new Set(['grantManagerFullAccess', 'grantManagerSendAs']);
+const MANAGER_ACTIONS: ReadonlySet<ActionName> = new Set([
+  'grantManagerFullAccess',
+  'grantManagerSendAs',
+  'grantManagerSendOnBehalf',
+]);
 
 // Letters, marks and digits from any script (zoë.ångström@), plus the punctuation real tenants
 // use in local parts (o'brien@, first+tag@). Everything PowerShell or OPATH treats specially
@@ -90,19 +100,52 @@ export function planRun(run: WorkflowRun, options: PlanOptions): PlanResult {
     };
   }
 
-  const actions: PlannedAction[] = options.actions.map((name) =>
-    MANAGER_ACTIONS.has(name) && manager === undefined
-      ? { name, skipReason: 'the person has no line manager in SaaS Manager' }
-      : { name },
-  );
+  if (!options.profile) {
+    const actions: PlannedAction[] = options.actions.map((name) =>
+      MANAGER_ACTIONS.has(name) && manager === undefined
+        ? { name, skipReason: 'the person has no line manager in SaaS Manager' }
+        : { name },
+    );
+    return {
+      ok: true,
+      plan: {
+        runId: run.runId,
+        mailbox,
+        ...(manager === undefined ? {} : { manager }),
+        actions,
+        options: { autoMapping: options.autoMapping },
+        policy,
+      },
+    };
+  }
+
+  // A profile: its actions in its order, its options with this run's variables applied.
+  const resolved = resolveRunOptions(run, options.profile, {
+    leaver: mailbox,
+    ...(manager === undefined ? {} : { manager }),
+    today: options.today ?? new Date(),
+    isProtected,
+  });
+  if (!resolved.ok) return resolved;
+  const actions: PlannedAction[] = options.profile.actions.map((name) => {
+    const skip = resolved.skips[name];
+    if (skip !== undefined) return { name, skipReason: skip };
+    if (MANAGER_ACTIONS.has(name) && manager === undefined && resolved.delegate === undefined)
+      return { name, skipReason: 'the person has no line manager in SaaS Manager' };
+    if (name === 'forwardToManager' && manager === undefined && resolved.forwardTo === undefined)
+      return { name, skipReason: 'the person has no line manager in SaaS Manager to forward to' };
+    return { name };
+  });
   return {
     ok: true,
     plan: {
       runId: run.runId,
       mailbox,
       ...(manager === undefined ? {} : { manager }),
+      ...(resolved.forwardTo === undefined ? {} : { forwardTo: resolved.forwardTo }),
+      ...(resolved.delegate === undefined ? {} : { delegate: resolved.delegate }),
       actions,
-      options: { autoMapping: options.autoMapping },
+      options: resolved.options,
       policy,
     },
   };

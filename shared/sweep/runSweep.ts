@@ -27,6 +27,7 @@ import type {
   WorkflowApi,
   WorkflowRun,
 } from '../ports';
+import type { Profile } from '../profiles';
 import { planRun } from './plan';
 import { summarize, type RunReport, type SweepReport } from './report';
 
@@ -52,6 +53,8 @@ export interface SweepSettings {
   acceptSharedLeavers?: boolean;
   /** EXO_PROTECTED_RECIPIENTS (default none). */
   protectedRecipients?: readonly string[];
+  /** Each workflow's profile (EXO_PROFILES_PATH); a workflow without one runs `actions` with `autoMapping`. */
+  profiles?: Readonly<Record<string, Profile>>;
   exchange:
     | { auth: 'certificate'; organization: string; appId: string }
     | { auth: 'managedIdentity'; organization: string; managedIdentityAccountId?: string };
@@ -231,7 +234,7 @@ export async function runSweep(
       };
     }
     try {
-      const run = await deps.workflowApi.getRun(step, runId);
+      const run = await deps.workflowApi.getRun(step, runId, runReadOptions(settings, step));
       if (!run || !run.waitingAtStep) {
         return {
           ...base,
@@ -294,6 +297,8 @@ export async function runSweep(
         acceptSharedLeavers: settings.acceptSharedLeavers ?? false,
         protectedRecipients: settings.protectedRecipients ?? [],
       },
+      ...profileOf(settings, step),
+      today: clock.now(),
     });
     if (!planned.ok) return failed(planned.error);
     if (!run.signalHref) {
@@ -426,6 +431,17 @@ export async function runSweep(
     );
     return deps.runRecords.get(run.runId);
   }
+}
+
+/** The workflow's profile, when the settings have one for it. */
+function profileOf(settings: SweepSettings, step: WaitingStep): { profile?: Profile } {
+  const profile = settings.profiles?.[step.workflowName];
+  return profile ? { profile } : {};
+}
+
+/** The run variables the workflow's profile reads (`?variables=`). */
+function runReadOptions(settings: SweepSettings, step: WaitingStep): { variables: string[] } {
+  return { variables: Object.values(profileOf(settings, step).profile?.variables ?? {}) };
 }
 
 /** The plan bound to a run record's leaver and manager. */
