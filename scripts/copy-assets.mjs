@@ -2,7 +2,7 @@
 import { cpSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-const assets = ['shared/exchange/ExoActions.psm1'];
+const assets = ['shared/exchange/ExoActions.psm1', 'shared/exchange/ExoCatalogue.ps1'];
 for (const asset of assets) {
   const target = `dist/${asset}`;
   mkdirSync(dirname(target), { recursive: true });

@@ -43,14 +43,35 @@ $script:ExchangeCmdlets = [string[]]@(
     'Add-MailboxPermission',
     'Get-RecipientPermission',
     'Add-RecipientPermission',
-    'Remove-DistributionGroupMember'
+    'Remove-DistributionGroupMember',
+    # The offboarding catalogue (ExoCatalogue.ps1).
+    'Get-MailboxStatistics',
+    'Get-MailboxAutoReplyConfiguration',
+    'Set-MailboxAutoReplyConfiguration',
+    'Get-CASMailbox',
+    'Set-CASMailbox',
+    'Get-MobileDevice',
+    'Remove-MobileDevice',
+    'Get-InboxRule',
+    'Disable-InboxRule',
+    'Remove-CalendarEvents'
 )
 
 $script:KnownActions = [string[]]@(
     'convertToShared',
     'grantManagerFullAccess',
     'grantManagerSendAs',
-    'removeFromDistributionGroups'
+    'removeFromDistributionGroups',
+    # The offboarding catalogue (ExoCatalogue.ps1).
+    'hideFromAddressLists',
+    'setAutoReply',
+    'forwardToManager',
+    'grantManagerSendOnBehalf',
+    'disableProtocols',
+    'removeMobileDevices',
+    'disableInboxRules',
+    'cancelMeetings',
+    'litigationHold'
 )
 
 # Group kinds the membership query returns. Only plain distribution groups are changed: security-enabled
@@ -61,7 +82,7 @@ $script:Microsoft365GroupType = 'GroupMailbox'
 # A protected group protects its direct members (static groups; a dynamic group has no member links).
 $script:ProtectedGroupTypes = [string[]]@('MailUniversalDistributionGroup', 'MailUniversalSecurityGroup', 'MailNonUniversalGroup', 'GroupMailbox', 'RoomList')
 # Actions that need the line manager resolved.
-$script:ManagerActions = [string[]]@('grantManagerFullAccess', 'grantManagerSendAs')
+$script:ManagerActions = [string[]]@('grantManagerFullAccess', 'grantManagerSendAs', 'grantManagerSendOnBehalf', 'forwardToManager')
 
 # Exchange errors are told apart by what they are (exception type, the FailureCategory in the
 # FullyQualifiedErrorId, the CategoryInfo reason), never by their English wording.
@@ -479,11 +500,16 @@ function Invoke-ExoRunPlanCore {
     if ($ResolveOnly) { return }
 
     $state = @{
-        run         = $run
-        whatIf      = $whatIf
-        autoMapping = $autoMapping
-        mailbox     = $subjects.leaver
-        manager     = $subjects.manager
+        run            = $run
+        whatIf         = $whatIf
+        autoMapping    = $autoMapping
+        mailbox        = $subjects.leaver
+        manager        = $subjects.manager
+        # The catalogue's options for this run (validated again where used), and the run variables' people.
+        options        = if ($options -is [System.Collections.IDictionary]) { $options } else { @{} }
+        forwardTo      = $subjects.forwardTo
+        delegate       = $subjects.delegate
+        pendingActions = [string[]]@(foreach ($item in $pending) { $item.name })
     }
     foreach ($action in $pending) {
         try {
@@ -492,6 +518,7 @@ function Invoke-ExoRunPlanCore {
                 'grantManagerFullAccess' { Invoke-ExoGrantFullAccess -State $state -Action $action }
                 'grantManagerSendAs' { Invoke-ExoGrantSendAs -State $state -Action $action }
                 'removeFromDistributionGroups' { Invoke-ExoRemoveFromGroups -State $state -Action $action }
+                default { Invoke-ExoCatalogueAction -State $state -Action $action }
             }
         } catch {
             Set-ExoActionStatus $action 'failed' (Get-ExoErrorMessage $_)
@@ -584,9 +611,16 @@ function Resolve-ExoSubjects {
         }
     }
 
-    $protection = Test-ExoProtected -Run $Run -Action $Action -Policy $Policy -Leaver $leaver -Manager $manager
+    # The people run variables name (forwardTo, delegateTo): the same checks as the manager.
+    $targets = Resolve-ExoRunTargets -Run $Run -Action $Action -Request $Request -Leaver $leaver -Pinned $Pinned
+    if (-not $targets.ok) { return $targets }
+    $extra = [System.Collections.Generic.List[object]]::new()
+    if ($null -ne $targets.forwardTo) { $extra.Add(@{ role = 'forwarding address (run variable forwardTo)'; who = $targets.forwardTo }) }
+    if ($null -ne $targets.delegate) { $extra.Add(@{ role = 'delegate (run variable delegateTo)'; who = $targets.delegate }) }
+
+    $protection = Test-ExoProtected -Run $Run -Action $Action -Policy $Policy -Leaver $leaver -Manager $manager -Extra $extra
     if (-not $protection.ok) { return $protection }
-    return @{ ok = $true; leaver = $leaver; manager = $manager }
+    return @{ ok = $true; leaver = $leaver; manager = $manager; forwardTo = $targets.forwardTo; delegate = $targets.delegate }
 }
 
 function Resolve-ExoPerson {
@@ -638,6 +672,10 @@ function ConvertTo-ExoSubject {
         displayName = Limit-ExoText $displayName 120
         type        = Limit-ExoText ([string](Get-ExoProp $Recipient 'RecipientTypeDetails')) 60
         label       = Format-ExoRecipientLabel $Recipient
+        # For the catalogue: the Name Exchange shows in links (ForwardingAddress, GrantSendOnBehalfTo) and
+        # the object as Exchange returned it (its current properties are what the actions look at).
+        name        = [string](Get-ExoProp $Recipient 'Name')
+        raw         = $Recipient
     }
 }
 
@@ -670,11 +708,12 @@ function Test-ExoProtected {
     # EXO_PROTECTED_RECIPIENTS: no run may change these recipients or grant to them, nor to the direct
     # members of a group listed there. An entry Exchange does not know fails the run: the list must be
     # readable to be honoured.
-    param($Run, $Action, $Policy, $Leaver, $Manager)
+    param($Run, $Action, $Policy, $Leaver, $Manager, $Extra = @())
     if ($Policy.protected.Count -eq 0) { return @{ ok = $true } }
     $subjects = [System.Collections.Generic.List[object]]::new()
     $subjects.Add(@{ role = 'leaver'; who = $Leaver })
     if ($null -ne $Manager) { $subjects.Add(@{ role = 'line manager'; who = $Manager }) }
+    foreach ($item in $Extra) { $subjects.Add($item) }
     $groups = [System.Collections.Generic.Dictionary[string, object]]::new([System.StringComparer]::OrdinalIgnoreCase)
     foreach ($entry in $Policy.protected) {
         $protected = Get-ExoProtectedRecipient -Run $Run -Action $Action -Address $entry
@@ -738,6 +777,7 @@ function Invoke-ExoConvertToShared {
         return
     }
     $parameters = [ordered]@{ Identity = $mailbox.guid; Type = 'Shared'; Confirm = [switch]$false }
+    Add-ExoSharedLicenceWarning -State $State -Action $Action
     if ($State.whatIf) {
         Add-ExoPlannedCmdlet -Action $Action -Name 'Set-Mailbox' -Parameters $parameters
         Set-ExoActionStatus $Action 'planned' "Would convert $($mailbox.label) to a shared mailbox."
@@ -890,6 +930,8 @@ function Invoke-ExoRemoveFromGroups {
 function Get-ExoManager {
     # The line manager was resolved and checked with the leaver; no manager means the grant is skipped.
     param($State, $Action)
+    # A delegate named by the run's variables (delegateTo) takes the manager's place.
+    if ($null -ne $State.delegate) { return $State.delegate }
     if ($null -eq $State.manager) {
         Set-ExoActionStatus $Action 'skipped' 'The leaver has no line manager.'
         return $null
@@ -937,8 +979,15 @@ function Format-ExoCommandLine {
     $parts.Add($Name)
     foreach ($key in $Parameters.Keys) {
         $value = $Parameters[$key]
-        if ($value -is [System.Management.Automation.SwitchParameter]) {
+        if ($null -eq $value) {
+            $parts.Add("-$key `$null")
+        } elseif ($value -is [System.Management.Automation.SwitchParameter]) {
             if ($value.IsPresent) { $parts.Add("-$key") } else { $parts.Add("-${key}:`$false") }
+        } elseif ($value -is [System.Collections.IDictionary]) {
+            $pairs = foreach ($name in $value.Keys) { "$name=" + (Format-ExoLiteral ([string]$value[$name])) }
+            $parts.Add("-$key @{" + ($pairs -join '; ') + '}')
+        } elseif ($value -is [int] -or $value -is [long]) {
+            $parts.Add("-$key " + $value.ToString([System.Globalization.CultureInfo]::InvariantCulture))
         } elseif ($value -is [bool]) {
             if ($value) { $parts.Add("-$key `$true") } else { $parts.Add("-$key `$false") }
         } elseif ($value -is [System.Array]) {
@@ -1230,5 +1279,10 @@ function Initialize-ExoPreferences {
     $global:VerbosePreference = 'SilentlyContinue'
     $global:ConfirmPreference = 'None'
 }
+
+# The offboarding catalogue's actions (issue 15).
+. ([System.IO.Path]::Combine($PSScriptRoot, 'ExoCatalogue.ps1'))
+# A parse error there is only reported, not thrown: refuse to load without it.
+if (-not (Test-Path -LiteralPath Function:\Invoke-ExoCatalogueAction)) { throw 'ExoActions could not load ExoCatalogue.ps1.' }
 
 Export-ModuleMember -Function Connect-ExoSession, Invoke-ExoRunPlan, Resolve-ExoRun, Disconnect-ExoSession, Get-ExoStatus, Get-ExoProbe

@@ -38,7 +38,7 @@ function Get-StubSetMailboxChanges {
             Write-StubError $Cmdlet "Cannot process argument transformation on parameter 'LitigationHoldDuration'. Cannot convert value `"$raw`" to type `"Microsoft.Exchange.Data.Unlimited``1[Microsoft.Exchange.Data.EnhancedTimeSpan]`"." 'InvalidArgument' $raw 'ParameterBindingException'
             return $null
         }
-        if ([string]$Mailbox['litigationHoldDuration'] -ne $value -and -not ($value -eq 'Unlimited' -and $null -eq $Mailbox['litigationHoldDuration'])) {
+        if ([string]$Mailbox['litigationHoldDuration'] -ne $value) {
             $changes.Add(@('litigationHoldDuration', $value))
         }
     }
