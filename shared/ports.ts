@@ -230,8 +230,6 @@ export interface ActionResult {
   cmdlets?: string[];
   /** Warnings Exchange wrote while doing this action. */
   warnings?: string[];
-  /** What the action found before changing it (the properties, permissions, items it changes), JSON-plain. */
-  before?: Record<string, unknown>;
 }
 
 export interface ExchangeRunResult {
@@ -242,6 +240,58 @@ export interface ExchangeRunResult {
   refusal?: string;
   /** Number of Exchange cmdlet calls this run made (for benchmarks and logs). */
   cmdletCalls: number;
+}
+
+/** JSON-plain data (before- and after-images, cmdlet parameters). */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/** One change an action will make, as the look planned it: what apply runs, nothing else. */
+export interface PlannedChange {
+  cmdlet: string;
+  parameters: Record<string, JsonValue>;
+  /** The exact command line (as in `cmdlets`). */
+  line: string;
+}
+
+/** Phase 1 of an action (look): what it would do, and the state it is about to change. */
+export interface ActionLook extends ActionResult {
+  /** The exact properties, permissions or memberships the action is about to change. */
+  before?: JsonValue;
+  /** The changes apply will make (only for status 'planned'). */
+  changes?: PlannedChange[];
+}
+
+/** Phase 1 of a run: resolution and every action's look. Nothing changed. */
+export interface ExchangeLook {
+  actions: ActionLook[];
+  subjects?: RunSubjects;
+  refusal?: string;
+  /** The refusal cannot be fixed by retrying (no such mailbox, a refused identity, a protected recipient). */
+  refusalFinal?: boolean;
+  /** Hand to apply; absent for a dry run or when nothing is planned. */
+  lookId?: string;
+  cmdletCalls: number;
+}
+
+/** Phase 2 of an action (apply): what happened, and the state it left. */
+export interface ActionApplied {
+  name: ActionName;
+  status: ActionStatus;
+  detail?: string;
+  cmdlets?: string[];
+  warnings?: string[];
+  /** The state the action left (JSON-plain); `{ unknown: true }` when it failed part-way. */
+  after?: JsonValue;
+}
+
+export interface ExchangeApply {
+  /** One entry per action the look planned. */
+  actions: ActionApplied[];
+  cmdletCalls: number;
+  /** Apply as a whole had no answer (timeout, crash): what it changed is unknown. */
+  unknown?: string;
+  /** Apply was refused before any change (e.g. the look is gone): nothing was changed. */
+  notApplied?: string;
 }
 
 export interface ShellProbe {
@@ -270,6 +320,13 @@ export interface ExchangeShell {
    * first step, run before the first attempt pins them). Refusals come back as `ok: false`.
    */
   resolveRun(plan: RunPlan, connection: () => Promise<ExchangeConnection>): Promise<ExchangeResolution>;
+  /**
+   * Phase 1 (look): resolve the run's people and read, per action, what it would change, changing
+   * nothing. A dry run is exactly this (`dryRun` true: no apply follows, nothing is kept).
+   */
+  look(plan: RunPlan, connection: () => Promise<ExchangeConnection>, dryRun: boolean): Promise<ExchangeLook>;
+  /** Phase 2 (apply): perform what the look `lookId` planned, in the same PowerShell session. */
+  apply(plan: RunPlan, lookId: string, connection: () => Promise<ExchangeConnection>): Promise<ExchangeApply>;
   /** Start PowerShell and find the Exchange module, without connecting (for `check`). */
   probe(): Promise<ShellProbe>;
   /** Disconnect-ExchangeOnline and stop the process. Safe to call when nothing was started. */

@@ -8,6 +8,8 @@
       Connect-ExoSession      (followed by one data line: '#' + base64 JSON, read from stdin here)
       Invoke-ExoRunPlan       (the same)
       Resolve-ExoRun          (the same; read-only lookups that pin who the run is about)
+      Get-ExoRunLook          (the same; phase 1: resolve and read every action's before-image, change nothing)
+      Invoke-ExoRunApply      (data line { runId, lookId }; phase 2: perform what that look planned)
       Disconnect-ExoSession
       Get-ExoStatus / Get-ExoProbe
 
@@ -107,6 +109,10 @@ $script:Organization = $null
 # EXO_PROTECTED_RECIPIENTS entries as Exchange resolved them, for the life of the connection.
 $script:ProtectedCache = [System.Collections.Generic.Dictionary[string, object]]::new([System.StringComparer]::OrdinalIgnoreCase)
 
+# Looks waiting for their apply (Get-ExoRunLook -> Invoke-ExoRunApply), oldest first, at most MaxLooks.
+$script:Looks = [System.Collections.Specialized.OrderedDictionary]::new()
+$script:MaxLooks = 64
+
 $script:JsonOptions = [System.Text.Json.JsonSerializerOptions]::new()
 $script:JsonDocumentOptions = [System.Text.Json.JsonDocumentOptions]::new()
 
@@ -184,6 +190,50 @@ function Resolve-ExoRun {
     Write-ExoResult $context.result
 }
 
+function Get-ExoRunLook {
+    <#
+    .SYNOPSIS
+    Phase 1 of a run: resolve its people and, per action, read what it would change. Changes nothing.
+    .DESCRIPTION
+    The payload of Invoke-ExoRunPlan. Answers like a dry run of Invoke-ExoRunPlan, and per action also
+    `before` (the state it is about to change) and `changes` ([{ cmdlet, parameters, line }]), plus a
+    `lookId` that Invoke-ExoRunApply takes. The look is kept in this process only.
+    #>
+    [CmdletBinding()]
+    param([AllowEmptyString()][string]$Payload)
+    if (-not $PSBoundParameters.ContainsKey('Payload')) { $Payload = Read-ExoDataLine }
+    Initialize-ExoPreferences
+    $context = @{ result = $null }
+    try {
+        $null = Invoke-ExoRunPlanCore -Context $context -Payload $Payload -LookOnly
+    } catch {
+        $context.result = New-ExoErrorResult -ErrorRecord $_ -DefaultCode 'RunFailed'
+    }
+    Write-ExoResult $context.result
+}
+
+function Invoke-ExoRunApply {
+    <#
+    .SYNOPSIS
+    Phase 2 of a run: perform the changes a look in this process planned, and report each action's after-state.
+    .DESCRIPTION
+    Payload: { runId, lookId }. Only what the look stored is run (never cmdlets from the payload). Answers
+    { ok, runId, actions: [ { name, status: 'done'|'already'|'failed', detail, cmdlets, warnings, after } ],
+    cmdletCalls } for the actions the look planned; a look that is gone (another process) is LookNotFound.
+    #>
+    [CmdletBinding()]
+    param([AllowEmptyString()][string]$Payload)
+    if (-not $PSBoundParameters.ContainsKey('Payload')) { $Payload = Read-ExoDataLine }
+    Initialize-ExoPreferences
+    $context = @{ result = $null }
+    try {
+        $null = Invoke-ExoRunApplyCore -Context $context -Payload $Payload
+    } catch {
+        $context.result = New-ExoErrorResult -ErrorRecord $_ -DefaultCode 'RunFailed'
+    }
+    Write-ExoResult $context.result
+}
+
 function Disconnect-ExoSession {
     <#
     .SYNOPSIS
@@ -204,6 +254,7 @@ function Disconnect-ExoSession {
         $script:Connected = $false
         $script:Organization = $null
         $script:ProtectedCache.Clear()
+        $script:Looks.Clear()
         if ($null -ne $script:Certificate) {
             $script:Certificate.Dispose()
             $script:Certificate = $null
@@ -419,7 +470,7 @@ function New-ExoCertificate {
 # Run plan
 
 function Invoke-ExoRunPlanCore {
-    param($Context, [string]$Payload, [switch]$ResolveOnly)
+    param($Context, [string]$Payload, [switch]$ResolveOnly, [switch]$LookOnly)
     $request = Read-ExoPayload $Payload
 
     $whatIf = $request['whatIf']
@@ -490,6 +541,8 @@ function Invoke-ExoRunPlanCore {
     if ($ResolveOnly) { $run.actions.Clear() }
     if (-not $subjects.ok) {
         $run.refusal = $subjects.message
+        # Retrying cannot help (no such mailbox, a refused identity, a protected recipient): the caller may give up at once.
+        $run.refusalFinal = $subjects.ContainsKey('final') -and $subjects.final -eq $true
         Set-ExoRunFailed $pending $subjects.message
         return
     }
@@ -511,18 +564,58 @@ function Invoke-ExoRunPlanCore {
         delegate       = $subjects.delegate
         pendingActions = [string[]]@(foreach ($item in $pending) { $item.name })
     }
-    foreach ($action in $pending) {
-        try {
-            switch ($action.name) {
-                'convertToShared' { Invoke-ExoConvertToShared -State $state -Action $action }
-                'grantManagerFullAccess' { Invoke-ExoGrantFullAccess -State $state -Action $action }
-                'grantManagerSendAs' { Invoke-ExoGrantSendAs -State $state -Action $action }
-                'removeFromDistributionGroups' { Invoke-ExoRemoveFromGroups -State $state -Action $action }
-                default { Invoke-ExoCatalogueAction -State $state -Action $action }
-            }
-        } catch {
-            Set-ExoActionStatus $action 'failed' (Get-ExoErrorMessage $_)
+    foreach ($action in $pending) { Invoke-ExoActionLook -State $state -Action $action }
+    if ($LookOnly) {
+        # Kept in this process until Invoke-ExoRunApply (or a later look of the run) takes it: the caller
+        # journals the before-images in between. A dry run (whatIf) keeps nothing.
+        $planned = @($pending | Where-Object { $_.status -eq 'planned' })
+        if (-not $whatIf -and $planned.Count -gt 0) {
+            $run.lookId = [guid]::NewGuid().ToString()
+            Save-ExoLook -LookId $run.lookId -RunId $run.runId -State $state -Actions $pending
         }
+        return
+    }
+    if ($whatIf) { return }
+    foreach ($action in $pending) {
+        if ($action.status -ne 'planned') { continue }
+        $result = New-ExoActionResult $action.name
+        Invoke-ExoActionApply -State $state -Look $action -Result $result
+        Merge-ExoApplied -Look $action -Result $result
+    }
+}
+
+function Save-ExoLook {
+    param([string]$LookId, [string]$RunId, $State, $Actions)
+    foreach ($key in @($script:Looks.Keys)) {
+        if ($script:Looks[$key].runId -eq $RunId) { $script:Looks.Remove($key) }
+    }
+    while ($script:Looks.Count -ge $script:MaxLooks) { $script:Looks.RemoveAt(0) }
+    $script:Looks[$LookId] = @{ runId = $RunId; state = $State; actions = $Actions }
+}
+
+function Invoke-ExoRunApplyCore {
+    param($Context, [string]$Payload)
+    $request = Read-ExoPayload $Payload
+    $lookId = $request['lookId']
+    $runId = Limit-ExoText ([string]$request['runId']) 200
+    if ($lookId -isnot [string] -or -not $script:Looks.Contains($lookId)) {
+        throw (New-ExoException 'LookNotFound' 'This PowerShell process holds no look for this run (it was restarted, or the look was applied already); nothing was changed.')
+    }
+    $look = $script:Looks[$lookId]
+    if ($look.runId -ne $runId) { throw (New-ExoException 'PayloadInvalid' 'The look belongs to another run; nothing was changed.') }
+    $script:Looks.Remove($lookId)
+    if (-not $script:Connected) {
+        throw (New-ExoException 'NotConnected' 'This PowerShell session is not connected to Exchange Online (call Connect-ExoSession first).')
+    }
+    $run = [ordered]@{ ok = $true; runId = $runId; actions = [System.Collections.Generic.List[object]]::new(); cmdletCalls = 0 }
+    $Context.result = $run
+    $state = $look.state
+    $state.run = $run
+    foreach ($action in $look.actions) {
+        if ($action.status -ne 'planned') { continue }
+        $result = New-ExoActionResult $action.name
+        $run.actions.Add($result)
+        Invoke-ExoActionApply -State $state -Look $action -Result $result
     }
 }
 
@@ -582,14 +675,14 @@ function Resolve-ExoSubjects {
     $leaver = Resolve-ExoPerson -Run $Run -Action $Action -Cmdlet 'Get-Mailbox' -Address $address -Role 'leaver'
     if (-not $leaver.ok) { return $leaver }
     if ($null -ne $Pinned.leaver -and -not [string]::Equals($Pinned.leaver, $leaver.guid, [System.StringComparison]::OrdinalIgnoreCase)) {
-        return @{ ok = $false; message = "The leaver's address $address now belongs to a different mailbox, $($leaver.label), than when this run was first attempted (Guid $($Pinned.leaver)); nothing was changed." }
+        return @{ ok = $false; final = $true; message = "The leaver's address $address now belongs to a different mailbox, $($leaver.label), than when this run was first attempted (Guid $($Pinned.leaver)); nothing was changed." }
     }
     if ($leaver.type -eq 'SharedMailbox') {
         if ($null -eq $Pinned.leaver -and -not $Policy.acceptSharedLeavers) {
-            return @{ ok = $false; message = "The leaver's address $address belongs to $($leaver.label), which is already a shared mailbox, not a person's own mailbox; nothing was changed. If it was converted to shared by hand, set EXO_ACCEPT_SHARED_LEAVERS=true." }
+            return @{ ok = $false; final = $true; message = "The leaver's address $address belongs to $($leaver.label), which is already a shared mailbox, not a person's own mailbox; nothing was changed. If it was converted to shared by hand, set EXO_ACCEPT_SHARED_LEAVERS=true." }
         }
     } elseif ($leaver.type -ne 'UserMailbox') {
-        return @{ ok = $false; message = "The leaver's address $address belongs to $($leaver.label), a $(Format-ExoShown $leaver.type), not a person's mailbox; nothing was changed." }
+        return @{ ok = $false; final = $true; message = "The leaver's address $address belongs to $($leaver.label), a $(Format-ExoShown $leaver.type), not a person's mailbox; nothing was changed." }
     }
 
     $manager = $null
@@ -601,13 +694,13 @@ function Resolve-ExoSubjects {
         $manager = Resolve-ExoPerson -Run $Run -Action $Action -Cmdlet 'Get-Recipient' -Address $rawManager -Role 'line manager'
         if (-not $manager.ok) { return $manager }
         if ([string]::Equals($manager.guid, $leaver.guid, [System.StringComparison]::OrdinalIgnoreCase)) {
-            return @{ ok = $false; message = "The line manager address $rawManager is the leaver's own mailbox, $($leaver.label); nothing was changed." }
+            return @{ ok = $false; final = $true; message = "The line manager address $rawManager is the leaver's own mailbox, $($leaver.label); nothing was changed." }
         }
         if ($null -ne $Pinned.manager -and -not [string]::Equals($Pinned.manager, $manager.guid, [System.StringComparison]::OrdinalIgnoreCase)) {
-            return @{ ok = $false; message = "The line manager's address $rawManager now belongs to a different recipient, $($manager.label), than when this run was first attempted (Guid $($Pinned.manager)); nothing was changed." }
+            return @{ ok = $false; final = $true; message = "The line manager's address $rawManager now belongs to a different recipient, $($manager.label), than when this run was first attempted (Guid $($Pinned.manager)); nothing was changed." }
         }
         if ($manager.type -ne 'UserMailbox') {
-            return @{ ok = $false; message = "The line manager's address $rawManager belongs to $($manager.label), a $(Format-ExoShown $manager.type), not a person's mailbox; nothing was changed or granted. Fix the line manager in SaaS Manager." }
+            return @{ ok = $false; final = $true; message = "The line manager's address $rawManager belongs to $($manager.label), a $(Format-ExoShown $manager.type), not a person's mailbox; nothing was changed or granted. Fix the line manager in SaaS Manager." }
         }
     }
 
@@ -634,12 +727,12 @@ function Resolve-ExoPerson {
     } catch {
         if (Test-ExoNotFound $_) {
             $what = if ($Cmdlet -eq 'Get-Mailbox') { 'mailbox' } else { 'recipient' }
-            return @{ ok = $false; message = "No $what was found in Exchange Online for the $Role's address $Address; nothing was changed." }
+            return @{ ok = $false; final = $true; message = "No $what was found in Exchange Online for the $Role's address $Address; nothing was changed." }
         }
         return @{ ok = $false; message = "Looking up the $Role $Address failed: " + (Get-ExoErrorMessage $_) }
     }
     if ($found.Count -eq 0) {
-        return @{ ok = $false; message = "No recipient was found in Exchange Online for the $Role's address $Address; nothing was changed." }
+        return @{ ok = $false; final = $true; message = "No recipient was found in Exchange Online for the $Role's address $Address; nothing was changed." }
     }
     if ($found.Count -gt 1) {
         return @{ ok = $false; message = "The $Role's address $Address matches $($found.Count) recipients in Exchange Online; expected exactly one. Nothing was changed." }
@@ -650,7 +743,7 @@ function Resolve-ExoPerson {
     }
     $match = Get-ExoAddressMatch $found[0] $Address
     if ($match -eq 'secondary') {
-        return @{ ok = $false; message = "The $Role's address $Address is not the primary address of any recipient: it is a secondary address of $($person.label) ($(Format-ExoShown $person.type)). Nothing was changed; correct the $Role's email in SaaS Manager." }
+        return @{ ok = $false; final = $true; message = "The $Role's address $Address is not the primary address of any recipient: it is a secondary address of $($person.label) ($(Format-ExoShown $person.type)). Nothing was changed; correct the $Role's email in SaaS Manager." }
     }
     if ($match -ne 'primary') {
         return @{ ok = $false; message = "The recipient Exchange found for the $Role's address $Address, $($person.label), does not have that address; nothing was changed." }
@@ -720,7 +813,7 @@ function Test-ExoProtected {
         if (-not $protected.ok) { return $protected }
         foreach ($subject in $subjects) {
             if ([string]::Equals($subject.who.guid, $protected.guid, [System.StringComparison]::OrdinalIgnoreCase)) {
-                return @{ ok = $false; message = "The $($subject.role) $($subject.who.label) is a protected recipient (EXO_PROTECTED_RECIPIENTS lists $entry); no run may change it or grant to it. Nothing was changed." }
+                return @{ ok = $false; final = $true; message = "The $($subject.role) $($subject.who.label) is a protected recipient (EXO_PROTECTED_RECIPIENTS lists $entry); no run may change it or grant to it. Nothing was changed." }
             }
         }
         if ($script:ProtectedGroupTypes -contains $protected.type) { $groups[$protected.guid] = @{ entry = $entry; group = $protected } }
@@ -732,7 +825,7 @@ function Test-ExoProtected {
         foreach ($holder in $holders) {
             $hit = $null
             if ($groups.TryGetValue([string](Get-ExoProp $holder 'Guid'), [ref]$hit)) {
-                return @{ ok = $false; message = "The $($subject.role) $($subject.who.label) is a member of the protected group $($hit.group.label) (EXO_PROTECTED_RECIPIENTS lists $($hit.entry)); no run may change it or grant to it. Nothing was changed." }
+                return @{ ok = $false; final = $true; message = "The $($subject.role) $($subject.who.label) is a member of the protected group $($hit.group.label) (EXO_PROTECTED_RECIPIENTS lists $($hit.entry)); no run may change it or grant to it. Nothing was changed." }
             }
         }
     }
@@ -765,9 +858,91 @@ function Get-ExoProtectedRecipient {
     return $protected
 }
 
-function Invoke-ExoConvertToShared {
+# ---------------------------------------------------------------------------------------------------------
+# Actions: two phases (see /work/notes/action-contract.md and the README, "Run journal")
+#
+# Every action is a pair of functions registered in $script:ActionHandlers:
+#   look  (required): reads what the action is about to change, changes nothing, and sets on $Action:
+#           status  'planned' | 'already' | 'skipped' | 'failed', and detail (what it would do / why not);
+#           before  the exact properties, permissions or memberships it is about to change (JSON-plain);
+#           for 'planned': one Add-ExoPlannedChange per change cmdlet (the structured `changes` and the
+#           exact command lines), _doneDetail (the detail once done) and _after (the state once done).
+#  apply  (optional): performs $Look._planned and sets $Result status 'done' | 'failed', detail, after.
+#           Without one, Invoke-ExoApplyPlanned runs every planned change in order (the first error fails
+#           the action) and reports _doneDetail and _after.
+# Keys starting with '_' stay inside this process (ConvertTo-ExoPlain drops them).
+
+$script:ActionHandlers = @{
+    convertToShared              = @{ look = 'Get-ExoLookConvertToShared'; apply = $null }
+    grantManagerFullAccess       = @{ look = 'Get-ExoLookGrantFullAccess'; apply = $null }
+    grantManagerSendAs           = @{ look = 'Get-ExoLookGrantSendAs'; apply = $null }
+    removeFromDistributionGroups = @{ look = 'Get-ExoLookRemoveFromGroups'; apply = 'Invoke-ExoApplyRemoveFromGroups' }
+}
+
+function Invoke-ExoActionLook {
+    param($State, $Action)
+    try {
+        $handler = $script:ActionHandlers[$Action.name]
+        $null = & $handler.look -State $State -Action $Action
+    } catch {
+        $Action._planned.Clear()
+        Set-ExoActionStatus $Action 'failed' (Get-ExoErrorMessage $_)
+    }
+    $changes = [System.Collections.Generic.List[object]]::new()
+    foreach ($change in $Action._planned) {
+        $changes.Add([ordered]@{ cmdlet = $change.cmdlet; parameters = $change.parameters; line = $change.line })
+    }
+    $Action.changes = $changes
+}
+
+function Invoke-ExoActionApply {
+    # Applies one looked action into $Result (a fresh action result). Only 'planned' actions get here.
+    param($State, $Look, $Result)
+    try {
+        $handler = $script:ActionHandlers[$Look.name]
+        if ($null -ne $handler.apply) { $null = & $handler.apply -State $State -Look $Look -Result $Result }
+        else { Invoke-ExoApplyPlanned -State $State -Look $Look -Result $Result }
+    } catch {
+        Set-ExoActionStatus $Result 'failed' (Get-ExoErrorMessage $_)
+        $Result.after = [ordered]@{ unknown = $true }
+    }
+}
+
+function Invoke-ExoApplyPlanned {
+    param($State, $Look, $Result)
+    foreach ($change in $Look._planned) {
+        $null = Invoke-ExoCmdlet -Run $State.run -Action $Result -Name $change.cmdlet -Parameters $change.bound
+    }
+    Set-ExoActionStatus $Result 'done' $Look._doneDetail
+    $Result.after = $Look._after
+}
+
+function Add-ExoPlannedChange {
+    # One change an action will make: kept as cmdlet + parameters for apply, shown as its exact command line.
+    param($Action, [string]$Name, [System.Collections.IDictionary]$Parameters)
+    $line = Format-ExoCommandLine $Name $Parameters
+    $Action.cmdlets.Add($line)
+    $Action._planned.Add(@{ cmdlet = $Name; bound = $Parameters; parameters = (ConvertTo-ExoPlain $Parameters 0); line = $line })
+}
+
+function Merge-ExoApplied {
+    # The one-call path (Invoke-ExoRunPlan): the look's lookups, then what apply ran, in one result.
+    param($Look, $Result)
+    $lookups = $Look.cmdlets.Count - $Look._planned.Count
+    $cmdlets = [System.Collections.Generic.List[string]]::new()
+    for ($i = 0; $i -lt $lookups; $i++) { $cmdlets.Add($Look.cmdlets[$i]) }
+    foreach ($line in $Result.cmdlets) { $cmdlets.Add($line) }
+    $Look.cmdlets = $cmdlets
+    foreach ($warning in $Result.warnings) { $Look.warnings.Add($warning) }
+    $Look.status = $Result.status
+    $Look.detail = $Result.detail
+    $Look.after = $Result.after
+}
+
+function Get-ExoLookConvertToShared {
     param($State, $Action)
     $mailbox = $State.mailbox
+    $Action.before = [ordered]@{ mailbox = $mailbox.guid; recipientTypeDetails = $mailbox.type }
     if ($mailbox.type -eq 'SharedMailbox') {
         Set-ExoActionStatus $Action 'already' "$($mailbox.label) is already a shared mailbox."
         return
@@ -776,28 +951,32 @@ function Invoke-ExoConvertToShared {
         Set-ExoActionStatus $Action 'failed' ("$($mailbox.label) is a " + (Format-ExoShown $mailbox.type) + ', not a user mailbox; only user mailboxes are converted to shared.')
         return
     }
-    $parameters = [ordered]@{ Identity = $mailbox.guid; Type = 'Shared'; Confirm = [switch]$false }
+    # Before converting: will the shared mailbox still need a licence? A warning, never a failure.
     Add-ExoSharedLicenceWarning -State $State -Action $Action
-    if ($State.whatIf) {
-        Add-ExoPlannedCmdlet -Action $Action -Name 'Set-Mailbox' -Parameters $parameters
-        Set-ExoActionStatus $Action 'planned' "Would convert $($mailbox.label) to a shared mailbox."
-        return
-    }
-    $null = Invoke-ExoCmdlet -Run $State.run -Action $Action -Name 'Set-Mailbox' -Parameters $parameters
-    Set-ExoActionStatus $Action 'done' "Converted $($mailbox.label) to a shared mailbox."
+    Add-ExoPlannedChange -Action $Action -Name 'Set-Mailbox' -Parameters ([ordered]@{ Identity = $mailbox.guid; Type = 'Shared'; Confirm = [switch]$false })
+    Set-ExoActionStatus $Action 'planned' "Would convert $($mailbox.label) to a shared mailbox."
+    $Action._doneDetail = "Converted $($mailbox.label) to a shared mailbox."
+    $Action._after = [ordered]@{ mailbox = $mailbox.guid; recipientTypeDetails = 'SharedMailbox' }
 }
 
-function Invoke-ExoGrantFullAccess {
+function Get-ExoLookGrantFullAccess {
     param($State, $Action)
     $manager = Get-ExoManager -State $State -Action $Action
     if ($null -eq $manager) { return }
     $mailbox = $State.mailbox
     $existing = Invoke-ExoCmdlet -Run $State.run -Action $Action -Name 'Get-MailboxPermission' -Parameters ([ordered]@{ Identity = $mailbox.guid; User = $manager.guid })
+    $entries = [System.Collections.Generic.List[object]]::new()
+    $has = $false
     foreach ($entry in $existing) {
-        if ((Test-ExoRights (Get-ExoProp $entry 'AccessRights') 'FullAccess') -and -not (ConvertTo-ExoBool (Get-ExoProp $entry 'Deny'))) {
-            Set-ExoActionStatus $Action 'already' "$($manager.label) already has FullAccess to $($mailbox.label)."
-            return
-        }
+        $rights = [string]((@(Get-ExoProp $entry 'AccessRights') | ForEach-Object { [string]$_ }) -join ', ')
+        $deny = ConvertTo-ExoBool (Get-ExoProp $entry 'Deny')
+        $entries.Add([ordered]@{ accessRights = (Limit-ExoText $rights 200); deny = $deny; isInherited = (ConvertTo-ExoBool (Get-ExoProp $entry 'IsInherited')) })
+        if ((Test-ExoRights (Get-ExoProp $entry 'AccessRights') 'FullAccess') -and -not $deny) { $has = $true }
+    }
+    $Action.before = [ordered]@{ mailbox = $mailbox.guid; trustee = $manager.guid; fullAccess = $has; entries = $entries }
+    if ($has) {
+        Set-ExoActionStatus $Action 'already' "$($manager.label) already has FullAccess to $($mailbox.label)."
+        return
     }
     $parameters = [ordered]@{
         Identity        = $mailbox.guid
@@ -808,39 +987,39 @@ function Invoke-ExoGrantFullAccess {
         Confirm         = [switch]$false
     }
     $mapping = if ($State.autoMapping) { 'on' } else { 'off' }
-    if ($State.whatIf) {
-        Add-ExoPlannedCmdlet -Action $Action -Name 'Add-MailboxPermission' -Parameters $parameters
-        Set-ExoActionStatus $Action 'planned' "Would grant $($manager.label) FullAccess to $($mailbox.label) (AutoMapping $mapping)."
-        return
-    }
-    $null = Invoke-ExoCmdlet -Run $State.run -Action $Action -Name 'Add-MailboxPermission' -Parameters $parameters
-    Set-ExoActionStatus $Action 'done' "Granted $($manager.label) FullAccess to $($mailbox.label) (AutoMapping $mapping)."
+    Add-ExoPlannedChange -Action $Action -Name 'Add-MailboxPermission' -Parameters $parameters
+    Set-ExoActionStatus $Action 'planned' "Would grant $($manager.label) FullAccess to $($mailbox.label) (AutoMapping $mapping)."
+    $Action._doneDetail = "Granted $($manager.label) FullAccess to $($mailbox.label) (AutoMapping $mapping)."
+    $Action._after = [ordered]@{ mailbox = $mailbox.guid; trustee = $manager.guid; fullAccess = $true; autoMapping = [bool]$State.autoMapping }
 }
 
-function Invoke-ExoGrantSendAs {
+function Get-ExoLookGrantSendAs {
     param($State, $Action)
     $manager = Get-ExoManager -State $State -Action $Action
     if ($null -eq $manager) { return }
     $mailbox = $State.mailbox
     $existing = Invoke-ExoCmdlet -Run $State.run -Action $Action -Name 'Get-RecipientPermission' -Parameters ([ordered]@{ Identity = $mailbox.guid; Trustee = $manager.guid; AccessRights = 'SendAs' })
+    $entries = [System.Collections.Generic.List[object]]::new()
+    $has = $false
     foreach ($entry in $existing) {
         $allow = [string](Get-ExoProp $entry 'AccessControlType')
-        if ((Test-ExoRights (Get-ExoProp $entry 'AccessRights') 'SendAs') -and ($allow.Length -eq 0 -or $allow -eq 'Allow')) {
-            Set-ExoActionStatus $Action 'already' "$($manager.label) already has SendAs on $($mailbox.label)."
-            return
-        }
+        $rights = [string]((@(Get-ExoProp $entry 'AccessRights') | ForEach-Object { [string]$_ }) -join ', ')
+        $entries.Add([ordered]@{ accessRights = (Limit-ExoText $rights 200); accessControlType = (Limit-ExoText $allow 20) })
+        if ((Test-ExoRights (Get-ExoProp $entry 'AccessRights') 'SendAs') -and ($allow.Length -eq 0 -or $allow -eq 'Allow')) { $has = $true }
     }
-    $parameters = [ordered]@{ Identity = $mailbox.guid; Trustee = $manager.guid; AccessRights = 'SendAs'; Confirm = [switch]$false }
-    if ($State.whatIf) {
-        Add-ExoPlannedCmdlet -Action $Action -Name 'Add-RecipientPermission' -Parameters $parameters
-        Set-ExoActionStatus $Action 'planned' "Would grant $($manager.label) SendAs on $($mailbox.label)."
+    $Action.before = [ordered]@{ mailbox = $mailbox.guid; trustee = $manager.guid; sendAs = $has; entries = $entries }
+    if ($has) {
+        Set-ExoActionStatus $Action 'already' "$($manager.label) already has SendAs on $($mailbox.label)."
         return
     }
-    $null = Invoke-ExoCmdlet -Run $State.run -Action $Action -Name 'Add-RecipientPermission' -Parameters $parameters
-    Set-ExoActionStatus $Action 'done' "Granted $($manager.label) SendAs on $($mailbox.label)."
+    $parameters = [ordered]@{ Identity = $mailbox.guid; Trustee = $manager.guid; AccessRights = 'SendAs'; Confirm = [switch]$false }
+    Add-ExoPlannedChange -Action $Action -Name 'Add-RecipientPermission' -Parameters $parameters
+    Set-ExoActionStatus $Action 'planned' "Would grant $($manager.label) SendAs on $($mailbox.label)."
+    $Action._doneDetail = "Granted $($manager.label) SendAs on $($mailbox.label)."
+    $Action._after = [ordered]@{ mailbox = $mailbox.guid; trustee = $manager.guid; sendAs = $true }
 }
 
-function Invoke-ExoRemoveFromGroups {
+function Get-ExoLookRemoveFromGroups {
     param($State, $Action)
     $mailbox = $State.mailbox
     # One membership query for the person, never a walk over every group's members. The DN came from
@@ -851,80 +1030,115 @@ function Invoke-ExoRemoveFromGroups {
             RecipientTypeDetails = [string[]]@($script:DistributionGroupType, $script:SecurityGroupType, $script:Microsoft365GroupType)
             ResultSize           = 'Unlimited'
         })
-
-    $removed = [System.Collections.Generic.List[string]]::new()
-    $planned = [System.Collections.Generic.List[string]]::new()
-    $notMember = [System.Collections.Generic.List[string]]::new()
-    $failures = [System.Collections.Generic.List[string]]::new()
-    $failedGuids = [System.Collections.Generic.HashSet[string]]::new([System.StringComparer]::OrdinalIgnoreCase)
-    $security = [System.Collections.Generic.List[string]]::new()
-    $unified = [System.Collections.Generic.List[string]]::new()
-    $other = [System.Collections.Generic.List[string]]::new()
+    $context = @{
+        filter   = $filter
+        planned  = [System.Collections.Generic.List[object]]::new()
+        failures = [System.Collections.Generic.List[string]]::new()
+        security = [System.Collections.Generic.List[string]]::new()
+        unified  = [System.Collections.Generic.List[string]]::new()
+        other    = [System.Collections.Generic.List[string]]::new()
+    }
+    $memberOf = [System.Collections.Generic.List[object]]::new()
     foreach ($group in $groups) {
         $label = Format-ExoRecipientLabel $group
         $type = [string](Get-ExoProp $group 'RecipientTypeDetails')
-        if ($type -eq $script:SecurityGroupType) { $security.Add($label); continue }
-        if ($type -eq $script:Microsoft365GroupType) { $unified.Add($label); continue }
-        if ($type -ne $script:DistributionGroupType) { $other.Add($label); continue }
         $groupGuid = [string](Get-ExoProp $group 'Guid')
-        if ($groupGuid.Length -eq 0) { $failures.Add("$label (Exchange returned no Guid)"); continue }
-        $parameters = [ordered]@{
-            Identity                        = $groupGuid
-            Member                          = $mailbox.guid
-            BypassSecurityGroupManagerCheck = [switch]$true
-            Confirm                         = [switch]$false
-        }
-        if ($State.whatIf) {
-            Add-ExoPlannedCmdlet -Action $Action -Name 'Remove-DistributionGroupMember' -Parameters $parameters
-            $planned.Add($label)
-            continue
-        }
+        $memberOf.Add([ordered]@{
+                guid        = Limit-ExoText $groupGuid 40
+                address     = Limit-ExoText ([string](Get-ExoProp $group 'PrimarySmtpAddress')) 254
+                displayName = Limit-ExoText ([string](Get-ExoProp $group 'DisplayName')) 120
+                type        = Limit-ExoText $type 60
+            })
+        if ($type -eq $script:SecurityGroupType) { $context.security.Add($label); continue }
+        if ($type -eq $script:Microsoft365GroupType) { $context.unified.Add($label); continue }
+        if ($type -ne $script:DistributionGroupType) { $context.other.Add($label); continue }
+        if ($groupGuid.Length -eq 0) { $context.failures.Add("$label (Exchange returned no Guid)"); continue }
+        Add-ExoPlannedChange -Action $Action -Name 'Remove-DistributionGroupMember' -Parameters ([ordered]@{
+                Identity                        = $groupGuid
+                Member                          = $mailbox.guid
+                BypassSecurityGroupManagerCheck = [switch]$true
+                Confirm                         = [switch]$false
+            })
+        $context.planned.Add(@{ guid = $groupGuid; label = $label })
+    }
+    $Action.before = [ordered]@{ member = $mailbox.guid; memberOf = $memberOf }
+    $Action._groups = $context
+    $plannedLabels = [System.Collections.Generic.List[string]]::new()
+    foreach ($entry in $context.planned) { $plannedLabels.Add($entry.label) }
+    $detail = Format-ExoGroupsDetail -Mailbox $mailbox -Context $context -Planned $plannedLabels
+    if ($context.failures.Count -gt 0) { $status = 'failed' }
+    elseif ($context.planned.Count -gt 0) { $status = 'planned' }
+    else { $status = 'already' }
+    Set-ExoActionStatus $Action $status $detail
+}
+
+function Invoke-ExoApplyRemoveFromGroups {
+    param($State, $Look, $Result)
+    $mailbox = $State.mailbox
+    $context = $Look._groups
+    $removed = [System.Collections.Generic.List[string]]::new()
+    $removedGuids = [System.Collections.Generic.List[string]]::new()
+    $notMember = [System.Collections.Generic.List[string]]::new()
+    $failures = [System.Collections.Generic.List[string]]::new()
+    $failedGuids = [System.Collections.Generic.HashSet[string]]::new([System.StringComparer]::OrdinalIgnoreCase)
+    for ($i = 0; $i -lt $Look._planned.Count; $i++) {
+        $change = $Look._planned[$i]
+        $group = $context.planned[$i]
         try {
-            $null = Invoke-ExoCmdlet -Run $State.run -Action $Action -Name 'Remove-DistributionGroupMember' -Parameters $parameters
-            $removed.Add($label)
+            $null = Invoke-ExoCmdlet -Run $State.run -Action $Result -Name $change.cmdlet -Parameters $change.bound
+            $removed.Add($group.label)
+            $removedGuids.Add($group.guid)
         } catch {
             # Decided by what the error is (Exchange's MemberNotFoundException), never by its wording: someone
             # removed the member between the query and now, and the goal is met. Anything else is a failure.
-            if (Test-ExoErrorIs $_ $script:NotMemberErrors) { $notMember.Add($label) }
+            if (Test-ExoErrorIs $_ $script:NotMemberErrors) { $notMember.Add($group.label) }
             else {
-                $failures.Add("$label ($(Get-ExoErrorMessage $_))")
-                $null = $failedGuids.Add($groupGuid)
+                $failures.Add("$($group.label) ($(Get-ExoErrorMessage $_))")
+                $null = $failedGuids.Add($group.guid)
             }
         }
     }
-
     # Ask again: the goal is "in no distribution group", and only Exchange's own answer shows it is met.
     $stillListed = [System.Collections.Generic.List[string]]::new()
-    if (-not $State.whatIf -and ($removed.Count + $notMember.Count) -gt 0) {
-        $after = Invoke-ExoCmdlet -Run $State.run -Action $Action -Name 'Get-Recipient' -Parameters ([ordered]@{
-                Filter               = $filter
+    $afterGroups = [System.Collections.Generic.List[string]]::new()
+    $observed = $false
+    if (($removed.Count + $notMember.Count) -gt 0) {
+        $after = Invoke-ExoCmdlet -Run $State.run -Action $Result -Name 'Get-Recipient' -Parameters ([ordered]@{
+                Filter               = $context.filter
                 RecipientTypeDetails = [string[]]@($script:DistributionGroupType)
                 ResultSize           = 'Unlimited'
             })
+        $observed = $true
         foreach ($group in $after) {
+            $afterGroups.Add([string](Get-ExoProp $group 'Guid'))
             if ($failedGuids.Contains([string](Get-ExoProp $group 'Guid'))) { continue }
             $stillListed.Add((Format-ExoRecipientLabel $group))
         }
     }
-
-    $who = $mailbox.label
-    $parts = [System.Collections.Generic.List[string]]::new()
-    if ($removed.Count -gt 0) { $parts.Add("Removed $who from $(Format-ExoCount $removed.Count 'distribution group'): " + ($removed -join ', ') + '.') }
-    if ($planned.Count -gt 0) { $parts.Add("Would remove $who from $(Format-ExoCount $planned.Count 'distribution group'): " + ($planned -join ', ') + '.') }
-    if ($failures.Count -gt 0) { $parts.Add("Could not remove $who from $(Format-ExoCount $failures.Count 'distribution group'): " + ($failures -join '; ') + '.') }
-    if ($stillListed.Count -gt 0) { $parts.Add("Exchange still lists $who as a member of $(Format-ExoCount $stillListed.Count 'distribution group') after the removal: " + ($stillListed -join ', ') + '.') }
-    if ($removed.Count + $planned.Count + $failures.Count + $notMember.Count -eq 0) { $parts.Add("$who is not a member of any distribution group.") }
-    if ($notMember.Count -gt 0) { $parts.Add('Already removed from: ' + ($notMember -join ', ') + '.') }
-    if ($security.Count -gt 0) { $parts.Add("Left alone (security-enabled): " + ($security -join ', ') + '.') }
-    if ($unified.Count -gt 0) { $parts.Add("Left alone (Microsoft 365 group): " + ($unified -join ', ') + '.') }
-    if ($other.Count -gt 0) { $parts.Add("Left alone (other group type): " + ($other -join ', ') + '.') }
-    $detail = $parts -join ' '
-
+    foreach ($failure in $context.failures) { $failures.Add($failure) }
+    $detail = Format-ExoGroupsDetail -Mailbox $mailbox -Context $context -Removed $removed -Failures $failures -StillListed $stillListed -NotMember $notMember
     if ($failures.Count -gt 0 -or $stillListed.Count -gt 0) { $status = 'failed' }
     elseif ($removed.Count -gt 0) { $status = 'done' }
-    elseif ($planned.Count -gt 0) { $status = 'planned' }
     else { $status = 'already' }
-    Set-ExoActionStatus $Action $status $detail
+    Set-ExoActionStatus $Result $status $detail
+    $Result.after = [ordered]@{ member = $mailbox.guid; removedFrom = $removedGuids; distributionGroups = $afterGroups; observed = $observed }
+}
+
+function Format-ExoGroupsDetail {
+    param($Mailbox, $Context, $Planned = @(), $Removed = @(), $Failures = $null, $StillListed = @(), $NotMember = @())
+    if ($null -eq $Failures) { $Failures = $Context.failures }
+    $who = $Mailbox.label
+    $parts = [System.Collections.Generic.List[string]]::new()
+    if ($Removed.Count -gt 0) { $parts.Add("Removed $who from $(Format-ExoCount $Removed.Count 'distribution group'): " + ($Removed -join ', ') + '.') }
+    if ($Planned.Count -gt 0) { $parts.Add("Would remove $who from $(Format-ExoCount $Planned.Count 'distribution group'): " + ($Planned -join ', ') + '.') }
+    if ($Failures.Count -gt 0) { $parts.Add("Could not remove $who from $(Format-ExoCount $Failures.Count 'distribution group'): " + ($Failures -join '; ') + '.') }
+    if ($StillListed.Count -gt 0) { $parts.Add("Exchange still lists $who as a member of $(Format-ExoCount $StillListed.Count 'distribution group') after the removal: " + ($StillListed -join ', ') + '.') }
+    if ($Removed.Count + $Planned.Count + $Failures.Count + $NotMember.Count -eq 0) { $parts.Add("$who is not a member of any distribution group.") }
+    if ($NotMember.Count -gt 0) { $parts.Add('Already removed from: ' + ($NotMember -join ', ') + '.') }
+    if ($Context.security.Count -gt 0) { $parts.Add("Left alone (security-enabled): " + ($Context.security -join ', ') + '.') }
+    if ($Context.unified.Count -gt 0) { $parts.Add("Left alone (Microsoft 365 group): " + ($Context.unified -join ', ') + '.') }
+    if ($Context.other.Count -gt 0) { $parts.Add("Left alone (other group type): " + ($Context.other -join ', ') + '.') }
+    return $parts -join ' '
 }
 
 function Get-ExoManager {
@@ -1019,6 +1233,8 @@ function New-ExoActionResult {
         detail   = $null
         cmdlets  = [System.Collections.Generic.List[string]]::new()
         warnings = [System.Collections.Generic.List[string]]::new()
+        # The changes a look planned (Add-ExoPlannedChange); internal, never serialized.
+        _planned = [System.Collections.Generic.List[object]]::new()
     }
 }
 
@@ -1074,7 +1290,11 @@ function ConvertTo-ExoPlain {
     if ($Value -is [double]) { return [double]$Value }
     if ($Value -is [System.Collections.IDictionary]) {
         $dictionary = [System.Collections.Generic.Dictionary[string, object]]::new()
-        foreach ($key in $Value.Keys) { $dictionary[[string]$key] = ConvertTo-ExoPlain $Value[$key] ($Depth + 1) }
+        foreach ($key in $Value.Keys) {
+            # '_' keys are this process's own bookkeeping (a look's planned changes): never written out.
+            if (([string]$key).StartsWith('_')) { continue }
+            $dictionary[[string]$key] = ConvertTo-ExoPlain $Value[$key] ($Depth + 1)
+        }
         return , $dictionary
     }
     if ($Value -is [System.Collections.IEnumerable]) {
@@ -1283,6 +1503,6 @@ function Initialize-ExoPreferences {
 # The offboarding catalogue's actions (issue 15).
 . ([System.IO.Path]::Combine($PSScriptRoot, 'ExoCatalogue.ps1'))
 # A parse error there is only reported, not thrown: refuse to load without it.
-if (-not (Test-Path -LiteralPath Function:\Invoke-ExoCatalogueAction)) { throw 'ExoActions could not load ExoCatalogue.ps1.' }
+if (-not (Test-Path -LiteralPath Function:\Get-ExoCatalogueLook)) { throw 'ExoActions could not load ExoCatalogue.ps1.' }
 
-Export-ModuleMember -Function Connect-ExoSession, Invoke-ExoRunPlan, Resolve-ExoRun, Disconnect-ExoSession, Get-ExoStatus, Get-ExoProbe
+Export-ModuleMember -Function Connect-ExoSession, Invoke-ExoRunPlan, Resolve-ExoRun, Get-ExoRunLook, Invoke-ExoRunApply, Disconnect-ExoSession, Get-ExoStatus, Get-ExoProbe

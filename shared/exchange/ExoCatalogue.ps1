@@ -1,7 +1,7 @@
 <#
-  ExoCatalogue: the offboarding catalogue's actions (issue 15), dot-sourced into ExoActions.psm1 and run by
-  Invoke-ExoCatalogueAction from Invoke-ExoRunPlanCore, with the same state, calls and result shape as the
-  four basic actions.
+  ExoCatalogue: the offboarding catalogue's actions (issue 15), dot-sourced into ExoActions.psm1 and
+  registered in its $script:ActionHandlers (look: Get-ExoCatalogueLook, apply: Invoke-ExoCatalogueApply),
+  with the same state, calls and result shape as the four basic actions.
 
   Every action has two halves:
     look   read-only: reads the current state, records it as the action's `before` image (exactly the
@@ -34,49 +34,68 @@ $script:MaxHoldDays = 36500
 $script:SharedMailboxFreeBytes = 50GB
 $script:EmptyGuid = '00000000-0000-0000-0000-000000000000'
 
-function Invoke-ExoCatalogueAction {
+# The two phases (see /work/notes/action-contract.md): every catalogue action is registered with the
+# generic look below (which calls the action's own Get-ExoLook* function) and the catalogue's apply.
+$script:CatalogueLooks = @{
+    hideFromAddressLists     = 'Get-ExoLookHide'
+    setAutoReply             = 'Get-ExoLookAutoReply'
+    forwardToManager         = 'Get-ExoLookForwarding'
+    grantManagerSendOnBehalf = 'Get-ExoLookSendOnBehalf'
+    disableProtocols         = 'Get-ExoLookProtocols'
+    removeMobileDevices      = 'Get-ExoLookDevices'
+    disableInboxRules        = 'Get-ExoLookInboxRules'
+    cancelMeetings           = 'Get-ExoLookMeetings'
+    litigationHold           = 'Get-ExoLookHold'
+}
+foreach ($catalogueAction in $script:CatalogueActions) {
+    $script:ActionHandlers[$catalogueAction] = @{ look = 'Get-ExoCatalogueLook'; apply = 'Invoke-ExoCatalogueApply' }
+}
+
+function Get-ExoCatalogueLook {
+    # look: the action's own look reads and decides; its changes become the planned changes (exact lines).
     param($State, $Action)
-    $look = $null
-    switch ($Action.name) {
-        'hideFromAddressLists' { $look = Get-ExoLookHide -State $State -Action $Action }
-        'setAutoReply' { $look = Get-ExoLookAutoReply -State $State -Action $Action }
-        'forwardToManager' { $look = Get-ExoLookForwarding -State $State -Action $Action }
-        'grantManagerSendOnBehalf' { $look = Get-ExoLookSendOnBehalf -State $State -Action $Action }
-        'disableProtocols' { $look = Get-ExoLookProtocols -State $State -Action $Action }
-        'removeMobileDevices' { $look = Get-ExoLookDevices -State $State -Action $Action }
-        'disableInboxRules' { $look = Get-ExoLookInboxRules -State $State -Action $Action }
-        'cancelMeetings' { $look = Get-ExoLookMeetings -State $State -Action $Action }
-        'litigationHold' { $look = Get-ExoLookHold -State $State -Action $Action }
-        default { Set-ExoActionStatus $Action 'failed' ('Unknown action ' + (Format-ExoQuoted $Action.name) + '; nothing was run for it.'); return }
-    }
-    if ($null -ne $look.before) { $Action.before = $look.before }
+    $look = & $script:CatalogueLooks[$Action.name] -State $State -Action $Action
+    $Action.before = if ($null -ne $look.before) { $look.before } else { [ordered]@{ mailbox = $State.mailbox.guid } }
     if ($look.changes.Count -eq 0) {
         Set-ExoActionStatus $Action $look.status $look.detail
         return
     }
-    if ($State.whatIf) {
-        foreach ($change in $look.changes) { Add-ExoPlannedCmdlet -Action $Action -Name $change.cmdlet -Parameters $change.parameters }
-        Set-ExoActionStatus $Action 'planned' $look.planned
-        return
-    }
+    foreach ($change in $look.changes) { Add-ExoPlannedChange -Action $Action -Name $change.cmdlet -Parameters $change.parameters }
+    Set-ExoActionStatus $Action 'planned' $look.planned
+    $Action._doneDetail = $look.done
+    $Action._after = $look.after
+    $Action._catalogue = $look
+}
+
+function Invoke-ExoCatalogueApply {
+    # apply: every planned change in order; an item that vanished since the look (a device already
+    # removed, a rule already deleted) counts as done; other errors fail the action after the rest ran.
+    param($State, $Look, $Result)
+    $changes = $Look._catalogue.changes
     $failures = [System.Collections.Generic.List[string]]::new()
     $gone = [System.Collections.Generic.List[string]]::new()
-    foreach ($change in $look.changes) {
+    for ($i = 0; $i -lt $Look._planned.Count; $i++) {
+        $planned = $Look._planned[$i]
+        $change = $changes[$i]
         try {
-            $null = Invoke-ExoCmdlet -Run $State.run -Action $Action -Name $change.cmdlet -Parameters $change.parameters
+            $null = Invoke-ExoCmdlet -Run $State.run -Action $Result -Name $planned.cmdlet -Parameters $planned.bound
         } catch {
-            # Decided by what the error is: the item vanished between the look and now, and the goal is met.
             if ($change.goneIsDone -and (Test-ExoNotFound $_)) { $gone.Add($change.label) }
-            else { $failures.Add("$($change.label): $(Get-ExoErrorMessage $_)") }
+            else {
+                $label = if ($change.label.Length -gt 0) { "$($change.label): " } else { '' }
+                $failures.Add($label + (Get-ExoErrorMessage $_))
+            }
         }
     }
-    $detail = $look.done
-    if ($gone.Count -gt 0) { $detail = "$detail Already gone: " + ($gone -join ', ') + '.' }
     if ($failures.Count -gt 0) {
-        Set-ExoActionStatus $Action 'failed' ("Could not finish: " + ($failures -join '; ') + '. Intended: ' + $look.planned)
+        Set-ExoActionStatus $Result 'failed' ('Could not finish: ' + ($failures -join '; ') + '. Intended: ' + $Look._catalogue.planned)
+        $Result.after = [ordered]@{ unknown = $true }
         return
     }
-    Set-ExoActionStatus $Action 'done' $detail
+    $detail = $Look._doneDetail
+    if ($gone.Count -gt 0) { $detail = "$detail Already gone: " + ($gone -join ', ') + '.' }
+    Set-ExoActionStatus $Result 'done' $detail
+    $Result.after = $Look._after
 }
 
 function New-ExoLook {
@@ -89,6 +108,7 @@ function New-ExoLook {
         changes = [System.Collections.Generic.List[object]]::new()
         planned = ''
         done    = ''
+        after   = $null
     }
 }
 
@@ -131,8 +151,9 @@ function Get-ExoLookHide {
     param($State, $Action)
     $mailbox = $State.mailbox
     $hidden = ConvertTo-ExoBool (Get-ExoProp $mailbox.raw 'HiddenFromAddressListsEnabled')
-    $look = New-ExoLook -Detail "$($mailbox.label) is already hidden from the address lists." -Before ([ordered]@{ hiddenFromAddressListsEnabled = $hidden })
+    $look = New-ExoLook -Detail "$($mailbox.label) is already hidden from the address lists." -Before ([ordered]@{ mailbox = $mailbox.guid; hiddenFromAddressListsEnabled = $hidden })
     if ($hidden) { return $look }
+    $look.after = [ordered]@{ mailbox = $mailbox.guid; hiddenFromAddressListsEnabled = $true }
     Add-ExoChange $look 'Set-Mailbox' ([ordered]@{ Identity = $mailbox.guid; HiddenFromAddressListsEnabled = $true; Confirm = [switch]$false })
     $look.planned = "Would hide $($mailbox.label) from the address lists (the GAL and Outlook's address book)."
     $look.done = "Hid $($mailbox.label) from the address lists (the GAL and Outlook's address book)."
@@ -160,6 +181,7 @@ function Get-ExoLookAutoReply {
     $current = Invoke-ExoCmdlet -Run $State.run -Action $Action -Name 'Get-MailboxAutoReplyConfiguration' -Parameters ([ordered]@{ Identity = $mailbox.guid })
     $config = if ($current.Count -gt 0) { $current[0] } else { $null }
     $before = [ordered]@{
+        mailbox          = $mailbox.guid
         autoReplyState   = [string](Get-ExoProp $config 'AutoReplyState')
         internalMessage  = [string](Get-ExoProp $config 'InternalMessage')
         externalMessage  = [string](Get-ExoProp $config 'ExternalMessage')
@@ -170,6 +192,7 @@ function Get-ExoLookAutoReply {
         (Get-ExoMessageBody $before.internalMessage) -ceq (Get-ExoMessageBody $internal) -and
         (Get-ExoMessageBody $before.externalMessage) -ceq (Get-ExoMessageBody $external)
     if ($same) { return $look }
+    $look.after = [ordered]@{ mailbox = $mailbox.guid; autoReplyState = 'Enabled'; internalMessage = $internal; externalMessage = $external; externalAudience = $audience }
     Add-ExoChange $look 'Set-MailboxAutoReplyConfiguration' ([ordered]@{
             Identity         = $mailbox.guid
             AutoReplyState   = 'Enabled'
@@ -207,6 +230,8 @@ function Get-ExoLookForwarding {
     $keepCopy = if ($keepCopy -is [bool]) { $keepCopy } else { $true }
     $raw = $mailbox.raw
     $before = [ordered]@{
+        mailbox                    = $mailbox.guid
+        # As Exchange shows the link (the target's Name); restore by that identity.
         forwardingAddress          = [string](Get-ExoProp $raw 'ForwardingAddress')
         forwardingSmtpAddress      = [string](Get-ExoProp $raw 'ForwardingSmtpAddress')
         deliverToMailboxAndForward = ConvertTo-ExoBool (Get-ExoProp $raw 'DeliverToMailboxAndForward')
@@ -220,6 +245,7 @@ function Get-ExoLookForwarding {
     $parameters.Confirm = [switch]$false
     if ((Test-ExoSameRecipient $before.forwardingAddress $target) -and $before.deliverToMailboxAndForward -eq $keepCopy -and -not $external) { return $look }
     Add-ExoChange $look 'Set-Mailbox' $parameters
+    $look.after = [ordered]@{ mailbox = $mailbox.guid; forwardingAddress = $target.guid; forwardingSmtpAddress = ''; deliverToMailboxAndForward = $keepCopy }
     $cleared = if ($external) { ' and clear its forward to ' + (Format-ExoQuoted $before.forwardingSmtpAddress) } else { '' }
     $look.planned = "Would forward mail to $($mailbox.label) to $($target.label) ($copy)$cleared."
     $look.done = "Forwarded mail to $($mailbox.label) to $($target.label) ($copy)$($cleared -replace '\A and clear', ' and cleared')."
@@ -235,9 +261,10 @@ function Get-ExoLookSendOnBehalf {
     $target = if ($null -ne $State.delegate) { $State.delegate } else { $State.manager }
     if ($null -eq $target) { return New-ExoLook 'skipped' 'The leaver has no line manager.' }
     $holders = [string[]]@(foreach ($holder in @(Get-ExoProp $mailbox.raw 'GrantSendOnBehalfTo')) { if ($null -ne $holder) { [string]$holder } })
-    $look = New-ExoLook -Detail "$($target.label) can already send on behalf of $($mailbox.label)." -Before ([ordered]@{ grantSendOnBehalfTo = $holders })
+    $look = New-ExoLook -Detail "$($target.label) can already send on behalf of $($mailbox.label)." -Before ([ordered]@{ mailbox = $mailbox.guid; trustee = $target.guid; grantSendOnBehalfTo = $holders })
     foreach ($holder in $holders) { if (Test-ExoSameRecipient $holder $target) { return $look } }
     Add-ExoChange $look 'Set-Mailbox' ([ordered]@{ Identity = $mailbox.guid; GrantSendOnBehalfTo = [ordered]@{ Add = $target.guid }; Confirm = [switch]$false })
+    $look.after = [ordered]@{ mailbox = $mailbox.guid; trustee = $target.guid; added = $true }
     $look.planned = "Would let $($target.label) send on behalf of $($mailbox.label)."
     $look.done = "Let $($target.label) send on behalf of $($mailbox.label)."
     return $look
@@ -260,19 +287,22 @@ function Get-ExoLookProtocols {
     }
     $current = Invoke-ExoCmdlet -Run $State.run -Action $Action -Name 'Get-CASMailbox' -Parameters ([ordered]@{ Identity = $mailbox.guid })
     $cas = if ($current.Count -gt 0) { $current[0] } else { $null }
-    $before = [ordered]@{}
+    $before = [ordered]@{ mailbox = $mailbox.guid }
+    $after = [ordered]@{ mailbox = $mailbox.guid }
     $parameters = [ordered]@{ Identity = $mailbox.guid }
     $turnOff = [System.Collections.Generic.List[string]]::new()
     foreach ($name in $chosen) {
         $parameter = $script:ProtocolParameters[$name]
         $enabled = ConvertTo-ExoBool (Get-ExoProp $cas $parameter)
         $before[$parameter] = $enabled
+        $after[$parameter] = $false
         if ($enabled) { $parameters[$parameter] = $false; $turnOff.Add($name) }
     }
     $look = New-ExoLook -Detail ("$($mailbox.label) already has " + ($chosen -join ', ') + ' turned off.') -Before $before
     if ($turnOff.Count -eq 0) { return $look }
     $parameters.Confirm = [switch]$false
     Add-ExoChange $look 'Set-CASMailbox' $parameters
+    $look.after = $after
     $look.planned = "Would turn off " + ($turnOff -join ', ') + " for $($mailbox.label)."
     $look.done = "Turned off " + ($turnOff -join ', ') + " for $($mailbox.label)."
     return $look
@@ -287,7 +317,7 @@ function Get-ExoLookDevices {
     $devices = Invoke-ExoCmdlet -Run $State.run -Action $Action -Name 'Get-MobileDevice' -Parameters ([ordered]@{ Mailbox = $mailbox.guid })
     $seen = [System.Collections.Generic.List[object]]::new()
     $labels = [System.Collections.Generic.List[string]]::new()
-    $look = New-ExoLook -Detail "$($mailbox.label) has no mobile devices." -Before ([ordered]@{ mobileDevices = $seen })
+    $look = New-ExoLook -Detail "$($mailbox.label) has no mobile devices." -Before ([ordered]@{ mailbox = $mailbox.guid; mobileDevices = $seen })
     foreach ($device in $devices) {
         $guid = [string](Get-ExoProp $device 'Guid')
         $label = Format-ExoDeviceLabel $device
@@ -306,6 +336,7 @@ function Get-ExoLookDevices {
         Add-ExoChange $look 'Remove-MobileDevice' ([ordered]@{ Identity = $parsed.ToString(); Confirm = [switch]$false }) -Label $label -GoneIsDone
     }
     $list = $labels -join ', '
+    $look.after = [ordered]@{ mailbox = $mailbox.guid; mobileDevices = @() }
     $look.planned = "Would remove $(Format-ExoCount $labels.Count 'mobile device') from $($mailbox.label) (the partnership only, no wipe): $list."
     $look.done = "Removed $(Format-ExoCount $labels.Count 'mobile device') from $($mailbox.label) (the partnership only, no wipe): $list."
     return $look
@@ -336,7 +367,7 @@ function Get-ExoLookInboxRules {
     $changed = [System.Collections.Generic.List[object]]::new()
     $labels = [System.Collections.Generic.List[string]]::new()
     $what = if ($scope -eq 'all') { 'enabled inbox rules' } else { 'enabled inbox rules that forward, redirect or delete' }
-    $look = New-ExoLook -Detail "$($mailbox.label) has no $what." -Before ([ordered]@{ inboxRules = $changed })
+    $look = New-ExoLook -Detail "$($mailbox.label) has no $what." -Before ([ordered]@{ mailbox = $mailbox.guid; inboxRules = $changed })
     foreach ($rule in $rules) {
         if (-not (ConvertTo-ExoBool (Get-ExoProp $rule 'Enabled'))) { continue }
         $forwards = @(Get-ExoProp $rule 'ForwardTo') + @(Get-ExoProp $rule 'ForwardAsAttachmentTo') + @(Get-ExoProp $rule 'RedirectTo') | Where-Object { $null -ne $_ -and ([string]$_).Length -gt 0 }
@@ -350,6 +381,7 @@ function Get-ExoLookInboxRules {
         Add-ExoChange $look 'Disable-InboxRule' ([ordered]@{ Identity = $identity; Mailbox = $mailbox.guid; Confirm = [switch]$false }) -Label $label -GoneIsDone
     }
     $list = $labels -join ', '
+    $look.after = [ordered]@{ mailbox = $mailbox.guid; disabledInboxRules = @(foreach ($rule in $changed) { $rule.identity }) }
     $look.planned = "Would disable (not delete) $(Format-ExoCount $labels.Count 'inbox rule') of $($mailbox.label): $list."
     $look.done = "Disabled (not deleted) $(Format-ExoCount $labels.Count 'inbox rule') of $($mailbox.label): $list."
     return $look
@@ -379,7 +411,7 @@ function Get-ExoLookMeetings {
         $meetings.Add([ordered]@{ subject = $subject; start = $start })
         $labels.Add("'$subject' ($start)")
     }
-    $look = New-ExoLook -Detail "$($mailbox.label) organizes no meetings in the next $days days." -Before ([ordered]@{ meetings = $meetings; queryWindowInDays = $days })
+    $look = New-ExoLook -Detail "$($mailbox.label) organizes no meetings in the next $days days." -Before ([ordered]@{ mailbox = $mailbox.guid; meetings = $meetings; queryWindowInDays = $days })
     if ($meetings.Count -eq 0) { return $look }
     Add-ExoChange $look 'Remove-CalendarEvents' ([ordered]@{
             Identity                = $mailbox.guid
@@ -388,6 +420,8 @@ function Get-ExoLookMeetings {
             Confirm                 = [switch]$false
         })
     $list = $labels -join ', '
+    # Cancelled meetings cannot be restored: the after image says so.
+    $look.after = [ordered]@{ mailbox = $mailbox.guid; cancelledMeetings = $meetings; restorable = $false }
     $look.planned = "Would cancel $(Format-ExoCount $meetings.Count 'meeting') $($mailbox.label) organizes in the next $days days (attendees get a cancellation; this cannot be undone): $list."
     $look.done = "Cancelled $(Format-ExoCount $meetings.Count 'meeting') $($mailbox.label) organized in the next $days days: $list."
     return $look
@@ -409,13 +443,14 @@ function Get-ExoLookHold {
     $duration = [string](Get-ExoProp $mailbox.raw 'LitigationHoldDuration')
     $currentDays = Get-ExoHoldDays $duration
     $wanted = if ($null -eq $days) { 'an unlimited' } else { "a $days-day" }
-    $look = New-ExoLook -Detail "$($mailbox.label) is already on litigation hold ($(if ($null -eq $currentDays) { 'unlimited' } else { "$currentDays days" }))." -Before ([ordered]@{ litigationHoldEnabled = $enabled; litigationHoldDuration = $duration })
+    $look = New-ExoLook -Detail "$($mailbox.label) is already on litigation hold ($(if ($null -eq $currentDays) { 'unlimited' } else { "$currentDays days" }))." -Before ([ordered]@{ mailbox = $mailbox.guid; litigationHoldEnabled = $enabled; litigationHoldDuration = $duration })
     # An existing hold that already lasts as long (or longer) is never shortened.
     if ($enabled -and ($null -eq $currentDays -or ($null -ne $days -and $currentDays -ge $days))) { return $look }
     $parameters = [ordered]@{ Identity = $mailbox.guid; LitigationHoldEnabled = $true }
     $parameters.LitigationHoldDuration = if ($null -eq $days) { 'Unlimited' } else { $days }
     $parameters.Confirm = [switch]$false
     Add-ExoChange $look 'Set-Mailbox' $parameters
+    $look.after = [ordered]@{ mailbox = $mailbox.guid; litigationHoldEnabled = $true; litigationHoldDuration = [string]$parameters.LitigationHoldDuration }
     $verb = if ($enabled) { 'extend the litigation hold of' } else { 'put' }
     $tail = if ($enabled) { " to $wanted hold" } else { " on $wanted litigation hold" }
     $look.planned = "Would $verb $($mailbox.label)$tail."

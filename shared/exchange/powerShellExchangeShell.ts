@@ -26,8 +26,15 @@ import { PowerShell, type PowerShellOptions } from 'node-powershell';
 import { ExchangeError } from '../errors';
 import { EXCHANGE_MODULE_INSTALL } from '../exchangeModule';
 import type {
+  ActionApplied,
+  ActionLook,
+  ActionName,
   ActionResult,
   ActionStatus,
+  ExchangeApply,
+  ExchangeLook,
+  JsonValue,
+  PlannedChange,
   ExchangeConnection,
   ExchangeResolution,
   ExchangeRunResult,
@@ -148,6 +155,18 @@ export class PowerShellExchangeShell implements ExchangeShell {
     return this.#exclusive(() => this.#resolveRun(plan, connection));
   }
 
+  look(plan: RunPlan, connection: () => Promise<ExchangeConnection>, dryRun: boolean): Promise<ExchangeLook> {
+    return this.#exclusive(() => this.#look(plan, connection, dryRun));
+  }
+
+  apply(
+    plan: RunPlan,
+    lookId: string,
+    connection: () => Promise<ExchangeConnection>,
+  ): Promise<ExchangeApply> {
+    return this.#exclusive(() => this.#apply(plan, lookId, connection));
+  }
+
   probe(): Promise<ShellProbe> {
     return this.#exclusive(() => this.#probe());
   }
@@ -182,6 +201,37 @@ export class PowerShellExchangeShell implements ExchangeShell {
     };
   }
 
+  async #look(
+    plan: RunPlan,
+    connection: () => Promise<ExchangeConnection>,
+    dryRun: boolean,
+  ): Promise<ExchangeLook> {
+    const answer = await this.#call(plan, connection, 'Get-ExoRunLook', planPayload(plan, dryRun), true);
+    if (!answer.ok) return failedRun(plan, answer.reason);
+    return lookOf(plan, answer.value);
+  }
+
+  async #apply(
+    plan: RunPlan,
+    lookId: string,
+    connection: () => Promise<ExchangeConnection>,
+  ): Promise<ExchangeApply> {
+    const answer = await this.#call(
+      plan,
+      connection,
+      'Invoke-ExoRunApply',
+      { runId: plan.runId, lookId },
+      false,
+    );
+    if (!answer.ok) {
+      // Refused before any change (the look is gone, not connected) versus no answer at all.
+      return answer.refused
+        ? { actions: [], cmdletCalls: 0, notApplied: answer.reason }
+        : { actions: [], cmdletCalls: 0, unknown: answer.reason };
+    }
+    return appliedOf(answer.value);
+  }
+
   async #resolveRun(
     plan: RunPlan,
     connection: () => Promise<ExchangeConnection>,
@@ -202,10 +252,12 @@ export class PowerShellExchangeShell implements ExchangeShell {
   async #call(
     plan: RunPlan,
     connection: () => Promise<ExchangeConnection>,
-    command: 'Invoke-ExoRunPlan' | 'Resolve-ExoRun',
+    command: 'Invoke-ExoRunPlan' | 'Resolve-ExoRun' | 'Get-ExoRunLook' | 'Invoke-ExoRunApply',
     payload: Record<string, unknown>,
     readOnly: boolean,
-  ): Promise<{ ok: true; value: Record<string, unknown> } | { ok: false; reason: string }> {
+  ): Promise<
+    { ok: true; value: Record<string, unknown> } | { ok: false; reason: string; refused?: boolean }
+  > {
     const session = await this.#ensureSession();
     if (!session.connected) await this.#connect(session, await connection());
 
@@ -254,7 +306,7 @@ export class PowerShellExchangeShell implements ExchangeShell {
     if (result.ok !== true) {
       const { code, message } = errorOf(result);
       if (code === 'NotConnected') session.connected = false;
-      return { ok: false, reason: `ExoActions refused the run (${code}): ${message}` };
+      return { ok: false, reason: `ExoActions refused the run (${code}): ${message}`, refused: true };
     }
     return { ok: true, value: result };
   }
@@ -617,9 +669,77 @@ function actionResults(plan: RunPlan, reported: unknown): ActionResult[] {
     if (cmdlets.length > 0) result.cmdlets = cmdlets;
     const warnings = strings(entry.warnings);
     if (warnings.length > 0) result.warnings = warnings;
-    if (isRecord(entry.before)) result.before = entry.before;
     return result;
   });
+}
+
+/** The look's answer: per action status, detail, cmdlets, before-image and planned changes. */
+function lookOf(plan: RunPlan, value: Record<string, unknown>): ExchangeLook {
+  const entries = Array.isArray(value.actions) ? value.actions.filter(isRecord) : [];
+  const actions: ActionLook[] = actionResults(plan, value.actions).map((result) => {
+    const entry = entries.find((candidate) => candidate.name === result.name);
+    const look: ActionLook = { ...result };
+    if (entry && entry.before !== undefined && entry.before !== null) look.before = plainJson(entry.before);
+    const changes = (Array.isArray(entry?.changes) ? entry.changes : [])
+      .filter(isRecord)
+      .map((change): PlannedChange => ({
+        cmdlet: typeof change.cmdlet === 'string' ? change.cmdlet : '',
+        parameters: isRecord(change.parameters)
+          ? (plainJson(change.parameters) as Record<string, JsonValue>)
+          : {},
+        line: typeof change.line === 'string' ? change.line : '',
+      }));
+    if (changes.length > 0) look.changes = changes;
+    return look;
+  });
+  const subjects = subjectsOf(value.subjects);
+  const refusal =
+    typeof value.refusal === 'string' && value.refusal !== '' ? redact(value.refusal, 1000) : '';
+  return {
+    actions,
+    cmdletCalls: typeof value.cmdletCalls === 'number' ? value.cmdletCalls : 0,
+    ...(subjects ? { subjects } : {}),
+    ...(refusal ? { refusal, refusalFinal: value.refusalFinal === true } : {}),
+    ...(typeof value.lookId === 'string' && /^[0-9a-f-]{36}$/i.test(value.lookId)
+      ? { lookId: value.lookId }
+      : {}),
+  };
+}
+
+function appliedOf(value: Record<string, unknown>): ExchangeApply {
+  const entries = Array.isArray(value.actions) ? value.actions.filter(isRecord) : [];
+  const actions = entries.map((entry): ActionApplied => {
+    const known = typeof entry.status === 'string' && STATUSES.has(entry.status);
+    const applied: ActionApplied = {
+      name: String(entry.name) as ActionName,
+      status: known ? (entry.status as ActionStatus) : 'failed',
+    };
+    const detail = known ? entry.detail : 'PowerShell returned an unknown status for this action.';
+    if (typeof detail === 'string' && detail.length > 0) applied.detail = detail;
+    const cmdlets = strings(entry.cmdlets);
+    if (cmdlets.length > 0) applied.cmdlets = cmdlets;
+    const warnings = strings(entry.warnings);
+    if (warnings.length > 0) applied.warnings = warnings;
+    if (entry.after !== undefined && entry.after !== null) applied.after = plainJson(entry.after);
+    return applied;
+  });
+  return { actions, cmdletCalls: typeof value.cmdletCalls === 'number' ? value.cmdletCalls : 0 };
+}
+
+/** A bounded, JSON-plain copy of what PowerShell sent (strings redacted like every other answer). */
+function plainJson(value: unknown, depth = 0): JsonValue {
+  if (depth > 12) return '[too deep]';
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'string') return redact(value, 1000);
+  if (typeof value === 'number' || typeof value === 'boolean') return value;
+  if (Array.isArray(value)) return value.slice(0, 5000).map((item) => plainJson(item, depth + 1));
+  if (isRecord(value)) {
+    const out: Record<string, JsonValue> = {};
+    for (const [key, item] of Object.entries(value).slice(0, 200))
+      out[key.slice(0, 100)] = plainJson(item, depth + 1);
+    return out;
+  }
+  return null;
 }
 
 /** Every action that was to run is failed with the reason; policy skips stay skipped. */

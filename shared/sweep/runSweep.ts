@@ -30,6 +30,7 @@ import type {
 import type { Profile } from '../profiles';
 import { planRun } from './plan';
 import { summarize, type RunReport, type SweepReport } from './report';
+import { lookResult, mergeApplied } from './twoPhase';
 
 export interface SweepDependencies {
   workflowApi: WorkflowApi;
@@ -332,12 +333,19 @@ export async function runSweep(
         subjects = pin.record.manager
           ? { leaver: pin.record.leaver, manager: pin.record.manager }
           : { leaver: pin.record.leaver };
-      const result = await deps.exchange.runPlan(plan, connection, request.dryRun);
+      // Phase 1 (look): what each action would change, and its before-image. A dry run ends here.
+      const look = await deps.exchange.look(plan, connection, request.dryRun);
       exchangeUsed = true;
-      exchangeCmdletCalls += result.cmdletCalls;
-      actions = result.actions;
-      if (result.subjects) subjects = result.subjects;
-      if (result.refusal !== undefined) return failed(result.refusal, actions);
+      exchangeCmdletCalls += look.cmdletCalls;
+      actions = look.actions.map(lookResult);
+      if (look.subjects) subjects = look.subjects;
+      if (look.refusal !== undefined) return failed(look.refusal, actions);
+      if (!request.dryRun && look.lookId !== undefined) {
+        // Phase 2 (apply): the changes the look planned, in the same PowerShell session.
+        const applied = await deps.exchange.apply(plan, look.lookId, connection);
+        exchangeCmdletCalls += applied.cmdletCalls;
+        actions = mergeApplied(look.actions, applied);
+      }
     }
 
     // A dry run tells the truth: a plan Exchange says would fail is a failed run (counted, exit 1).

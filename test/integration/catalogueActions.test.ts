@@ -6,7 +6,14 @@
  */
 import type { PowerShellExchangeShell } from '../../shared/exchange/powerShellExchangeShell';
 import { CATALOGUE_ACTIONS, defaultProfile, type Profile } from '../../shared/profiles';
-import type { ActionName, ActionResult, ExchangeConnection, RunPlan, WorkflowRun } from '../../shared/ports';
+import type {
+  ActionName,
+  ActionResult,
+  ExchangeConnection,
+  ExchangeLook,
+  RunPlan,
+  WorkflowRun,
+} from '../../shared/ports';
 import { planRun } from '../../shared/sweep/plan';
 import { createTestCertificate } from '../support/certificates';
 import { newShell } from '../support/exchangeShellTesting';
@@ -98,7 +105,7 @@ function planFor(run: WorkflowRun, chosen: Profile = profile(), protectedRecipie
   return planned.plan;
 }
 
-const byName = (actions: ActionResult[]) => new Map(actions.map((a) => [a.name, a]));
+const byName = <T extends ActionResult>(actions: T[]) => new Map(actions.map((a) => [a.name, a]));
 
 let tenant: ExchangeStubTenant;
 let shell: PowerShellExchangeShell;
@@ -130,11 +137,11 @@ afterAll(async () => {
   tenant.dispose();
 });
 
-describe('a dry run', () => {
-  let result: Awaited<ReturnType<PowerShellExchangeShell['runPlan']>>;
+describe('a dry run (the look phase)', () => {
+  let result: ExchangeLook;
   beforeAll(async () => {
     tenant.clearCalls();
-    result = await shell.runPlan(planFor(person('adele@contoso.com', 'boss@contoso.com')), connection, true);
+    result = await shell.look(planFor(person('adele@contoso.com', 'boss@contoso.com')), connection, true);
   }, 90_000);
 
   it('plans every action with the exact change cmdlets, and calls none of them', () => {
@@ -197,8 +204,12 @@ describe('a dry run', () => {
 
   it('records what each action is about to change (the before image)', () => {
     const actions = byName(result.actions);
-    expect(actions.get('hideFromAddressLists')?.before).toEqual({ hiddenFromAddressListsEnabled: false });
+    expect(actions.get('hideFromAddressLists')?.before).toEqual({
+      mailbox: tenant.mailbox('adele@contoso.com').guid,
+      hiddenFromAddressListsEnabled: false,
+    });
     expect(actions.get('disableProtocols')?.before).toEqual({
+      mailbox: tenant.mailbox('adele@contoso.com').guid,
       OWAEnabled: true,
       ActiveSyncEnabled: true,
       PopEnabled: true,
@@ -206,10 +217,13 @@ describe('a dry run', () => {
     });
     expect(actions.get('setAutoReply')?.before).toMatchObject({ autoReplyState: 'Disabled' });
     expect(actions.get('litigationHold')?.before).toEqual({
+      mailbox: tenant.mailbox('adele@contoso.com').guid,
       litigationHoldEnabled: false,
       litigationHoldDuration: 'Unlimited',
     });
-    expect((actions.get('removeMobileDevices')?.before?.mobileDevices as unknown[]).length).toBe(2);
+    expect(actions.get('removeMobileDevices')?.before).toMatchObject({
+      mobileDevices: [{ friendlyName: 'iPhone 15' }, { friendlyName: 'Pixel 9' }],
+    });
   });
 
   it('warns before convertToShared that the shared mailbox still needs a Plan 2 licence', () => {

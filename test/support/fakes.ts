@@ -3,6 +3,10 @@
  * so tests assert on effects (runs signalled, plans run), not on internal calls.
  */
 import type {
+  ActionApplied,
+  ActionLook,
+  ExchangeApply,
+  ExchangeLook,
   ActionResult,
   CertificateSource,
   ExchangeCertificate,
@@ -142,6 +146,59 @@ export class FakeExchangeShell implements ExchangeShell {
       return whatIf && result.status === 'done' ? { ...result, status: 'planned' } : result;
     });
     return { actions, cmdletCalls: actions.length, subjects: resolved };
+  }
+
+  /** Looks waiting for their apply, by look id. */
+  private readonly looks = new Map<string, { plan: RunPlan; results: ActionResult[] }>();
+  private lookCount = 0;
+  /** Throw this from apply (the session died while changing). */
+  applyFailure?: Error;
+
+  /** Phase 1: recorded in `plans` like a run (whatIf = dry run); `done` actions are `planned` here. */
+  async look(
+    plan: RunPlan,
+    connection: () => Promise<ExchangeConnection>,
+    dryRun: boolean,
+  ): Promise<ExchangeLook> {
+    const result = await this.runPlan(plan, connection, true);
+    const entry = this.plans[this.plans.length - 1];
+    if (entry) entry.whatIf = dryRun;
+    const results = plan.actions.map((action) => this.behaviour(plan, action));
+    const actions = result.actions.map((action): ActionLook =>
+      action.status === 'planned'
+        ? {
+            ...action,
+            before: { fake: action.name },
+            changes: [{ cmdlet: 'Set-Fake', parameters: {}, line: 'Set-Fake' }],
+          }
+        : action,
+    );
+    const planned = actions.some((action) => action.status === 'planned');
+    let lookId: string | undefined;
+    if (!dryRun && planned && result.refusal === undefined) {
+      this.lookCount += 1;
+      lookId = `00000000-0000-0000-0000-${String(this.lookCount).padStart(12, '0')}`;
+      this.looks.set(lookId, { plan, results });
+    }
+    return {
+      actions,
+      cmdletCalls: result.cmdletCalls,
+      ...(result.subjects ? { subjects: result.subjects } : {}),
+      ...(result.refusal !== undefined ? { refusal: result.refusal } : {}),
+      ...(lookId ? { lookId } : {}),
+    };
+  }
+
+  /** Phase 2: what `behaviour` said for each action the look planned. */
+  async apply(_plan: RunPlan, lookId: string): Promise<ExchangeApply> {
+    if (this.applyFailure) throw this.applyFailure;
+    const look = this.looks.get(lookId);
+    if (!look) return { actions: [], cmdletCalls: 0, notApplied: 'no such look' };
+    this.looks.delete(lookId);
+    const actions = look.results
+      .filter((result) => result.status === 'done')
+      .map((result): ActionApplied => ({ ...result, after: { fake: result.name } }));
+    return { actions, cmdletCalls: actions.length };
   }
 
   async resolveRun(
