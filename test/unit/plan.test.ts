@@ -1,6 +1,6 @@
 import { addressProblem, planRun } from '../../shared/sweep/plan';
 import type { WorkflowRun } from '../../shared/ports';
-import { ALL_ACTIONS } from '../../shared/config';
+import { BASIC_ACTIONS as ALL_ACTIONS } from '../../shared/config';
 
 function run(person: WorkflowRun['person']): WorkflowRun {
   return {
