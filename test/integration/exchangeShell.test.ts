@@ -46,6 +46,17 @@ const OUR_CMDLETS = [
   'Get-RecipientPermission',
   'Add-RecipientPermission',
   'Remove-DistributionGroupMember',
+  // The offboarding catalogue.
+  'Get-MailboxStatistics',
+  'Get-MailboxAutoReplyConfiguration',
+  'Set-MailboxAutoReplyConfiguration',
+  'Get-CASMailbox',
+  'Set-CASMailbox',
+  'Get-MobileDevice',
+  'Remove-MobileDevice',
+  'Get-InboxRule',
+  'Disable-InboxRule',
+  'Remove-CalendarEvents',
 ];
 
 interface LogEntry {
@@ -321,6 +332,8 @@ describe('one connected PowerShell session serving many runs', () => {
     expect(result.actions[0]?.cmdlets).toEqual([
       "Get-Mailbox -Identity 'gina@contoso.com'",
       "Get-Recipient -Identity 'boss@contoso.com'",
+      // The licence check before the conversion (a shared mailbox over 50 GB still needs Plan 2).
+      `Get-MailboxStatistics -Identity '${gina.guid}'`,
       `Set-Mailbox -Identity '${gina.guid}' -Type Shared -Confirm:$false`,
     ]);
     expect(result.actions[1]?.cmdlets).toContain(
@@ -714,6 +727,7 @@ describe('connecting', () => {
     expect(tenant.calls().map((call) => call.cmdlet)).toEqual([
       'Connect-ExchangeOnline',
       'Get-Mailbox',
+      'Get-MailboxStatistics',
       'Set-Mailbox',
       'Disconnect-ExchangeOnline',
     ]);
