@@ -376,7 +376,13 @@ function loadProfiles(
   problems: string[],
 ): Record<string, Profile> | undefined {
   const path = env.EXO_PROFILES_PATH?.trim();
-  const workflowNames = parsed?.WORKFLOW_NAMES ?? [];
+  // Even when other settings are wrong, the file is checked against the workflows named.
+  const workflowNames =
+    parsed?.WORKFLOW_NAMES ??
+    (env.WORKFLOW_NAMES?.trim() || DEFAULTS.WORKFLOW_NAMES)
+      .split(',')
+      .map((name) => name.trim())
+      .filter((name) => name !== '');
   const autoMapping = parsed?.EXO_AUTOMAPPING ?? true;
   if (!path) {
     if (!parsed) return undefined;

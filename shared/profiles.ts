@@ -186,31 +186,27 @@ const ACTION_SCHEMAS: Record<ActionName, z.ZodType> = {
 
 const VARIABLE_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 
+const profileSchema = z.strictObject({
+  description: z.string().optional(),
+  actions: z.array(z.unknown()).min(1, 'must list at least one action'),
+  variables: z
+    .strictObject(
+      Object.fromEntries(
+        Object.keys(RUN_VARIABLES).map((role) => [
+          role,
+          z
+            .string()
+            .regex(VARIABLE_NAME, 'must be a SaaS Manager variable name (letters, digits, _ . -, at most 64)')
+            .optional(),
+        ]),
+      ) as Record<RunVariableRole, z.ZodOptional<z.ZodString>>,
+    )
+    .optional(),
+});
+
 const fileSchema = z.strictObject({
   $schema: z.string().optional(),
-  profiles: z.record(
-    z.string().min(1, 'a workflow name must not be empty'),
-    z.strictObject({
-      description: z.string().optional(),
-      actions: z.array(z.unknown()).min(1, 'must list at least one action'),
-      variables: z
-        .strictObject(
-          Object.fromEntries(
-            Object.keys(RUN_VARIABLES).map((role) => [
-              role,
-              z
-                .string()
-                .regex(
-                  VARIABLE_NAME,
-                  'must be a SaaS Manager variable name (letters, digits, _ . -, at most 64)',
-                )
-                .optional(),
-            ]),
-          ) as Record<RunVariableRole, z.ZodOptional<z.ZodString>>,
-        )
-        .optional(),
-    }),
-  ),
+  profiles: z.record(z.string().min(1, 'a workflow name must not be empty'), z.unknown()),
 });
 
 export type ProfilesResult =
@@ -228,13 +224,25 @@ export function parseProfiles(
   const problem = (path: readonly PropertyKey[], message: string) =>
     problems.push(`${jsonPath(path)}: ${message}`);
   const parsed = fileSchema.safeParse(json, { reportInput: true });
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) problem(issue.path, describe(issue));
-    return { ok: false, problems };
-  }
+  if (!parsed.success) for (const issue of parsed.error.issues) problem(issue.path, describe(issue));
+  // The profiles are still checked when the top level is wrong (an unknown key): one message lists all.
+  const entries = parsed.success
+    ? parsed.data.profiles
+    : isRecord(json) && isRecord(json.profiles)
+      ? json.profiles
+      : undefined;
+  if (!entries) return { ok: false, problems };
   const profiles: Record<string, Profile> = {};
-  for (const [workflow, raw] of Object.entries(parsed.data.profiles)) {
+  for (const [workflow, value] of Object.entries(entries)) {
     const at = ['profiles', workflow];
+    const shape = profileSchema.safeParse(value, { reportInput: true });
+    if (!shape.success)
+      for (const issue of shape.error.issues) problem([...at, ...issue.path], describe(issue));
+    // Every action is still checked when another part of the profile is wrong: one message lists all.
+    const raw = {
+      actions: isRecord(value) && Array.isArray(value.actions) ? (value.actions as unknown[]) : [],
+      variables: isRecord(value) && isRecord(value.variables) ? value.variables : undefined,
+    };
     const options = defaultProfileOptions(settings.autoMapping);
     const actions: ActionName[] = [];
     raw.actions.forEach((entry, index) => {
@@ -265,7 +273,8 @@ export function parseProfiles(
     });
     const variables: Partial<Record<RunVariableRole, string>> = {};
     for (const [role, variable] of Object.entries(raw.variables ?? {})) {
-      if (typeof variable !== 'string') continue;
+      // Wrong names and unknown roles were reported by the schema above.
+      if (typeof variable !== 'string' || !VARIABLE_NAME.test(variable) || !(role in RUN_VARIABLES)) continue;
       const needs: readonly ActionName[] = RUN_VARIABLES[role as RunVariableRole];
       if (
         !needs.some((action) =>
@@ -335,6 +344,8 @@ function describe(issue: z.core.$ZodIssue): string {
     return `must be one of ${(issue.values as unknown[]).map(String).join(', ')}`;
   }
   if (issue.code === 'invalid_type') {
+    // Our own messages (e.g. "must be a whole number of days") say it better than the type name.
+    if (!issue.message.startsWith('Invalid input')) return issue.message;
     return issue.input === undefined
       ? 'is required'
       : `must be ${issue.expected === 'array' ? 'a list' : `a ${issue.expected}`}`;
