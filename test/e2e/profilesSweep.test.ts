@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { EndToEndWorld, parseReport, ROOT, runCli } from '../support/cliHarness';
 
-const EXAMPLE = path.join(ROOT, 'exo-profiles.example.json');
+const EXAMPLE = path.join(ROOT, 'profiles', 'exo-profiles.example.json');
 const inDays = (days: number) => new Date(Date.now() + days * 24 * 3600 * 1000).toISOString();
 
 const device = (n: number) => ({

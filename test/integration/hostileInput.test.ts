@@ -41,6 +41,8 @@ const PLANNED_CMDLETS = new Set([
   'Add-MailboxPermission',
   'Add-RecipientPermission',
   'Remove-DistributionGroupMember',
+  // The licence check before convertToShared (read-only).
+  'Get-MailboxStatistics',
 ]);
 const HOSTILE_GROUP = "Sales'); Set-Mailbox victim@contoso.com -Type Shared; ('$(whoami)\u001b[31m";
 

@@ -11,7 +11,7 @@ const BASE_ENV = {
   EXO_APP_ID: '6a1f3c2e-8d4b-4b7a-9c11-2f5e0d7a9b31',
   EXO_CERTIFICATE_PATH: '/tmp/app.pfx',
 };
-const EXAMPLE = path.join(__dirname, '..', '..', 'exo-profiles.example.json');
+const EXAMPLE = path.join(__dirname, '..', '..', 'profiles', 'exo-profiles.example.json');
 
 function configError(run: () => unknown): ConfigError {
   try {
