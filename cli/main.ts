@@ -6,13 +6,16 @@
  *   exo-workflow-sync rerun <runId> [--dry-run] [--json]
  *   exo-workflow-sync check [--json]
  *   exo-workflow-sync sandbox [--json]
+ *   exo-workflow-sync history <runId> [--json]
+ *   exo-workflow-sync history --since 7d [--json]
  *
  * Exit codes: 0 nothing failed, 1 some run failed, 2 configuration or setup error (nothing processed).
  * stdout carries the report (with --json exactly one JSON document); progress and logs go to stderr.
  */
-import { check, sweep } from '../shared/composition';
+import { check, recentRuns, runHistory, sweep } from '../shared/composition';
 import { renderChecks } from '../shared/check/runChecks';
-import { loadConfig } from '../shared/config';
+import { loadConfig, loadHistoryConfig } from '../shared/config';
+import { parseSince, renderHistory, renderRunList } from '../shared/journal/historyView';
 import { ConfigError, ensureAppError } from '../shared/errors';
 import { streamLogger } from '../shared/logging';
 import { exitCodeFor, renderReport, wrap } from '../shared/sweep/report';
@@ -25,14 +28,18 @@ Commands:
   rerun <runId>      process one run now
   check              verify settings, SaaS Manager, certificate and PowerShell; change nothing
   sandbox            run a real sweep against a built-in simulated tenant (no Azure needed)
+  history <runId>    the run's journal: every attempt, each action's before-image and result
+  history --since 7d runs with journal activity in the last 7 days (d, h or m), last outcome
 
 Options:
   --dry-run          plan only: ask Exchange what would change, change nothing, signal nothing
   --json             print one JSON report on stdout
+  --since <age>      with history: list runs active within this age (e.g. 7d, 12h)
   --verbose          more detail on stderr
   --help             this text
 
-Exit codes: 0 success or nothing to do, 1 some run failed, 2 configuration or setup error.
+Exit codes: 0 success or nothing to do, 1 some run failed, 2 configuration or setup error
+(history: 0, or 2 for a run the journal does not know).
 Settings come from environment variables; see the README.`;
 
 export interface CliIo {
@@ -48,6 +55,7 @@ interface ParsedArgs {
   dryRun: boolean;
   verbose: boolean;
   help: boolean;
+  since?: string;
   unknown: string[];
 }
 
@@ -60,8 +68,16 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     help: false,
     unknown: [],
   };
-  for (const arg of argv) {
-    if (arg === '--json') parsed.json = true;
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index] as string;
+    if (arg === '--since') {
+      const value = argv[index + 1];
+      if (value === undefined || value.startsWith('-'))
+        parsed.unknown.push('--since (needs an age such as 7d)');
+      else parsed.since = value;
+      index += 1;
+    } else if (arg.startsWith('--since=')) parsed.since = arg.slice('--since='.length);
+    else if (arg === '--json') parsed.json = true;
     else if (arg === '--dry-run') parsed.dryRun = true;
     else if (arg === '--verbose') parsed.verbose = true;
     else if (arg === '--help' || arg === '-h') parsed.help = true;
@@ -151,6 +167,53 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
           args.json ? `${JSON.stringify({ checks: results })}\n` : `${renderChecks(results)}\n`,
         );
         return results.every((r) => r.ok) ? 0 : 2;
+      }
+      case 'history': {
+        const config = loadHistoryConfig(io.env);
+        const runId = args.positional[0];
+        if (args.since !== undefined || runId === undefined) {
+          const ms = args.since === undefined ? undefined : parseSince(args.since);
+          if (ms === undefined || runId !== undefined) {
+            const message = 'history needs a run id, or --since with an age such as 7d, 12h or 30m';
+            return fail(
+              errorDocument('UsageError', message, 'run exo-workflow-sync --help'),
+              `error: ${message}\n`,
+            );
+          }
+          const since = new Date(Date.now() - ms);
+          const runs = await recentRuns(config, since, io.env);
+          io.stdout.write(
+            args.json
+              ? `${JSON.stringify({ since: since.toISOString(), runs })}\n`
+              : `${renderRunList(runs, since)}\n`,
+          );
+          return 0;
+        }
+        if (!/^[A-Za-z0-9_-]{1,64}$/.test(runId)) {
+          const message = 'history needs a SaaS Manager run id';
+          return fail(
+            errorDocument(
+              'UsageError',
+              message,
+              'take the id from the run in SaaS Manager or from the report',
+            ),
+            `error: ${message}\n`,
+          );
+        }
+        const history = await runHistory(config, runId.toLowerCase(), io.env);
+        if (!history) {
+          const message = `the journal knows no run ${runId}`;
+          return fail(
+            errorDocument(
+              'RunNotFound',
+              message,
+              'check the id, the storage (AzureWebJobsStorage or EXO_RUN_RECORDS_DIR) and EXO_JOURNAL_DAYS',
+            ),
+            `error: ${message}\n`,
+          );
+        }
+        io.stdout.write(args.json ? `${JSON.stringify(history)}\n` : `${renderHistory(history)}\n`);
+        return 0;
       }
       case 'sandbox': {
         // Loaded on demand: the sandbox brings the simulators, which production runs never need.

@@ -12,7 +12,9 @@ export function logReport(logger: Logger, report: SweepReport): void {
   for (const run of report.runs) {
     const actions = run.actions.map((a) => `${a.name}=${a.status}`).join(' ');
     const line = `run ${run.runId} (${run.workflowName}) ${run.outcome}${run.signalled ? ', signalled' : ''}${actions ? `: ${actions}` : ''}${run.error ? ` error: ${run.error}` : ''}${run.detail ? ` (${run.detail})` : ''}`;
-    if (run.outcome === 'failed') logger.warn(line, { runId: run.runId, outcome: run.outcome });
+    // A run given up is an error an alert rule can catch (docs/deploy.md has the query).
+    if (run.gaveUp === true) logger.error(line, { runId: run.runId, outcome: run.outcome, gaveUp: true });
+    else if (run.outcome === 'failed') logger.warn(line, { runId: run.runId, outcome: run.outcome });
     else logger.info(line, { runId: run.runId, outcome: run.outcome });
   }
   const s = report.summary;

@@ -1,5 +1,5 @@
 import { app, type InvocationContext, type Timer } from '@azure/functions';
-import { sweep } from '../shared/composition';
+import { pruneJournal, sweep } from '../shared/composition';
 import { loadConfig } from '../shared/config';
 import { ensureAppError } from '../shared/errors';
 import { invocationLogger } from '../shared/logging';
@@ -22,6 +22,20 @@ export async function sweepTimer(timer: Timer, context: InvocationContext): Prom
     );
     if (timer.isPastDue) logger.warn('this scheduled sweep started late (the timer was past due)');
     logReport(logger, report);
+    // Retention (EXO_JOURNAL_DAYS): a failure here is logged, never the sweep's failure.
+    try {
+      const pruned = await pruneJournal({
+        ...(config.storageConnection ? { storageConnection: config.storageConnection } : {}),
+        ...(config.runRecordsDir ? { runRecordsDir: config.runRecordsDir } : {}),
+        retentionDays: config.journal.retentionDays,
+      });
+      if (pruned > 0)
+        logger.info(
+          `journal retention: removed ${pruned} run(s) older than ${config.journal.retentionDays} days`,
+        );
+    } catch (thrown) {
+      logger.warn(`journal retention failed: ${ensureAppError(thrown).describe()}`);
+    }
   } catch (thrown) {
     const error = ensureAppError(thrown);
     logger.error(`sweep failed before processing runs: ${error.describe()}`, { code: error.code });

@@ -94,6 +94,15 @@ param EXO_PROTECTED_RECIPIENTS string = ''
 @description('Profile file (JSON) mapping each workflow to its actions, options and run variables, e.g. /home/site/wwwroot/exo-profiles.json. Empty: EXO_ACTIONS for every workflow.')
 param EXO_PROFILES_PATH string = ''
 
+@description('Failed attempts after which a run is given up (not retried silently any more).')
+param EXO_MAX_ATTEMPTS string = '5'
+
+@description('Action to POST when a run is given up (e.g. Failed). Empty: the run stays waiting and is reported failed.')
+param WORKFLOW_FAILURE_ACTION_NAME string = ''
+
+@description('Days the run journal keeps a run after its last activity (pruned by the timer).')
+param EXO_JOURNAL_DAYS string = '400'
+
 @description('Name of the certificate in Key Vault.')
 param EXO_CERTIFICATE_NAME string = 'exo-app-only'
 
@@ -260,6 +269,11 @@ var appSettings = {
   DRY_RUN: DRY_RUN
   SWEEP_SCHEDULE: SWEEP_SCHEDULE
   HTTP_SWEEP_BUDGET_SECONDS: HTTP_SWEEP_BUDGET_SECONDS
+
+  // Run journal and bounded attempts
+  EXO_MAX_ATTEMPTS: EXO_MAX_ATTEMPTS
+  WORKFLOW_FAILURE_ACTION_NAME: WORKFLOW_FAILURE_ACTION_NAME
+  EXO_JOURNAL_DAYS: EXO_JOURNAL_DAYS
 }
 
 module function 'app/function.bicep' = {

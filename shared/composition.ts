@@ -7,18 +7,30 @@
  * certificate is cached and leases are shared); the SaaS Manager client and the PowerShell session
  * are new for every sweep (one token, one pwsh process per sweep).
  */
+import { hostname } from 'node:os';
 import { BlobLeaseClaims } from './claims/blobLeaseClaims';
 import { LockFileClaims } from './claims/lockFileClaims';
 import { runChecks, type CheckResult } from './check/runChecks';
 import { FileCertificateSource } from './certificates/fileCertificateSource';
-import type { Config } from './config';
+import type { Config, HistoryConfig } from './config';
+import { FileJournalRows } from './journal/fileJournalRows';
+import { RowRunJournal } from './journal/runJournal';
 import { findPowerShell } from './exchange/findPowerShell';
 import { PowerShellExchangeShell } from './exchange/powerShellExchangeShell';
 import { createAzureCredential } from './keyVault/credential';
 import { KeyVaultCertificateSource } from './keyVault/keyVaultCertificateSource';
-import type { CertificateSource, Clock, Logger, RunClaims, RunRecords } from './ports';
-import { FileRunRecords } from './runRecords/fileRunRecords';
-import { TableRunRecords } from './runRecords/tableRunRecords';
+import type {
+  CertificateSource,
+  Clock,
+  Logger,
+  RunClaims,
+  RunHistory,
+  RunJournal,
+  RunJournalState,
+  RunRecords,
+} from './ports';
+import { defaultRunRecordsDirectory, FileRunRecords } from './runRecords/fileRunRecords';
+import { TableJournalRows, TableRunRecords } from './runRecords/tableRunRecords';
 import { SaasManagerClient } from './saasManager/saasManagerClient';
 import type { SweepReport } from './sweep/report';
 import { runSweep, type SweepRequest, type SweepSettings } from './sweep/runSweep';
@@ -38,6 +50,7 @@ const systemClock: Clock = { now: () => new Date() };
 const certificateSources = new Map<string, CertificateSource>();
 const claimStores = new Map<string, RunClaims>();
 const recordStores = new Map<string, RunRecords>();
+const journals = new Map<string, RunJournal>();
 
 export function sweepSettings(config: Config): SweepSettings {
   const exchange: SweepSettings['exchange'] =
@@ -63,6 +76,8 @@ export function sweepSettings(config: Config): SweepSettings {
     acceptSharedLeavers: config.exchange.acceptSharedLeavers,
     protectedRecipients: config.exchange.protectedRecipients,
     profiles: config.profiles,
+    maxAttempts: config.journal.maxAttempts,
+    ...(config.journal.failureActionName ? { failureActionName: config.journal.failureActionName } : {}),
     exchange,
   };
 }
@@ -119,7 +134,10 @@ function runClaims(config: Config, env: NodeJS.ProcessEnv, logger: Logger): RunC
   return claims;
 }
 
-function runRecords(config: Config, env: NodeJS.ProcessEnv): RunRecords {
+/** Where run records and the journal live: AzureWebJobsStorage's table, or a local folder. */
+type StorageSettings = Pick<Config, 'storageConnection' | 'runRecordsDir'>;
+
+function runRecords(config: StorageSettings, env: NodeJS.ProcessEnv): RunRecords {
   // Identity-based AzureWebJobsStorage (what infra/ deploys) names the table endpoint; an older
   // deployment with only the blob endpoint gets the same account's table endpoint.
   const blobServiceUri = env.AzureWebJobsStorage__blobServiceUri;
@@ -145,6 +163,41 @@ function runRecords(config: Config, env: NodeJS.ProcessEnv): RunRecords {
     recordStores.set(key, records);
   }
   return records;
+}
+
+/** The run journal next to the run records (same table and partition, or the same folder per run). */
+function runJournal(config: StorageSettings, env: NodeJS.ProcessEnv): RunJournal {
+  const blobServiceUri = env.AzureWebJobsStorage__blobServiceUri;
+  const tableServiceUri =
+    env.AzureWebJobsStorage__tableServiceUri ?? blobServiceUri?.replace('.blob.', '.table.');
+  const key = config.storageConnection ?? tableServiceUri ?? `dir:${config.runRecordsDir ?? ''}`;
+  let journal = journals.get(key);
+  if (!journal) {
+    const records = runRecords(config, env);
+    if (config.storageConnection) {
+      journal = new RowRunJournal(
+        new TableJournalRows({ connectionString: config.storageConnection }),
+        records,
+      );
+    } else if (tableServiceUri) {
+      const clientId = env.AzureWebJobsStorage__clientId;
+      const rows = new TableJournalRows({
+        tableServiceUri,
+        credential: createAzureCredential({
+          credential: 'managedIdentity',
+          ...(clientId ? { managedIdentityClientId: clientId } : {}),
+        }),
+      });
+      journal = new RowRunJournal(rows, records);
+    } else {
+      journal = new RowRunJournal(
+        new FileJournalRows(config.runRecordsDir ?? defaultRunRecordsDirectory()),
+        records,
+      );
+    }
+    journals.set(key, journal);
+  }
+  return journal;
 }
 
 function buildDependencies(config: Config, runtime: Runtime, deadline?: Date) {
@@ -182,6 +235,8 @@ function buildDependencies(config: Config, runtime: Runtime, deadline?: Date) {
     ...(certificates ? { certificates } : {}),
     claims: runClaims(config, env, logger),
     runRecords: runRecords(config, env),
+    journal: runJournal(config, env),
+    host: hostname(),
     clock,
     logger,
   };
@@ -196,4 +251,32 @@ export async function sweep(config: Config, runtime: Runtime, request: SweepRequ
 export async function check(config: Config, runtime: Runtime): Promise<CheckResult[]> {
   const deps = buildDependencies(config, runtime);
   return runChecks({ ...deps, now: () => deps.clock.now() }, sweepSettings(config));
+}
+
+/** The journal of one run (`history <runId>`, GET /api/runs/{runId}); undefined for an unknown run. */
+export async function runHistory(
+  config: HistoryConfig,
+  runId: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<RunHistory | undefined> {
+  return runJournal(config, env).read(runId);
+}
+
+/** Runs with journal activity since `since`, newest first (`history --since 7d`). */
+export async function recentRuns(
+  config: HistoryConfig,
+  since: Date,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<RunJournalState[]> {
+  return runJournal(config, env).list(since);
+}
+
+/** Remove journal entries older than EXO_JOURNAL_DAYS (the timer, after its sweep); answers how many runs. */
+export async function pruneJournal(
+  config: HistoryConfig,
+  runtime: Pick<Runtime, 'env' | 'clock'> = {},
+): Promise<number> {
+  const now = (runtime.clock ?? systemClock).now();
+  const cutoff = new Date(now.getTime() - config.retentionDays * 24 * 3600 * 1000);
+  return runJournal(config, runtime.env ?? process.env).prune(cutoff);
 }

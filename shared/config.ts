@@ -54,6 +54,10 @@ export const SETTINGS = {
   SWEEP_SCHEDULE: 'NCRONTAB (six fields) for the timer',
   HTTP_SWEEP_BUDGET_SECONDS: 'time an HTTP-triggered sweep may spend before it answers',
   AzureWebJobsStorage: 'Functions storage; also holds the run claims (blob leases) and run records (table)',
+  EXO_MAX_ATTEMPTS: 'failed attempts after which a run is given up (not retried silently any more)',
+  WORKFLOW_FAILURE_ACTION_NAME:
+    'the action to POST when a run is given up (e.g. Failed); unset: the run stays waiting',
+  EXO_JOURNAL_DAYS: 'days the run journal keeps a run after its last activity (pruned by the timer)',
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -73,6 +77,8 @@ export const DEFAULTS = {
   DRY_RUN: 'false',
   SWEEP_SCHEDULE: '0 0 * * * *',
   HTTP_SWEEP_BUDGET_SECONDS: '200',
+  EXO_MAX_ATTEMPTS: '5',
+  EXO_JOURNAL_DAYS: '400',
 } as const satisfies Partial<Record<SettingName, string>>;
 
 export type CertificateConfig =
@@ -113,6 +119,17 @@ export interface Config {
   storageConnection?: string;
   /** EXO_RUN_RECORDS_DIR: the local run-record folder (without storage). */
   runRecordsDir?: string;
+  /** Bounded attempts and the run journal (issue 16). */
+  journal: JournalConfig;
+}
+
+export interface JournalConfig {
+  /** EXO_MAX_ATTEMPTS: failed attempts after which a run is given up. */
+  maxAttempts: number;
+  /** WORKFLOW_FAILURE_ACTION_NAME: the action POSTed when a run is given up, if any. */
+  failureActionName?: string;
+  /** EXO_JOURNAL_DAYS: retention after a run's last activity. */
+  retentionDays: number;
 }
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -220,6 +237,9 @@ const schema = z.object({
   SWEEP_SCHEDULE: withDefault('SWEEP_SCHEDULE'),
   HTTP_SWEEP_BUDGET_SECONDS: integerSetting('HTTP_SWEEP_BUDGET_SECONDS', 10, 220),
   AzureWebJobsStorage: optional,
+  EXO_MAX_ATTEMPTS: integerSetting('EXO_MAX_ATTEMPTS', 1, 100),
+  WORKFLOW_FAILURE_ACTION_NAME: optional,
+  EXO_JOURNAL_DAYS: integerSetting('EXO_JOURNAL_DAYS', 1, 3650),
   // Not settings of ours: tell where we run, to pick the Key Vault credential.
   IDENTITY_ENDPOINT: optional,
   WEBSITE_SITE_NAME: optional,
@@ -288,6 +308,11 @@ function crossSettingProblems(raw: Record<string, string | undefined>): string[]
     invalid('AZURE_CLIENT_ID', 'must be a client id (GUID)');
   if (env.KEY_VAULT_CREDENTIAL && !['managedIdentity', 'azureCli'].includes(env.KEY_VAULT_CREDENTIAL))
     invalid('KEY_VAULT_CREDENTIAL', 'must be managedIdentity or azureCli');
+  if (
+    env.WORKFLOW_FAILURE_ACTION_NAME &&
+    env.WORKFLOW_FAILURE_ACTION_NAME === (env.WORKFLOW_ACTION_NAME ?? DEFAULTS.WORKFLOW_ACTION_NAME)
+  )
+    invalid('WORKFLOW_FAILURE_ACTION_NAME', 'must differ from WORKFLOW_ACTION_NAME');
   const fields = (env.SWEEP_SCHEDULE ?? DEFAULTS.SWEEP_SCHEDULE).split(/\s+/);
   if (!(fields.length === 6 || fields.length === 5) || !fields.every((f) => NCRONTAB_FIELD.test(f)))
     invalid('SWEEP_SCHEDULE', 'must be an NCRONTAB expression with six fields, e.g. "0 0 * * * *" (hourly)');
@@ -342,6 +367,11 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
     httpBudgetMs: e.HTTP_SWEEP_BUDGET_SECONDS * 1000,
     ...(e.AzureWebJobsStorage ? { storageConnection: e.AzureWebJobsStorage } : {}),
     ...(e.EXO_RUN_RECORDS_DIR ? { runRecordsDir: e.EXO_RUN_RECORDS_DIR } : {}),
+    journal: {
+      maxAttempts: e.EXO_MAX_ATTEMPTS,
+      ...(e.WORKFLOW_FAILURE_ACTION_NAME ? { failureActionName: e.WORKFLOW_FAILURE_ACTION_NAME } : {}),
+      retentionDays: e.EXO_JOURNAL_DAYS,
+    },
   };
   if (e.EXO_AUTH === 'certificate') {
     config.certificate = e.KEY_VAULT_URL
@@ -441,4 +471,35 @@ function truncate(value: string): string {
 
 function isLoopback(hostname: string): boolean {
   return hostname === '127.0.0.1' || hostname === 'localhost' || hostname === '[::1]';
+}
+
+/** Only what `history` needs (storage, the local folder, retention), so it runs without the sweep's settings. */
+export interface HistoryConfig {
+  storageConnection?: string;
+  runRecordsDir?: string;
+  retentionDays: number;
+}
+
+const historySchema = z.object({
+  AzureWebJobsStorage: optional,
+  EXO_RUN_RECORDS_DIR: optional,
+  EXO_JOURNAL_DAYS: integerSetting('EXO_JOURNAL_DAYS', 1, 3650),
+});
+
+export function loadHistoryConfig(env: Record<string, string | undefined>): HistoryConfig {
+  const parsed = historySchema.safeParse(env, { reportInput: true });
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const setting = String(issue.path[0] ?? 'configuration');
+        return `${setting} ${describeIssue(issue, setting, env[setting])}`;
+      }),
+    );
+  }
+  const e = parsed.data;
+  return {
+    ...(e.AzureWebJobsStorage ? { storageConnection: e.AzureWebJobsStorage } : {}),
+    ...(e.EXO_RUN_RECORDS_DIR ? { runRecordsDir: e.EXO_RUN_RECORDS_DIR } : {}),
+    retentionDays: e.EXO_JOURNAL_DAYS,
+  };
 }

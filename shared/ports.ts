@@ -64,6 +64,8 @@ export interface WorkflowRun {
   signalHref?: string;
   /** Names of the actions the waiting step offers (for a clear error when ours is missing). */
   availableActions: string[];
+  /** Where to POST each offered action, by name (the failure action after giving up). */
+  actionHrefs?: Record<string, string>;
   /** `context.variables` asked for with `?variables=` (untrusted input, like every person field). */
   variables?: Record<string, RunVariableValue>;
 }
@@ -220,7 +222,7 @@ export interface RunSubjects {
 /** Read-only resolution of a run's people: who they are, or why the run must not touch them. */
 export type ExchangeResolution =
   | { ok: true; subjects: RunSubjects; cmdletCalls: number }
-  | { ok: false; reason: string; cmdletCalls: number };
+  | { ok: false; reason: string; cmdletCalls: number; final?: boolean };
 
 export interface ActionResult {
   name: ActionName;
@@ -377,4 +379,130 @@ export interface RunRecords {
   create(record: RunRecord): Promise<boolean>;
   /** Replace the record if it is still at `version`; false when it changed meanwhile. */
   replace(record: RunRecord, version: string): Promise<boolean>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run journal: every attempt of a run, with each action's before-image written before the
+// change and its result after it (same table and partition as the run record)
+
+/** What a journal's attempt ended as; absent while running or when the attempt never ended (a crash). */
+export type AttemptOutcome = 'completed' | 'failed' | 'skipped';
+
+export interface AttemptStart {
+  runId: string;
+  workflowId: string;
+  workflowName: string;
+  /** The sweep that made the attempt (one id per sweep). */
+  sweepId: string;
+  /** The machine (Functions instance or CLI host) that made it. */
+  host: string;
+  startedAt: string;
+  /** The leaver's address as SaaS Manager sent it (untrusted text, for listing). */
+  email: string;
+}
+
+/** An action's look, journalled BEFORE its change runs. */
+export interface JournalLook {
+  name: string;
+  /** The look's status: planned (a change follows), already, skipped, failed. */
+  status: ActionStatus;
+  detail?: string;
+  before?: JsonValue;
+  changes?: PlannedChange[];
+}
+
+/** An action's result, journalled after its change. */
+export interface JournalResult {
+  name: string;
+  status: ActionStatus;
+  detail?: string;
+  cmdlets?: string[];
+  warnings?: string[];
+  after?: JsonValue;
+}
+
+/** A signal POST and its answer ('requested' is written before the POST). */
+export interface JournalSignal {
+  /** 'continue': WORKFLOW_ACTION_NAME; 'failure': WORKFLOW_FAILURE_ACTION_NAME after giving up. */
+  kind: 'continue' | 'failure';
+  action: string;
+  requestedAt: string;
+  answer?: SignalResult | 'error';
+  error?: string;
+  answeredAt?: string;
+  /** Why the failure action was sent. */
+  reason?: string;
+}
+
+export interface AttemptEnd {
+  endedAt: string;
+  outcome: AttemptOutcome;
+  error?: string;
+  detail?: string;
+  signalled: boolean;
+  gaveUp?: boolean;
+  subjects?: RunSubjects;
+}
+
+/** The run's counters, kept next to its attempts (bounded attempts, `history --since`). */
+export interface RunJournalState {
+  runId: string;
+  workflowId: string;
+  workflowName: string;
+  email: string;
+  attempts: number;
+  /** Failed attempts so far (a final failure counts as all of them). */
+  failedAttempts: number;
+  lastOutcome?: AttemptOutcome;
+  lastError?: string;
+  lastActivityAt: string;
+  /** Set once the run reached EXO_MAX_ATTEMPTS (or failed finally): it is not tried again. */
+  gaveUpAt?: string;
+  /** The run was given up at once: its failure cannot succeed by retrying. */
+  finalFailure?: boolean;
+  /** The failure action was POSTed and answered (signalled or notWaiting). */
+  failureSignalled?: SignalResult;
+}
+
+export interface ActionHistory extends JournalLook {
+  index: number;
+  lookedAt: string;
+  /** Absent when no result was journalled: for a planned action, its result is unknown. */
+  result?: JournalResult & { at: string };
+  /** True for a planned action with no journalled result: the change may or may not have run. */
+  resultUnknown?: boolean;
+}
+
+export interface AttemptHistory extends AttemptStart {
+  attempt: number;
+  end?: AttemptEnd;
+  actions: ActionHistory[];
+  signals: JournalSignal[];
+}
+
+export interface RunHistory {
+  runId: string;
+  record?: RunRecord;
+  state?: RunJournalState;
+  attempts: AttemptHistory[];
+}
+
+export interface RunJournal {
+  /** Write a new attempt (numbered from 1) and answer its number. */
+  startAttempt(start: AttemptStart): Promise<number>;
+  /** Every action's look, before anything changes. */
+  recordLooks(runId: string, attempt: number, looks: readonly JournalLook[]): Promise<void>;
+  /** The results of the actions apply ran. */
+  recordResults(runId: string, attempt: number, results: readonly JournalResult[]): Promise<void>;
+  /** A signal POST (before it, with no answer) and again with its answer. */
+  recordSignal(runId: string, attempt: number, signal: JournalSignal): Promise<void>;
+  endAttempt(runId: string, attempt: number, end: AttemptEnd): Promise<void>;
+  getState(runId: string): Promise<RunJournalState | undefined>;
+  putState(state: RunJournalState): Promise<void>;
+  /** The whole journal of one run; undefined when it has none. */
+  read(runId: string): Promise<RunHistory | undefined>;
+  /** Runs with activity at or after `since`, newest first. */
+  list(since: Date): Promise<RunJournalState[]>;
+  /** Remove every run whose last activity is before `before`; answers how many runs were removed. */
+  prune(before: Date): Promise<number>;
 }

@@ -520,15 +520,15 @@ function Resolve-ExoRunTargets {
         $raw = $Request[$role.key]
         if ($null -eq $raw -or ($raw -is [string] -and $raw.Length -eq 0)) { continue }
         if (-not (Test-ExoAddress $raw)) {
-            return @{ ok = $false; message = "The $($role.label) " + (Format-ExoQuoted ([string]$raw)) + ' is not a valid email address; nothing was changed.' }
+            return @{ ok = $false; final = $true; message = "The $($role.label) " + (Format-ExoQuoted ([string]$raw)) + ' is not a valid email address; nothing was changed.' }
         }
         $person = Resolve-ExoPerson -Run $Run -Action $Action -Cmdlet 'Get-Recipient' -Address $raw -Role $role.label
         if (-not $person.ok) { return $person }
         if ([string]::Equals($person.guid, $Leaver.guid, [System.StringComparison]::OrdinalIgnoreCase)) {
-            return @{ ok = $false; message = "The $($role.label) $raw is the leaver's own mailbox, $($Leaver.label); nothing was changed." }
+            return @{ ok = $false; final = $true; message = "The $($role.label) $raw is the leaver's own mailbox, $($Leaver.label); nothing was changed." }
         }
         if ($person.type -ne 'UserMailbox') {
-            return @{ ok = $false; message = "The $($role.label) $raw belongs to $($person.label), a $(Format-ExoShown $person.type), not a person's mailbox in this organization; nothing was changed." }
+            return @{ ok = $false; final = $true; message = "The $($role.label) $raw belongs to $($person.label), a $(Format-ExoShown $person.type), not a person's mailbox in this organization; nothing was changed." }
         }
         $targets[$role.key] = $person
     }

@@ -241,7 +241,12 @@ export class PowerShellExchangeShell implements ExchangeShell {
     const result = answer.value;
     const cmdletCalls = typeof result.cmdletCalls === 'number' ? result.cmdletCalls : 0;
     if (typeof result.refusal === 'string' && result.refusal !== '') {
-      return { ok: false, reason: redact(result.refusal, 1000), cmdletCalls };
+      return {
+        ok: false,
+        reason: redact(result.refusal, 1000),
+        cmdletCalls,
+        ...(result.refusalFinal === true ? { final: true } : {}),
+      };
     }
     const subjects = subjectsOf(result.subjects);
     if (!subjects) return { ok: false, reason: 'ExoActions did not say who the run is about.', cmdletCalls };

@@ -3,11 +3,13 @@
  * partition per run (PartitionKey = run id), the record that pins the run's leaver and manager at
  * RowKey 'run'. The journal of every attempt and action (issue 16) adds rows to the same partition
  * (e.g. RowKey 'attempt-0001', 'attempt-0001-action-convertToShared'), so one query reads a run's
- * whole history. This is the only file that imports @azure/data-tables.
+ * whole history. TableJournalRows below stores those journal rows (shared/journal/runJournal.ts).
+ * This is the only file that imports @azure/data-tables.
  */
-import { RestError, TableClient, type TableEntity } from '@azure/data-tables';
+import { odata, RestError, TableClient, type TableEntity } from '@azure/data-tables';
 import type { TokenCredential } from '@azure/core-auth';
 import { AppError } from '../errors';
+import type { JournalRows, Row } from '../journal/runJournal';
 import type { RecipientRef, RunRecord, RunRecords, StoredRunRecord } from '../ports';
 
 export const RUN_RECORDS_TABLE = 'ExoWorkflowSyncRuns';
@@ -83,6 +85,149 @@ export class TableRunRecords implements RunRecords {
     });
     return this.tableReady;
   }
+}
+
+/** The run journal's rows (shared/journal/runJournal.ts) in the same table, one partition per run. */
+export class TableJournalRows implements JournalRows {
+  private readonly client: TableClient;
+  private tableReady?: Promise<void>;
+
+  constructor(options: TableRunRecordsOptions) {
+    const table = options.table ?? RUN_RECORDS_TABLE;
+    this.client =
+      'connectionString' in options
+        ? TableClient.fromConnectionString(options.connectionString, table, {
+            allowInsecureConnection: isLocalEmulator(options.connectionString),
+            retryOptions: { maxRetries: 2 },
+          })
+        : new TableClient(options.tableServiceUri, table, options.credential, {
+            retryOptions: { maxRetries: 2 },
+          });
+  }
+
+  async create(runId: string, rowKey: string, row: Row): Promise<boolean> {
+    await this.ready(runId);
+    try {
+      await this.client.createEntity({ ...row, partitionKey: runId, rowKey });
+      return true;
+    } catch (error) {
+      if (error instanceof RestError && error.statusCode === 409) return false;
+      throw journalError('write', runId, error);
+    }
+  }
+
+  async upsert(runId: string, rowKey: string, row: Row): Promise<void> {
+    await this.ready(runId);
+    try {
+      await this.client.upsertEntity({ ...row, partitionKey: runId, rowKey }, 'Replace');
+    } catch (error) {
+      throw journalError('write', runId, error);
+    }
+  }
+
+  async merge(runId: string, rowKey: string, row: Row): Promise<void> {
+    await this.ready(runId);
+    try {
+      await this.client.upsertEntity({ ...row, partitionKey: runId, rowKey }, 'Merge');
+    } catch (error) {
+      throw journalError('write', runId, error);
+    }
+  }
+
+  async get(runId: string, rowKey: string): Promise<Row | undefined> {
+    await this.ready(runId);
+    try {
+      return rowOf(await this.client.getEntity<Record<string, unknown>>(runId, rowKey));
+    } catch (error) {
+      if (error instanceof RestError && error.statusCode === 404) return undefined;
+      throw journalError('read', runId, error);
+    }
+  }
+
+  async partition(runId: string): Promise<Array<{ rowKey: string; row: Row }>> {
+    await this.ready(runId);
+    const rows: Array<{ rowKey: string; row: Row }> = [];
+    try {
+      const entities = this.client.listEntities<Record<string, unknown>>({
+        queryOptions: { filter: odata`PartitionKey eq ${runId}` },
+      });
+      for await (const entity of entities) rows.push({ rowKey: String(entity.rowKey), row: rowOf(entity) });
+    } catch (error) {
+      throw journalError('read', runId, error);
+    }
+    return rows.sort((a, b) => (a.rowKey < b.rowKey ? -1 : a.rowKey > b.rowKey ? 1 : 0));
+  }
+
+  async rowsNamed(
+    rowKey: string,
+    where: { property: string; atLeast?: string; below?: string },
+  ): Promise<Array<{ runId: string; row: Row }>> {
+    await this.ready(undefined);
+    if (!/^[A-Za-z]+$/.test(where.property)) throw new AppError('JournalInvalid', 'bad journal query');
+    const clauses = [odata`RowKey eq ${rowKey}`];
+    if (where.atLeast !== undefined) clauses.push(`${where.property} ge ${quoted(where.atLeast)}`);
+    if (where.below !== undefined) clauses.push(`${where.property} lt ${quoted(where.below)}`);
+    const found: Array<{ runId: string; row: Row }> = [];
+    try {
+      const entities = this.client.listEntities<Record<string, unknown>>({
+        queryOptions: { filter: clauses.join(' and ') },
+      });
+      for await (const entity of entities)
+        found.push({ runId: String(entity.partitionKey), row: rowOf(entity) });
+    } catch (error) {
+      throw journalError('read', undefined, error);
+    }
+    return found;
+  }
+
+  async deletePartition(runId: string): Promise<void> {
+    for (const { rowKey } of await this.partition(runId)) {
+      try {
+        await this.client.deleteEntity(runId, rowKey);
+      } catch (error) {
+        if (error instanceof RestError && error.statusCode === 404) continue;
+        throw journalError('delete', runId, error);
+      }
+    }
+  }
+
+  private ready(runId: string | undefined): Promise<void> {
+    if (runId !== undefined) checkRunId(runId);
+    this.tableReady ??= this.client.createTable().catch((error: unknown) => {
+      this.tableReady = undefined;
+      throw journalError('create the table for', undefined, error);
+    });
+    return this.tableReady;
+  }
+}
+
+/** An OData string literal (a single quote is doubled). */
+function quoted(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+const ENTITY_KEYS = new Set(['partitionKey', 'rowKey', 'etag', 'timestamp', 'odata.metadata']);
+
+function rowOf(entity: Record<string, unknown>): Row {
+  const row: Row = {};
+  for (const [key, value] of Object.entries(entity)) {
+    if (ENTITY_KEYS.has(key)) continue;
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
+      row[key] = value;
+  }
+  return row;
+}
+
+function journalError(operation: string, runId: string | undefined, error: unknown): AppError {
+  const status = error instanceof RestError ? error.statusCode : undefined;
+  const code =
+    error instanceof RestError && typeof error.code === 'string' ? error.code.slice(0, 60) : undefined;
+  const what = [status, code].filter((part) => part !== undefined).join(' ') || 'no answer';
+  return new AppError(
+    'JournalUnavailable',
+    `could not ${operation} the journal${runId ? ` of run ${runId}` : ''} in Table Storage (${what})`,
+    { hint: 'the app needs Storage Table Data Contributor on its storage account (AzureWebJobsStorage)' },
+  );
 }
 
 function toEntity(record: RunRecord): RecordEntity {

@@ -48,6 +48,13 @@ export function toWorkflowRun(
   if (href !== undefined) run.signalHref = href;
   const variables = toVariables(isRecord(json.context) ? json.context.variables : undefined, variableNames);
   if (variables) run.variables = variables;
+  const hrefs = new Map<string, string>();
+  for (const action of available) {
+    const actionHref = nonEmpty(action.href);
+    const actionName = nonEmpty(action.name) as string;
+    if (actionHref !== undefined && !hrefs.has(actionName)) hrefs.set(actionName, actionHref);
+  }
+  if (hrefs.size > 0) run.actionHrefs = Object.fromEntries(hrefs);
   return run;
 }
 

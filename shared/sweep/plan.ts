@@ -20,7 +20,8 @@ export interface PlanOptions {
 
 const DEFAULT_POLICY: RunPolicy = { acceptSharedLeavers: false, protectedRecipients: [] };
 
-export type PlanResult = { ok: true; plan: RunPlan } | { ok: false; error: string };
+/** `final`: retrying cannot fix this (a protected recipient, a manager who is the leaver). */
+export type PlanResult = { ok: true; plan: RunPlan } | { ok: false; error: string; final?: boolean };
 
 const MANAGER_ACTIONS: ReadonlySet<ActionName> = new Set([
   'grantManagerFullAccess',
@@ -78,7 +79,11 @@ export function planRun(run: WorkflowRun, options: PlanOptions): PlanResult {
       return { ok: false, error: `the line manager's email ${quoteUntrusted(manager)} ${managerProblem}` };
     }
     if (manager.toLowerCase() === mailbox.toLowerCase()) {
-      return { ok: false, error: 'the line manager is the leaver themself; fix the manager in SaaS Manager' };
+      return {
+        ok: false,
+        error: 'the line manager is the leaver themself; fix the manager in SaaS Manager',
+        final: true,
+      };
     }
   }
 
@@ -91,12 +96,14 @@ export function planRun(run: WorkflowRun, options: PlanOptions): PlanResult {
     return {
       ok: false,
       error: `the leaver ${quoteUntrusted(mailbox)} is a protected recipient (EXO_PROTECTED_RECIPIENTS); no run may change it or grant to it, so nothing was changed`,
+      final: true,
     };
   }
   if (manager !== undefined && isProtected(manager)) {
     return {
       ok: false,
       error: `the line manager ${quoteUntrusted(manager)} is a protected recipient (EXO_PROTECTED_RECIPIENTS); no run may grant to it, so nothing was changed`,
+      final: true,
     };
   }
 

@@ -19,6 +19,12 @@ export interface RunReport {
   detail?: string;
   /** The leaver and line manager as Exchange resolved them (Guid, primary address, type), when known. */
   subjects?: RunSubjects;
+  /** The run's attempt number in the journal (1 for the first); absent in dry runs and without a journal. */
+  attempt?: number;
+  /** The run was given up (EXO_MAX_ATTEMPTS failed attempts, or a failure retrying cannot fix). */
+  gaveUp?: boolean;
+  /** WORKFLOW_FAILURE_ACTION_NAME was POSTed for this run given up (`signalled` is about Continue only). */
+  failureSignalled?: boolean;
 }
 
 export interface SweepSummary {

@@ -27,7 +27,8 @@ export type RunOptionsResult =
       /** Actions that cannot run for this person (e.g. a template needs a manager there is none of). */
       skips: Partial<Record<string, string>>;
     }
-  | { ok: false; error: string };
+  /** `final`: the run's own values are wrong; retrying the same run cannot fix them. */
+  | { ok: false; error: string; final: true };
 
 /** HTML-encode text for an auto-reply (Exchange stores and shows them as HTML). */
 export function htmlEncode(text: string): string {
@@ -50,8 +51,9 @@ export function resolveRunOptions(
     role: RunVariableRole,
     message: string,
     value?: unknown,
-  ): { ok: false; error: string } => ({
+  ): { ok: false; error: string; final: true } => ({
     ok: false,
+    final: true,
     error: `the run variable ${quoteUntrusted(profile.variables[role] ?? role)} (${role}) ${message}${value === undefined ? '' : ` (got ${quoteUntrusted(String(value))})`}; nothing was changed`,
   });
   /** The variable's value, or undefined when the profile does not map it or the run left it empty. */
@@ -63,7 +65,7 @@ export function resolveRunOptions(
     if (typeof value === 'string' && value.trim() === '') return undefined;
     return value;
   };
-  const textOf = (role: RunVariableRole): string | { ok: false; error: string } | undefined => {
+  const textOf = (role: RunVariableRole): string | { ok: false; error: string; final: true } | undefined => {
     const value = valueOf(role);
     if (value === undefined) return undefined;
     if (typeof value === 'object' && value !== null)

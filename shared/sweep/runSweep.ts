@@ -6,6 +6,7 @@
  * action ended done, already or skipped by policy. One failing run never stops the others; a run
  * that failed stays waiting and is tried again by the next sweep.
  */
+import { randomUUID } from 'node:crypto';
 import { AppError, ensureAppError } from '../errors';
 import type {
   ActionName,
@@ -17,6 +18,8 @@ import type {
   Logger,
   RunClaim,
   RunClaims,
+  RunJournal,
+  RunJournalState,
   RunPlan,
   RunRecord,
   RunRecords,
@@ -31,6 +34,14 @@ import type { Profile } from '../profiles';
 import { planRun } from './plan';
 import { summarize, type RunReport, type SweepReport } from './report';
 import { lookResult, mergeApplied } from './twoPhase';
+import {
+  afterAttempt,
+  DEFAULT_MAX_ATTEMPTS,
+  gaveUpMessage,
+  journalLooks,
+  journalResults,
+  plannedLooks,
+} from './attempts';
 
 export interface SweepDependencies {
   workflowApi: WorkflowApi;
@@ -42,6 +53,10 @@ export interface SweepDependencies {
   runRecords: RunRecords;
   clock: Clock;
   logger: Logger;
+  /** Every attempt, before-image, result and signal (absent: nothing journalled, attempts unbounded). */
+  journal?: RunJournal;
+  /** This machine's name, journalled with each attempt. */
+  host?: string;
 }
 
 export interface SweepSettings {
@@ -56,6 +71,10 @@ export interface SweepSettings {
   protectedRecipients?: readonly string[];
   /** Each workflow's profile (EXO_PROFILES_PATH); a workflow without one runs `actions` with `autoMapping`. */
   profiles?: Readonly<Record<string, Profile>>;
+  /** EXO_MAX_ATTEMPTS (default 5): failed attempts after which a run is given up. */
+  maxAttempts?: number;
+  /** WORKFLOW_FAILURE_ACTION_NAME: POSTed (once) when a run is given up, if the step offers it. */
+  failureActionName?: string;
   exchange:
     | { auth: 'certificate'; organization: string; appId: string }
     | { auth: 'managedIdentity'; organization: string; managedIdentityAccountId?: string };
@@ -75,6 +94,8 @@ export interface SweepRequest {
   /** Time a run may need at most; a run starts only while this much is left before the deadline. */
   reserveMs?: number;
   onProgress?: (event: SweepProgress) => void;
+  /** Journalled with each attempt (default: a new UUID per sweep). */
+  sweepId?: string;
 }
 
 const EXPIRY_WARNING_DAYS = 30;
@@ -90,6 +111,10 @@ export async function runSweep(
 ): Promise<SweepReport> {
   const { clock, logger } = deps;
   const startedAt = clock.now();
+  const sweepId = request.sweepId ?? randomUUID();
+  // Dry runs change nothing and are not attempts: they are not journalled.
+  const journal = request.dryRun ? undefined : deps.journal;
+  const maxAttempts = settings.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
   const runs: RunReport[] = [];
   const warnings: string[] = [];
   let deferred = 0;
@@ -246,7 +271,7 @@ export async function runSweep(
           detail: 'the run is no longer waiting at this step',
         };
       }
-      return await processWaitingRun(step, run, claim);
+      return await attemptRun(step, run, claim);
     } catch (thrown) {
       const error = ensureAppError(thrown);
       if (error.isSetupError) {
@@ -274,7 +299,207 @@ export async function runSweep(
     }
   }
 
-  async function processWaitingRun(step: WaitingStep, run: WorkflowRun, claim: RunClaim): Promise<RunReport> {
+  /** One journalled attempt of a waiting run, bounded by EXO_MAX_ATTEMPTS. */
+  async function attemptRun(step: WaitingStep, run: WorkflowRun, claim: RunClaim): Promise<RunReport> {
+    if (!journal) return processWaitingRun(step, run, claim, { final: false });
+    const now = clock.now().toISOString();
+    const email = typeof run.person?.email === 'string' ? run.person.email : '';
+    const prior: RunJournalState = (await journal.getState(run.runId)) ?? {
+      runId: run.runId,
+      workflowId: step.workflowId,
+      workflowName: step.workflowName,
+      email,
+      attempts: 0,
+      failedAttempts: 0,
+      lastActivityAt: now,
+    };
+    if (prior.gaveUpAt !== undefined) return givenUp(step, run, claim, prior);
+
+    const attempt = await journal.startAttempt({
+      runId: run.runId,
+      workflowId: step.workflowId,
+      workflowName: step.workflowName,
+      sweepId,
+      host: deps.host ?? 'unknown',
+      startedAt: now,
+      email,
+    });
+    const opened: RunJournalState = { ...prior, attempts: attempt, lastActivityAt: now };
+    await journal.putState(opened);
+    const context: AttemptContext = { attempt, final: false };
+    let report: RunReport;
+    try {
+      report = await processWaitingRun(step, run, claim, context);
+    } catch (thrown) {
+      const error = ensureAppError(thrown);
+      await closeAttempt(step, run, claim, opened, context, {
+        runId: run.runId,
+        workflowId: step.workflowId,
+        workflowName: step.workflowName,
+        email,
+        outcome: 'failed',
+        actions: [],
+        signalled: false,
+        error: error.describe(),
+      }).catch(() => undefined);
+      throw thrown;
+    }
+    return closeAttempt(step, run, claim, opened, context, report);
+  }
+
+  /** End the attempt in the journal; on the attempt that reaches the limit, give the run up. */
+  async function closeAttempt(
+    step: WaitingStep,
+    run: WorkflowRun,
+    claim: RunClaim,
+    opened: RunJournalState,
+    context: AttemptContext,
+    report: RunReport,
+  ): Promise<RunReport> {
+    const journalled = journal as RunJournal;
+    const attempt = context.attempt as number;
+    const at = clock.now().toISOString();
+    const failed = report.outcome === 'failed';
+    const { state, gaveUp } = afterAttempt(
+      opened,
+      {
+        failed,
+        final: context.final,
+        outcome: report.outcome === 'planned' ? undefined : report.outcome,
+        at,
+        ...(report.error !== undefined ? { error: report.error } : {}),
+      },
+      { maxAttempts },
+    );
+    let result: RunReport = { ...report, attempt };
+    if (gaveUp) {
+      result = {
+        ...result,
+        gaveUp: true,
+        error: gaveUpMessage(state.failedAttempts, report.error, context.final),
+      };
+      const answer = await signalFailure(step, run, claim, attempt, result.error as string);
+      if (answer === 'signalled' || answer === 'notWaiting') state.failureSignalled = answer;
+      result = withFailureSignal(result, answer);
+    }
+    try {
+      await journalled.endAttempt(run.runId, attempt, {
+        endedAt: at,
+        outcome: result.outcome === 'planned' ? 'failed' : result.outcome,
+        signalled: result.signalled,
+        ...(result.error !== undefined ? { error: result.error } : {}),
+        ...(result.detail !== undefined ? { detail: result.detail } : {}),
+        ...(gaveUp ? { gaveUp: true } : {}),
+        ...(result.subjects ? { subjects: result.subjects } : {}),
+      });
+      await journalled.putState(state);
+    } catch (thrown) {
+      logger.warn(
+        `run ${run.runId}: could not end attempt ${attempt} in the journal: ${ensureAppError(thrown).describe()}`,
+        {
+          runId: run.runId,
+        },
+      );
+    }
+    return result;
+  }
+
+  /** A run given up earlier and still waiting: not tried again; the failure action once more if it never got through. */
+  async function givenUp(
+    step: WaitingStep,
+    run: WorkflowRun,
+    claim: RunClaim,
+    state: RunJournalState,
+  ): Promise<RunReport> {
+    const error = gaveUpMessage(state.failedAttempts, state.lastError, state.finalFailure === true);
+    let report: RunReport = {
+      runId: run.runId,
+      workflowId: step.workflowId,
+      workflowName: step.workflowName,
+      email: typeof run.person?.email === 'string' ? run.person.email : '',
+      outcome: 'failed',
+      actions: [],
+      signalled: false,
+      error,
+      attempt: state.attempts,
+      gaveUp: true,
+    };
+    if (settings.failureActionName !== undefined && state.failureSignalled === undefined) {
+      const answer = await signalFailure(step, run, claim, state.attempts, error);
+      report = withFailureSignal(report, answer);
+      if (answer === 'signalled' || answer === 'notWaiting') {
+        await (journal as RunJournal)
+          .putState({ ...state, failureSignalled: answer, lastActivityAt: clock.now().toISOString() })
+          .catch(() => undefined);
+      }
+    }
+    return report;
+  }
+
+  /**
+   * POST WORKFLOW_FAILURE_ACTION_NAME by the rules of Continue: only while the claim holds, never
+   * retried blindly (the client re-reads after an ambiguous answer), journalled before and after.
+   */
+  async function signalFailure(
+    step: WaitingStep,
+    run: WorkflowRun,
+    claim: RunClaim,
+    attempt: number,
+    reason: string,
+  ): Promise<SignalResult | 'error' | 'notOffered' | 'notConfigured'> {
+    const name = settings.failureActionName;
+    if (name === undefined) return 'notConfigured';
+    const href = run.actionHrefs?.[name];
+    if (href === undefined) return 'notOffered';
+    if (!(await claim.confirm().catch(() => false))) return 'error';
+    const journalled = journal as RunJournal;
+    const requestedAt = clock.now().toISOString();
+    const signal = { kind: 'failure' as const, action: name, requestedAt, reason: reason.slice(0, 2000) };
+    await journalled.recordSignal(run.runId, attempt, signal);
+    let answer: SignalResult | 'error';
+    let error: string | undefined;
+    try {
+      answer = await deps.workflowApi.signal({ ...step, actionName: name }, { ...run, signalHref: href });
+    } catch (thrown) {
+      answer = 'error';
+      error = ensureAppError(thrown).describe();
+    }
+    await journalled
+      .recordSignal(run.runId, attempt, {
+        ...signal,
+        answer,
+        answeredAt: clock.now().toISOString(),
+        ...(error !== undefined ? { error } : {}),
+      })
+      .catch(() => undefined);
+    return answer;
+  }
+
+  function withFailureSignal(
+    report: RunReport,
+    answer: SignalResult | 'error' | 'notOffered' | 'notConfigured',
+  ): RunReport {
+    const name = settings.failureActionName ?? '';
+    switch (answer) {
+      case 'signalled':
+        return { ...report, failureSignalled: true, detail: `the workflow was sent '${name}'` };
+      case 'notWaiting':
+        return { ...report, detail: `the step was no longer waiting when '${name}' was sent (409)` };
+      case 'error':
+        return { ...report, detail: `sending '${name}' failed; the next sweep tries again` };
+      case 'notOffered':
+        return { ...report, detail: `the step does not offer '${name}'; the run stays waiting` };
+      case 'notConfigured':
+        return report;
+    }
+  }
+
+  async function processWaitingRun(
+    step: WaitingStep,
+    run: WorkflowRun,
+    claim: RunClaim,
+    context: AttemptContext,
+  ): Promise<RunReport> {
     const base = { runId: run.runId, workflowId: step.workflowId, workflowName: step.workflowName };
     const email = typeof run.person?.email === 'string' ? run.person.email : '';
     let subjects: RunSubjects | undefined;
@@ -301,7 +526,11 @@ export async function runSweep(
       ...profileOf(settings, step),
       today: clock.now(),
     });
-    if (!planned.ok) return failed(planned.error);
+    if (!planned.ok) {
+      // A protected recipient, or a manager who is the leaver: retrying cannot fix these.
+      if (planned.final === true) context.final = true;
+      return failed(planned.error);
+    }
     if (!run.signalHref) {
       const offered = run.availableActions.length > 0 ? run.availableActions.join(', ') : 'none';
       return failed(
@@ -312,6 +541,8 @@ export async function runSweep(
     let plan = planned.plan;
     let actions: ActionResult[];
     if (plan.actions.every((action) => action.skipReason !== undefined)) {
+      if (journal && context.attempt !== undefined)
+        await journal.recordLooks(run.runId, context.attempt, plannedLooks(plan.actions));
       actions = plan.actions.map((action) => ({
         name: action.name,
         status: 'skipped',
@@ -325,7 +556,10 @@ export async function runSweep(
         const resolution = await deps.exchange.resolveRun(withPin(plan, pin), connection);
         exchangeUsed = true;
         exchangeCmdletCalls += resolution.cmdletCalls;
-        if (!resolution.ok) return failed(resolution.reason, refusedActions(plan, resolution.reason));
+        if (!resolution.ok) {
+          if (resolution.final === true) context.final = true;
+          return failed(resolution.reason, refusedActions(plan, resolution.reason));
+        }
         pin = await pinRun(step, run, resolution.subjects, pin);
       }
       plan = withPin(plan, pin);
@@ -339,12 +573,21 @@ export async function runSweep(
       exchangeCmdletCalls += look.cmdletCalls;
       actions = look.actions.map(lookResult);
       if (look.subjects) subjects = look.subjects;
-      if (look.refusal !== undefined) return failed(look.refusal, actions);
+      // The before-images, written BEFORE anything changes: a crash from here on leaves a journal
+      // whose planned actions have no result, i.e. "result unknown".
+      if (journal && context.attempt !== undefined)
+        await journal.recordLooks(run.runId, context.attempt, journalLooks(look.actions));
+      if (look.refusal !== undefined) {
+        if (look.refusalFinal === true) context.final = true;
+        return failed(look.refusal, actions);
+      }
       if (!request.dryRun && look.lookId !== undefined) {
         // Phase 2 (apply): the changes the look planned, in the same PowerShell session.
         const applied = await deps.exchange.apply(plan, look.lookId, connection);
         exchangeCmdletCalls += applied.cmdletCalls;
         actions = mergeApplied(look.actions, applied);
+        if (journal && context.attempt !== undefined)
+          await journal.recordResults(run.runId, context.attempt, journalResults(look.actions, applied));
       }
     }
 
@@ -377,14 +620,38 @@ export async function runSweep(
     }
 
     let signal: SignalResult;
+    const journalSignal = {
+      kind: 'continue' as const,
+      action: step.actionName,
+      requestedAt: clock.now().toISOString(),
+    };
+    if (journal && context.attempt !== undefined)
+      await journal.recordSignal(run.runId, context.attempt, journalSignal);
+    const answered = async (answer: SignalResult | 'error', error?: string) => {
+      if (!journal || context.attempt === undefined) return;
+      await journal
+        .recordSignal(run.runId, context.attempt, {
+          ...journalSignal,
+          answer,
+          answeredAt: clock.now().toISOString(),
+          ...(error !== undefined ? { error } : {}),
+        })
+        .catch((thrown: unknown) =>
+          logger.warn(
+            `run ${run.runId}: could not journal the signal's answer: ${ensureAppError(thrown).message}`,
+          ),
+        );
+    };
     try {
       signal = await deps.workflowApi.signal(step, run);
     } catch (thrown) {
       // The Exchange work is done and stays in the report; only the signal is in doubt.
       const error = ensureAppError(thrown);
+      await answered('error', error.describe());
       if (error.isSetupError) abortAfter = `the sweep stopped early: ${error.describe()}`;
       return failed(`the Exchange actions succeeded but the signal failed: ${error.describe()}`, actions);
     }
+    await answered(signal);
     if (signal === 'notWaiting') {
       logger.debug(
         `run ${run.runId}: the step was no longer waiting when we signalled (409); someone else moved it on`,
@@ -450,6 +717,14 @@ function profileOf(settings: SweepSettings, step: WaitingStep): { profile?: Prof
 /** The run variables the workflow's profile reads (`?variables=`). */
 function runReadOptions(settings: SweepSettings, step: WaitingStep): { variables: string[] } {
   return { variables: Object.values(profileOf(settings, step).profile?.variables ?? {}) };
+}
+
+/** What one attempt learns as it goes: its journal number, and whether its failure is final. */
+interface AttemptContext {
+  /** Absent when nothing is journalled (no journal, or a dry run). */
+  attempt?: number;
+  /** Set when the failure cannot succeed by retrying (no such mailbox, a refused identity, a protected recipient). */
+  final: boolean;
 }
 
 /** The plan bound to a run record's leaver and manager. */

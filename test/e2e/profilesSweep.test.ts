@@ -137,7 +137,8 @@ describe('a sweep over two workflows with different profiles (CLI, end to end)',
     const failed = byRun.get(bad);
     expect(failed?.signalled).toBe(false);
     expect(failed?.error).toBe(
-      'the run variable "hold_days" (holdDays) must be a whole number of days from 1 to 36500 (got "forever"); nothing was changed',
+      // The run's own value is wrong: retrying cannot fix it, so the run is given up at once (issue 16).
+      'gave up after 1 attempt: retrying cannot fix this failure: the run variable "hold_days" (holdDays) must be a whole number of days from 1 to 36500 (got "forever"); nothing was changed',
     );
     expect(world.tenant.mailbox('bad@contoso.com').recipientTypeDetails).toBe('UserMailbox');
     expect(world.tenant.groupsOf('bad@contoso.com')).toEqual(['All Staff']);

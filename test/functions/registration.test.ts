@@ -55,10 +55,19 @@ describe('function registration (compiled entry point)', () => {
     return bindings[0] as Binding;
   };
 
-  it('registers exactly the three functions with the v4 programming model', () => {
+  it('registers exactly the four functions with the v4 programming model', () => {
     expect(recorded.programmingModel.name).toBe('@azure/functions');
-    expect([...byName.keys()].sort()).toEqual(['rerunHttp', 'sweepHttp', 'sweepTimer']);
+    expect([...byName.keys()].sort()).toEqual(['rerunHttp', 'runHistoryHttp', 'sweepHttp', 'sweepTimer']);
     for (const registration of recorded.registrations) expect(registration.handlerType).toBe('function');
+  });
+
+  it('exposes GET runs/{runId} (the run journal) behind a function key', () => {
+    expect(trigger('runHistoryHttp')).toMatchObject({
+      type: 'httpTrigger',
+      route: 'runs/{runId}',
+      methods: ['GET'],
+      authLevel: 'function',
+    });
   });
 
   it('schedules the timer from the SWEEP_SCHEDULE app setting and never on startup', () => {

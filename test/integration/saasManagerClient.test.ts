@@ -315,6 +315,10 @@ describe('listing the runs waiting at the step', () => {
         waitingAtStep: true,
         signalHref: `${sim.baseUrl}/api/workflows/v1/${workflow.id}/runs/${runId}/firedSignals/${step.stepId}/Continue`,
         availableActions: ['Continue', 'Skip'],
+        actionHrefs: {
+          Continue: `${sim.baseUrl}/api/workflows/v1/${workflow.id}/runs/${runId}/firedSignals/${step.stepId}/Continue`,
+          Skip: `${sim.baseUrl}/api/workflows/v1/${workflow.id}/runs/${runId}/firedSignals/${step.stepId}/Skip`,
+        },
       },
     ]);
   });

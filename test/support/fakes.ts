@@ -77,15 +77,29 @@ export class FakeWorkflowApi implements WorkflowApi {
 
   /** Throw this from signal (the POST failed in a way the client could not resolve). */
   signalFailure?: Error;
+  /** Throw from the next N signals of this action name (e.g. { Failed: 1 }). */
+  readonly failingActions = new Map<string, number>();
+  /** Every signal that moved a run on: which run, which action. */
+  readonly actionsSignalled: { runId: string; action: string; href?: string }[] = [];
 
-  async signal(_step: WaitingStep, run: WorkflowRun): Promise<SignalResult> {
+  async signal(step: WaitingStep, run: WorkflowRun): Promise<SignalResult> {
     if (this.signalFailure) throw this.signalFailure;
+    const failing = this.failingActions.get(step.actionName) ?? 0;
+    if (failing > 0) {
+      this.failingActions.set(step.actionName, failing - 1);
+      throw new Error(`signal ${step.actionName} failed`);
+    }
     const stored = this.runs.get(run.runId);
     if (!stored || !stored.waitingAtStep || this.movedOnByOthers.has(run.runId)) {
       if (stored) stored.waitingAtStep = false;
       return 'notWaiting';
     }
     this.signalled.push(run.runId);
+    this.actionsSignalled.push({
+      runId: run.runId,
+      action: step.actionName,
+      ...(run.signalHref ? { href: run.signalHref } : {}),
+    });
     stored.waitingAtStep = false;
     stored.status = 'Completed';
     return 'signalled';
@@ -190,8 +204,12 @@ export class FakeExchangeShell implements ExchangeShell {
   }
 
   /** Phase 2: what `behaviour` said for each action the look planned. */
-  async apply(_plan: RunPlan, lookId: string): Promise<ExchangeApply> {
+  /** Run ids whose changes apply made. */
+  readonly applied: string[] = [];
+
+  async apply(plan: RunPlan, lookId: string): Promise<ExchangeApply> {
     if (this.applyFailure) throw this.applyFailure;
+    this.applied.push(plan.runId);
     const look = this.looks.get(lookId);
     if (!look) return { actions: [], cmdletCalls: 0, notApplied: 'no such look' };
     this.looks.delete(lookId);

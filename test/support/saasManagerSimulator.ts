@@ -205,6 +205,11 @@ export class SaasManagerSimulator {
   #sequence = 0;
   readonly #clients = new Map<string, { secret: string; scopes: string[] }>();
   readonly #tokens = new Map<string, { clientId: string; scopes: string[]; expiresAt: number }>();
+
+  /** Every access token this simulator issued (for tests that prove no token is stored anywhere). */
+  issuedTokens(): string[] {
+    return [...this.#tokens.keys()];
+  }
   readonly #workflows: StoredWorkflow[] = [];
   readonly #runs = new Map<string, StoredRun>();
   #faults: Array<SimFault & { remaining: number }> = [];
@@ -728,7 +733,8 @@ export class SaasManagerSimulator {
         nextStepIds: later[i + 1] ? [(later[i + 1] as { id: string }).id] : [],
       }),
     );
-    run.status = 'Completed';
+    // A step's "Failed" action (offered with `actions: ['Continue', 'Failed']`) ends the run as Failed.
+    run.status = action === 'Failed' ? 'Failed' : 'Completed';
     run.lastModifiedDtm = this.#now;
     if (action !== undefined && by !== undefined) {
       this.signals.push({

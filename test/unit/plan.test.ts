@@ -39,7 +39,8 @@ describe('planRun', () => {
   it('refuses a leaver or a line manager listed in EXO_PROTECTED_RECIPIENTS, whatever the letter case', () => {
     const policy = { acceptSharedLeavers: false, protectedRecipients: ['ceo@contoso.com'] };
     const leaver = planRun(run({ email: 'CEO@contoso.com' }), { ...options, policy });
-    expect(leaver).toEqual({ ok: false, error: expect.stringContaining('protected recipient') });
+    // Final: retrying cannot unprotect a recipient (the run is given up at once).
+    expect(leaver).toEqual({ ok: false, error: expect.stringContaining('protected recipient'), final: true });
     const manager = planRun(run({ email: 'jo@contoso.com', lineManager: { email: 'Ceo@Contoso.com' } }), {
       ...options,
       policy,
@@ -47,6 +48,7 @@ describe('planRun', () => {
     expect(manager).toEqual({
       ok: false,
       error: expect.stringMatching(/line manager .* protected recipient/),
+      final: true,
     });
   });
 
