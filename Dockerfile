@@ -72,3 +72,5 @@ COPY --from=build /src/package.json /src/package-lock.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY host.json ./
+# Profile files (EXO_PROFILES_PATH=/home/site/wwwroot/profiles/<file>.json): commit yours next to the example.
+COPY profiles ./profiles

@@ -91,6 +91,9 @@ param EXO_ACCEPT_SHARED_LEAVERS string = 'false'
 @description('Comma-separated addresses no run may change or grant to (a group protects its direct members). Empty for none.')
 param EXO_PROTECTED_RECIPIENTS string = ''
 
+@description('Profile file (JSON) mapping each workflow to its actions, options and run variables, e.g. /home/site/wwwroot/exo-profiles.json. Empty: EXO_ACTIONS for every workflow.')
+param EXO_PROFILES_PATH string = ''
+
 @description('Failed attempts after which a run is given up (not retried silently any more).')
 param EXO_MAX_ATTEMPTS string = '5'
 
@@ -254,6 +257,7 @@ var appSettings = {
   EXO_CALL_TIMEOUT_SECONDS: EXO_CALL_TIMEOUT_SECONDS
   EXO_ACCEPT_SHARED_LEAVERS: EXO_ACCEPT_SHARED_LEAVERS
   EXO_PROTECTED_RECIPIENTS: EXO_PROTECTED_RECIPIENTS
+  EXO_PROFILES_PATH: EXO_PROFILES_PATH
 
   // The certificate in Key Vault, read with the identity
   KEY_VAULT_URL: keyVault.outputs.uri

@@ -54,6 +54,70 @@ export interface StubMailboxSeed {
   emailAddresses?: string[];
   /** Defaults to the address; contacts have none. */
   userPrincipalName?: string;
+  /** The offboarding catalogue's mailbox state (auto-reply, protocols, devices, rules, meetings, holds). */
+  catalogue?: StubMailboxCatalogue;
+}
+
+/** Per-mailbox state the catalogue cmdlets read and change (test/support/modules/.../StubCatalogue.ps1). */
+export interface StubMailboxCatalogue {
+  forwardingAddress?: string;
+  forwardingSmtpAddress?: string;
+  deliverToMailboxAndForward?: boolean;
+  /** Guids of the principals with SendOnBehalf. */
+  grantSendOnBehalfTo?: string[];
+  litigationHoldEnabled?: boolean;
+  /** 'Unlimited' or '<days>.00:00:00'. */
+  litigationHoldDuration?: string;
+  /** false: Set-Mailbox -LitigationHoldEnabled fails (no Plan 2 / Archiving licence). */
+  litigationHoldLicensed?: boolean;
+  archiveStatus?: 'None' | 'Active';
+  inPlaceHolds?: string[];
+  totalItemSizeBytes?: number;
+  autoReply?: StubAutoReply;
+  cas?: Partial<Record<StubProtocolKey, boolean>>;
+  mobileDevices?: StubMobileDevice[];
+  inboxRules?: StubInboxRule[];
+  calendarEvents?: StubCalendarEvent[];
+}
+
+export type StubProtocolKey =
+  'owaEnabled' | 'activeSyncEnabled' | 'popEnabled' | 'imapEnabled' | 'ewsEnabled' | 'mapiEnabled';
+
+export interface StubAutoReply {
+  autoReplyState: 'Disabled' | 'Enabled' | 'Scheduled';
+  internalMessage: string;
+  externalMessage: string;
+  externalAudience: 'None' | 'Known' | 'All';
+}
+
+export interface StubMobileDevice {
+  guid: string;
+  deviceId: string;
+  friendlyName: string;
+  deviceModel: string;
+  deviceOS: string;
+  deviceType?: string;
+}
+
+export interface StubInboxRule {
+  ruleIdentity: string;
+  name: string;
+  enabled: boolean;
+  forwardTo?: string[];
+  forwardAsAttachmentTo?: string[];
+  redirectTo?: string[];
+  deleteMessage?: boolean;
+  moveToFolder?: string;
+}
+
+export interface StubCalendarEvent {
+  id: string;
+  subject: string;
+  /** ISO 8601 (UTC). */
+  start: string;
+  end: string;
+  isOrganizer: boolean;
+  cancelled?: boolean;
 }
 
 export interface StubGroupSeed {
@@ -108,6 +172,9 @@ export interface StubRecipient {
   hiddenFromAddressListsEnabled?: boolean;
 }
 
+/** A mailbox with the catalogue's state (every field optional: absent means Exchange's default). */
+export type StubMailbox = StubRecipient & StubMailboxCatalogue;
+
 export interface StubGroup extends StubRecipient {
   /** Guids of the members. */
   members: string[];
@@ -142,7 +209,7 @@ export interface StubState {
   connection: StubConnection;
   /** Milliseconds per cmdlet call, or per cmdlet name with a `default`. */
   latencyMs: number | Record<string, number>;
-  mailboxes: StubRecipient[];
+  mailboxes: StubMailbox[];
   groups: StubGroup[];
   mailboxPermissions: StubMailboxPermission[];
   recipientPermissions: StubRecipientPermission[];
@@ -248,6 +315,15 @@ export class ExchangeStubTenant {
     this.write(state);
   }
 
+  /** Change one mailbox between calls (e.g. an admin re-enabling a protocol by hand). */
+  updateMailbox(address: string, mutate: (mailbox: StubMailbox) => void): void {
+    this.update((state) => {
+      const found = state.mailboxes.find((m) => sameAddress(m.primarySmtpAddress, address));
+      if (!found) throw new Error(`stub tenant has no mailbox ${address}`);
+      mutate(found);
+    });
+  }
+
   setFault(fault: StubFault): void {
     this.update((state) => {
       state.faults = [...(state.faults ?? []), fault];
@@ -266,7 +342,7 @@ export class ExchangeStubTenant {
     });
   }
 
-  mailbox(address: string): StubRecipient {
+  mailbox(address: string): StubMailbox {
     const found = this.state().mailboxes.find((m) => sameAddress(m.primarySmtpAddress, address));
     if (!found) throw new Error(`stub tenant has no mailbox ${address}`);
     return found;
@@ -397,10 +473,11 @@ export function seedLargeTenant(
 
 function buildState(options: ExchangeStubTenantOptions): StubState {
   const organization = options.organization ?? STUB_ORGANIZATION;
-  const mailboxes: StubRecipient[] = (options.mailboxes ?? []).map((seed) => {
+  const mailboxes: StubMailbox[] = (options.mailboxes ?? []).map((seed) => {
     const alias = seed.alias ?? aliasOf(seed.address);
     const name = seed.name ?? alias;
-    const recipient: StubRecipient = {
+    const recipient: StubMailbox = {
+      ...structuredClone(seed.catalogue ?? {}),
       guid: randomUUID(),
       exchangeGuid: randomUUID(),
       externalDirectoryObjectId: randomUUID(),

@@ -66,6 +66,7 @@ export function sweepSettings(config: Config): SweepSettings {
     autoMapping: ex.autoMapping,
     acceptSharedLeavers: ex.acceptSharedLeavers,
     protectedRecipients: ex.protectedRecipients,
+    profiles: config.profiles,
     maxAttempts: config.journal.maxAttempts,
     ...(config.journal.failureActionName ? { failureActionName: config.journal.failureActionName } : {}),
     exchange,

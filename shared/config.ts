@@ -3,18 +3,24 @@
  * as missing (Azure portal and local.settings.json both produce them), and every problem is
  * reported at once in a ConfigError that names the setting.
  */
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from './errors';
 import type { ActionName } from './domain';
+import { CATALOGUE_ACTIONS, defaultProfile, parseProfiles, type Profile } from './profiles';
 import { Secret } from './secret';
-import { addressProblem } from './sweep/plan';
+import { addressProblem } from './addresses';
 
-export const ALL_ACTIONS: readonly ActionName[] = [
+/** The four basic actions: EXO_ACTIONS' default. */
+export const BASIC_ACTIONS: readonly ActionName[] = [
   'convertToShared',
   'grantManagerFullAccess',
   'grantManagerSendAs',
   'removeFromDistributionGroups',
 ];
+
+/** Every action, in the order EXO_ACTIONS runs them (a profile file orders its own). */
+export const ALL_ACTIONS: readonly ActionName[] = [...BASIC_ACTIONS, ...CATALOGUE_ACTIONS];
 
 interface SettingSpec {
   /** One line for the README's settings table (a test keeps them in step). */
@@ -54,8 +60,8 @@ export const SETTINGS = {
     description: 'client id of a user-assigned identity for EXO_AUTH=managedIdentity',
   },
   EXO_ACTIONS: {
-    description: 'comma-separated Exchange actions to run for each leaver',
-    default: ALL_ACTIONS.join(','),
+    description: 'comma-separated Exchange actions to run for each leaver (the default profile)',
+    default: BASIC_ACTIONS.join(','),
   },
   EXO_AUTOMAPPING: {
     description: 'add the shared mailbox to the manager’s Outlook (FullAccess -AutoMapping)',
@@ -76,6 +82,9 @@ export const SETTINGS = {
   },
   EXO_RUN_RECORDS_DIR: {
     description: 'local folder for run records when AzureWebJobsStorage is not set (CLI)',
+  },
+  EXO_PROFILES_PATH: {
+    description: 'JSON file mapping each workflow to its actions, options and run variables',
   },
   KEY_VAULT_URL: { description: 'Key Vault holding the certificate (selects Key Vault mode)' },
   EXO_CERTIFICATE_NAME: { description: 'certificate name in Key Vault', default: 'exo-app-only' },
@@ -179,6 +188,10 @@ export interface Config {
   workflows: { names: string[]; stepName: string; actionName: string };
   exchange: ExchangeConfig;
   storage: StorageConfig;
+  /** Each workflow's actions and options: from EXO_PROFILES_PATH, or EXO_ACTIONS for every workflow. */
+  profiles: Record<string, Profile>;
+  /** EXO_PROFILES_PATH, when a profile file is used. */
+  profilesPath?: string;
   /** Bounded attempts and the run journal. */
   journal: JournalConfig;
   dryRun: boolean;
@@ -286,6 +299,7 @@ const settingsSchema = {
       }),
   ),
   EXO_RUN_RECORDS_DIR: optional,
+  EXO_PROFILES_PATH: optional,
   KEY_VAULT_URL: optional,
   EXO_CERTIFICATE_NAME: withDefault('EXO_CERTIFICATE_NAME'),
   KEY_VAULT_CREDENTIAL: optional,
@@ -409,8 +423,13 @@ function crossSettingProblems(raw: Record<string, string | undefined>): string[]
   return problems;
 }
 
+export interface LoadConfigOptions {
+  /** Reads the profile file (EXO_PROFILES_PATH); tests inject one. */
+  readFile?: (path: string) => string;
+}
+
 /** Parse the environment (process.env or app settings) into a Config, or throw one ConfigError listing every problem. */
-export function loadConfig(env: Record<string, string | undefined>): Config {
+export function loadConfig(env: Record<string, string | undefined>, options: LoadConfigOptions = {}): Config {
   const parsed = schema.safeParse(env, { reportInput: true });
   const problems = parsed.success
     ? []
@@ -419,7 +438,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
         return `${setting} ${describeIssue(issue, setting, env[setting])}`;
       });
   problems.push(...crossSettingProblems(env));
-  if (!parsed.success || problems.length > 0) throw new ConfigError([...new Set(problems)]);
+  const profiles = loadProfiles(env, parsed.success ? parsed.data : undefined, options, problems);
+  if (!parsed.success || problems.length > 0 || !profiles) throw new ConfigError([...new Set(problems)]);
   const e = parsed.data;
   // The cross-setting checks above guarantee what the casts below assume (required when reached).
   const exchangeAuth: ExchangeAuthConfig =
@@ -451,6 +471,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       protectedRecipients: [...new Set(e.EXO_PROTECTED_RECIPIENTS)],
     },
     storage: storageConfig(e),
+    profiles,
+    ...(e.EXO_PROFILES_PATH ? { profilesPath: e.EXO_PROFILES_PATH } : {}),
     journal: {
       maxAttempts: e.EXO_MAX_ATTEMPTS,
       ...(e.WORKFLOW_FAILURE_ACTION_NAME ? { failureActionName: e.WORKFLOW_FAILURE_ACTION_NAME } : {}),
@@ -526,6 +548,63 @@ function storageConfig(e: Pick<Parsed, (typeof STORAGE_SETTINGS)[number]>): Stor
     };
   }
   return { kind: 'local', ...(e.EXO_RUN_RECORDS_DIR ? { runRecordsDir: e.EXO_RUN_RECORDS_DIR } : {}) };
+}
+
+/**
+ * Every workflow's profile: from the file EXO_PROFILES_PATH names (read and checked here, once), or
+ * EXO_ACTIONS for each workflow. The file's problems are added to `problems`, each with its JSON path,
+ * even when other settings are wrong (so one message lists everything).
+ */
+function loadProfiles(
+  env: Record<string, string | undefined>,
+  parsed: Parsed | undefined,
+  options: LoadConfigOptions,
+  problems: string[],
+): Record<string, Profile> | undefined {
+  const path = env.EXO_PROFILES_PATH?.trim();
+  // Even when other settings are wrong, the file is checked against the workflows named.
+  const workflowNames =
+    parsed?.WORKFLOW_NAMES ??
+    (env.WORKFLOW_NAMES?.trim() || DEFAULTS.WORKFLOW_NAMES)
+      .split(',')
+      .map((name) => name.trim())
+      .filter((name) => name !== '');
+  const autoMapping = parsed?.EXO_AUTOMAPPING ?? true;
+  if (!path) {
+    if (!parsed) return undefined;
+    return Object.fromEntries(
+      workflowNames.map((name) => [
+        name,
+        defaultProfile(
+          ALL_ACTIONS.filter((action) => parsed.EXO_ACTIONS.includes(action)),
+          autoMapping,
+        ),
+      ]),
+    );
+  }
+  let text: string;
+  try {
+    text = (options.readFile ?? ((file: string) => readFileSync(file, 'utf8')))(path);
+  } catch (thrown) {
+    const code = (thrown as NodeJS.ErrnoException).code;
+    problems.push(
+      `EXO_PROFILES_PATH cannot be read (${code ?? 'error'})${got('EXO_PROFILES_PATH', path)}; set it to the profile file's path (see the README: Profiles)`,
+    );
+    return undefined;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (thrown) {
+    problems.push(`EXO_PROFILES_PATH ${path} is not valid JSON: ${(thrown as Error).message}`);
+    return undefined;
+  }
+  const result = parseProfiles(json, { source: path, workflowNames, autoMapping });
+  if (!result.ok) {
+    problems.push(...result.problems.map((problem) => `EXO_PROFILES_PATH ${path} ${problem}`));
+    return undefined;
+  }
+  return result.profiles;
 }
 
 function describeIssue(issue: z.core.$ZodIssue, setting: string, raw: string | undefined): string {

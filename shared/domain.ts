@@ -49,6 +49,16 @@ export interface WorkflowRun {
   availableActions: string[];
   /** Where to POST each offered action, by name (the failure action after giving up). */
   actionHrefs?: Record<string, string>;
+  /** `context.variables` asked for with `?variables=` (untrusted input, like every person field). */
+  variables?: Record<string, RunVariableValue>;
+}
+
+/** A run variable's value as SaaS Manager sent it; objects and lists are kept only as `{ unsupported }`. */
+export type RunVariableValue = string | number | boolean | null | { unsupported: 'object' | 'list' };
+
+/** Which run variables to ask SaaS Manager for (`?variables=`). */
+export interface RunReadOptions {
+  variables?: readonly string[];
 }
 
 /** 'signalled': our POST moved the run on. 'notWaiting': the step had already moved on (409). */
@@ -83,7 +93,46 @@ export type ExchangeConnection =
   | { auth: 'managedIdentity'; organization: string; managedIdentityAccountId?: string };
 
 export type ActionName =
-  'convertToShared' | 'grantManagerFullAccess' | 'grantManagerSendAs' | 'removeFromDistributionGroups';
+  | 'convertToShared'
+  | 'grantManagerFullAccess'
+  | 'grantManagerSendAs'
+  | 'removeFromDistributionGroups'
+  | CatalogueActionName;
+
+/** The offboarding catalogue (issue 15): what an admin expects beyond the four basic actions. */
+export type CatalogueActionName =
+  | 'hideFromAddressLists'
+  | 'setAutoReply'
+  | 'forwardToManager'
+  | 'grantManagerSendOnBehalf'
+  | 'disableProtocols'
+  | 'removeMobileDevices'
+  | 'disableInboxRules'
+  | 'cancelMeetings'
+  | 'litigationHold';
+
+/** Client protocols `disableProtocols` can turn off (Set-CASMailbox). */
+export type ClientProtocol = 'OWA' | 'ActiveSync' | 'POP' | 'IMAP' | 'EWS';
+
+export type ExternalAudience = 'None' | 'Known' | 'All';
+
+/** `disableInboxRules`: rules that forward, redirect or delete, or every enabled rule. */
+export type InboxRuleScope = 'forwardingOrDeleting' | 'all';
+
+/** The actions' options for one run: the profile's, with the run's variables applied and templates rendered. */
+export interface ActionOptions {
+  autoMapping: boolean;
+  /** setAutoReply: rendered, HTML-encoded messages. */
+  autoReply?: { internalMessage: string; externalMessage: string; externalAudience: ExternalAudience };
+  /** forwardToManager: keep a copy in the leaver's mailbox (default true). */
+  deliverToMailboxAndForward?: boolean;
+  protocols?: ClientProtocol[];
+  inboxRuleScope?: InboxRuleScope;
+  /** cancelMeetings: -QueryWindowInDays. */
+  meetingWindowDays?: number;
+  /** litigationHold: -LitigationHoldDuration in days; absent means unlimited. */
+  holdDurationDays?: number;
+}
 
 export type ActionStatus = 'done' | 'already' | 'failed' | 'skipped' | 'planned';
 
@@ -109,7 +158,11 @@ export interface RunPlan {
   /** The line manager's address, validated, when there is one. */
   manager?: string;
   actions: PlannedAction[];
-  options: { autoMapping: boolean };
+  options: ActionOptions;
+  /** Run variable forwardTo: forward to this internal person instead of the line manager (validated). */
+  forwardTo?: string;
+  /** Run variable delegateTo: grant FullAccess / SendAs / SendOnBehalf to this person instead (validated). */
+  delegate?: string;
   /** Absent: no shared leavers accepted, nobody protected. */
   policy?: RunPolicy;
   /** Who the run's first attempt resolved: later attempts must resolve to the same objects. */

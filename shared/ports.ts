@@ -18,6 +18,7 @@ import type {
   RunHistory,
   RunJournalState,
   RunPlan,
+  RunReadOptions,
   RunRecord,
   ShellProbe,
   SignalResult,
@@ -51,7 +52,7 @@ export interface WorkflowApi {
   /** Every run waiting at the step, page by page (never all in memory). */
   listWaitingRuns(step: WaitingStep): AsyncIterable<WorkflowRun>;
   /** One run by id; undefined when the workflow has no such run. */
-  getRun(step: WaitingStep, runId: string): Promise<WorkflowRun | undefined>;
+  getRun(step: WaitingStep, runId: string, options?: RunReadOptions): Promise<WorkflowRun | undefined>;
   /** POST the step's action. Never retried blindly: after an ambiguous failure the run is re-read first. */
   signal(step: WaitingStep, run: WorkflowRun): Promise<SignalResult>;
   /** HTTP requests made so far, token requests included (for reports and benchmarks). */
@@ -128,6 +129,9 @@ export interface RunRecords {
   /** Replace the record if it is still at `version`; false when it changed meanwhile. */
   replace(record: RunRecord, version: string): Promise<boolean>;
 }
+
+// ---------------------------------------------------------------------------------------------
+// The run journal: every attempt, each action's before-image and result
 
 export interface RunJournal {
   /** Write a new attempt (numbered from 1) and answer its number. */

@@ -8,6 +8,7 @@ import { AppError, ensureAppError } from '../errors';
 import { EXCHANGE_MODULE_INSTALL } from '../exchangeModule';
 import type { CertificateSource, ExchangeShell, RunRecords, WorkflowApi } from '../ports';
 import type { WaitingStep } from '../domain';
+import type { Profile } from '../profiles';
 import { wrap } from '../sweep/report';
 import type { SweepSettings } from '../sweep/runSweep';
 
@@ -34,6 +35,9 @@ const PROBE_RUN_ID = '000000000000000000000000';
 
 export async function runChecks(deps: CheckDependencies, settings: SweepSettings): Promise<CheckResult[]> {
   const results: CheckResult[] = [{ name: 'configuration', ok: true, detail: 'all settings parsed' }];
+  // The profiles were checked when the configuration was parsed (a bad file fails it, every problem listed).
+  if (settings.profiles)
+    results.push({ name: 'profiles', ok: true, detail: describeProfiles(settings.profiles) });
   const attempt = async (name: string, body: () => Promise<string>): Promise<void> => {
     try {
       results.push({ name, ok: true, detail: await body() });
@@ -108,6 +112,17 @@ export async function runChecks(deps: CheckDependencies, settings: SweepSettings
     }
   });
   return results;
+}
+
+/** "'Leavers' (profile file x.json): a, b, c; run variables forwardTo=forward_to; 'Other' ...". */
+function describeProfiles(profiles: Readonly<Record<string, Profile>>): string {
+  return Object.entries(profiles)
+    .map(([workflow, profile]) => {
+      const variables = Object.entries(profile.variables).map(([role, name]) => `${role}=${name}`);
+      const source = profile.source === 'EXO_ACTIONS' ? 'EXO_ACTIONS' : `profile file ${profile.source}`;
+      return `'${workflow}' (${source}): ${profile.actions.join(', ')}${variables.length > 0 ? `; run variables ${variables.join(', ')}` : ''}`;
+    })
+    .join('; ');
 }
 
 /** One line per check (wrapped to 100 columns), with `fix:` under each failure. */

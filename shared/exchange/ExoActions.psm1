@@ -45,14 +45,35 @@ $script:ExchangeCmdlets = [string[]]@(
     'Add-MailboxPermission',
     'Get-RecipientPermission',
     'Add-RecipientPermission',
-    'Remove-DistributionGroupMember'
+    'Remove-DistributionGroupMember',
+    # The offboarding catalogue (ExoCatalogue.ps1).
+    'Get-MailboxStatistics',
+    'Get-MailboxAutoReplyConfiguration',
+    'Set-MailboxAutoReplyConfiguration',
+    'Get-CASMailbox',
+    'Set-CASMailbox',
+    'Get-MobileDevice',
+    'Remove-MobileDevice',
+    'Get-InboxRule',
+    'Disable-InboxRule',
+    'Remove-CalendarEvents'
 )
 
 $script:KnownActions = [string[]]@(
     'convertToShared',
     'grantManagerFullAccess',
     'grantManagerSendAs',
-    'removeFromDistributionGroups'
+    'removeFromDistributionGroups',
+    # The offboarding catalogue (ExoCatalogue.ps1).
+    'hideFromAddressLists',
+    'setAutoReply',
+    'forwardToManager',
+    'grantManagerSendOnBehalf',
+    'disableProtocols',
+    'removeMobileDevices',
+    'disableInboxRules',
+    'cancelMeetings',
+    'litigationHold'
 )
 
 # Group kinds the membership query returns. Only plain distribution groups are changed: security-enabled
@@ -63,7 +84,7 @@ $script:Microsoft365GroupType = 'GroupMailbox'
 # A protected group protects its direct members (static groups; a dynamic group has no member links).
 $script:ProtectedGroupTypes = [string[]]@('MailUniversalDistributionGroup', 'MailUniversalSecurityGroup', 'MailNonUniversalGroup', 'GroupMailbox', 'RoomList')
 # Actions that need the line manager resolved.
-$script:ManagerActions = [string[]]@('grantManagerFullAccess', 'grantManagerSendAs')
+$script:ManagerActions = [string[]]@('grantManagerFullAccess', 'grantManagerSendAs', 'grantManagerSendOnBehalf', 'forwardToManager')
 
 # Exchange errors are told apart by what they are (exception type, the FailureCategory in the
 # FullyQualifiedErrorId, the CategoryInfo reason), never by their English wording.
@@ -532,11 +553,16 @@ function Invoke-ExoRunPlanCore {
     if ($ResolveOnly) { return }
 
     $state = @{
-        run         = $run
-        whatIf      = $whatIf
-        autoMapping = $autoMapping
-        mailbox     = $subjects.leaver
-        manager     = $subjects.manager
+        run            = $run
+        whatIf         = $whatIf
+        autoMapping    = $autoMapping
+        mailbox        = $subjects.leaver
+        manager        = $subjects.manager
+        # The catalogue's options for this run (validated again where used), and the run variables' people.
+        options        = if ($options -is [System.Collections.IDictionary]) { $options } else { @{} }
+        forwardTo      = $subjects.forwardTo
+        delegate       = $subjects.delegate
+        pendingActions = [string[]]@(foreach ($item in $pending) { $item.name })
     }
     foreach ($action in $pending) { Invoke-ExoActionLook -State $state -Action $action }
     if ($LookOnly) {
@@ -678,9 +704,16 @@ function Resolve-ExoSubjects {
         }
     }
 
-    $protection = Test-ExoProtected -Run $Run -Action $Action -Policy $Policy -Leaver $leaver -Manager $manager
+    # The people run variables name (forwardTo, delegateTo): the same checks as the manager.
+    $targets = Resolve-ExoRunTargets -Run $Run -Action $Action -Request $Request -Leaver $leaver -Pinned $Pinned
+    if (-not $targets.ok) { return $targets }
+    $extra = [System.Collections.Generic.List[object]]::new()
+    if ($null -ne $targets.forwardTo) { $extra.Add(@{ role = 'forwarding address (run variable forwardTo)'; who = $targets.forwardTo }) }
+    if ($null -ne $targets.delegate) { $extra.Add(@{ role = 'delegate (run variable delegateTo)'; who = $targets.delegate }) }
+
+    $protection = Test-ExoProtected -Run $Run -Action $Action -Policy $Policy -Leaver $leaver -Manager $manager -Extra $extra
     if (-not $protection.ok) { return $protection }
-    return @{ ok = $true; leaver = $leaver; manager = $manager }
+    return @{ ok = $true; leaver = $leaver; manager = $manager; forwardTo = $targets.forwardTo; delegate = $targets.delegate }
 }
 
 function Resolve-ExoPerson {
@@ -732,6 +765,10 @@ function ConvertTo-ExoSubject {
         displayName = Limit-ExoText $displayName 120
         type        = Limit-ExoText ([string](Get-ExoProp $Recipient 'RecipientTypeDetails')) 60
         label       = Format-ExoRecipientLabel $Recipient
+        # For the catalogue: the Name Exchange shows in links (ForwardingAddress, GrantSendOnBehalfTo) and
+        # the object as Exchange returned it (its current properties are what the actions look at).
+        name        = [string](Get-ExoProp $Recipient 'Name')
+        raw         = $Recipient
     }
 }
 
@@ -764,11 +801,12 @@ function Test-ExoProtected {
     # EXO_PROTECTED_RECIPIENTS: no run may change these recipients or grant to them, nor to the direct
     # members of a group listed there. An entry Exchange does not know fails the run: the list must be
     # readable to be honoured.
-    param($Run, $Action, $Policy, $Leaver, $Manager)
+    param($Run, $Action, $Policy, $Leaver, $Manager, $Extra = @())
     if ($Policy.protected.Count -eq 0) { return @{ ok = $true } }
     $subjects = [System.Collections.Generic.List[object]]::new()
     $subjects.Add(@{ role = 'leaver'; who = $Leaver })
     if ($null -ne $Manager) { $subjects.Add(@{ role = 'line manager'; who = $Manager }) }
+    foreach ($item in $Extra) { $subjects.Add($item) }
     $groups = [System.Collections.Generic.Dictionary[string, object]]::new([System.StringComparer]::OrdinalIgnoreCase)
     foreach ($entry in $Policy.protected) {
         $protected = Get-ExoProtectedRecipient -Run $Run -Action $Action -Address $entry
@@ -913,6 +951,8 @@ function Get-ExoLookConvertToShared {
         Set-ExoActionStatus $Action 'failed' ("$($mailbox.label) is a " + (Format-ExoShown $mailbox.type) + ', not a user mailbox; only user mailboxes are converted to shared.')
         return
     }
+    # Before converting: will the shared mailbox still need a licence? A warning, never a failure.
+    Add-ExoSharedLicenceWarning -State $State -Action $Action
     Add-ExoPlannedChange -Action $Action -Name 'Set-Mailbox' -Parameters ([ordered]@{ Identity = $mailbox.guid; Type = 'Shared'; Confirm = [switch]$false })
     Set-ExoActionStatus $Action 'planned' "Would convert $($mailbox.label) to a shared mailbox."
     $Action._doneDetail = "Converted $($mailbox.label) to a shared mailbox."
@@ -1104,6 +1144,8 @@ function Format-ExoGroupsDetail {
 function Get-ExoManager {
     # The line manager was resolved and checked with the leaver; no manager means the grant is skipped.
     param($State, $Action)
+    # A delegate named by the run's variables (delegateTo) takes the manager's place.
+    if ($null -ne $State.delegate) { return $State.delegate }
     if ($null -eq $State.manager) {
         Set-ExoActionStatus $Action 'skipped' 'The leaver has no line manager.'
         return $null
@@ -1151,8 +1193,15 @@ function Format-ExoCommandLine {
     $parts.Add($Name)
     foreach ($key in $Parameters.Keys) {
         $value = $Parameters[$key]
-        if ($value -is [System.Management.Automation.SwitchParameter]) {
+        if ($null -eq $value) {
+            $parts.Add("-$key `$null")
+        } elseif ($value -is [System.Management.Automation.SwitchParameter]) {
             if ($value.IsPresent) { $parts.Add("-$key") } else { $parts.Add("-${key}:`$false") }
+        } elseif ($value -is [System.Collections.IDictionary]) {
+            $pairs = foreach ($name in $value.Keys) { "$name=" + (Format-ExoLiteral ([string]$value[$name])) }
+            $parts.Add("-$key @{" + ($pairs -join '; ') + '}')
+        } elseif ($value -is [int] -or $value -is [long]) {
+            $parts.Add("-$key " + $value.ToString([System.Globalization.CultureInfo]::InvariantCulture))
         } elseif ($value -is [bool]) {
             if ($value) { $parts.Add("-$key `$true") } else { $parts.Add("-$key `$false") }
         } elseif ($value -is [System.Array]) {
@@ -1450,5 +1499,10 @@ function Initialize-ExoPreferences {
     $global:VerbosePreference = 'SilentlyContinue'
     $global:ConfirmPreference = 'None'
 }
+
+# The offboarding catalogue's actions (issue 15).
+. ([System.IO.Path]::Combine($PSScriptRoot, 'ExoCatalogue.ps1'))
+# A parse error there is only reported, not thrown: refuse to load without it.
+if (-not (Test-Path -LiteralPath Function:\Get-ExoCatalogueLook)) { throw 'ExoActions could not load ExoCatalogue.ps1.' }
 
 Export-ModuleMember -Function Connect-ExoSession, Invoke-ExoRunPlan, Resolve-ExoRun, Get-ExoRunLook, Invoke-ExoRunApply, Disconnect-ExoSession, Get-ExoStatus, Get-ExoProbe

@@ -613,7 +613,10 @@ function planPayload(plan: RunPlan, whatIf: boolean): Record<string, unknown> {
         ? { name: action.name }
         : { name: action.name, skipReason: action.skipReason },
     ),
-    options: { autoMapping: plan.options.autoMapping },
+    // Every action's options for this run (rendered auto-reply, protocols, windows, hold); plain JSON.
+    options: { ...plan.options },
+    forwardTo: plan.forwardTo ?? null,
+    delegate: plan.delegate ?? null,
     policy: {
       acceptSharedLeavers: plan.policy?.acceptSharedLeavers ?? false,
       protected: [...(plan.policy?.protectedRecipients ?? [])],

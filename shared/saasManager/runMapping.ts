@@ -3,7 +3,7 @@
  * untrusted input, absent fields are omitted by the API (never null, except in custom fields),
  * and only strings make it into the result.
  */
-import type { Person, PersonRef, WaitingStep, WorkflowRun } from '../domain';
+import type { Person, PersonRef, RunVariableValue, WaitingStep, WorkflowRun } from '../domain';
 import { isRecord } from '../guards';
 
 /** The run's id, or undefined when the JSON is not a run at all. */
@@ -11,7 +11,11 @@ export function runIdOf(json: unknown): string | undefined {
   return isRecord(json) ? nonEmpty(json.id) : undefined;
 }
 
-export function toWorkflowRun(json: Record<string, unknown>, step: WaitingStep): WorkflowRun {
+export function toWorkflowRun(
+  json: Record<string, unknown>,
+  step: WaitingStep,
+  variableNames: readonly string[] = [],
+): WorkflowRun {
   const runId = nonEmpty(json.id) ?? '';
   const status = nonEmpty(json.status) ?? 'Unknown';
   // A step can appear more than once (loops); the one that counts is the entry still waiting.
@@ -43,6 +47,8 @@ export function toWorkflowRun(json: Record<string, unknown>, step: WaitingStep):
   if (person) run.person = person;
   const href = ours ? nonEmpty(ours.href) : undefined;
   if (href !== undefined) run.signalHref = href;
+  const variables = toVariables(isRecord(json.context) ? json.context.variables : undefined, variableNames);
+  if (variables) run.variables = variables;
   const hrefs = new Map<string, string>();
   for (const action of available) {
     const actionHref = nonEmpty(action.href);
@@ -51,6 +57,24 @@ export function toWorkflowRun(json: Record<string, unknown>, step: WaitingStep):
   }
   if (hrefs.size > 0) run.actionHrefs = Object.fromEntries(hrefs);
   return run;
+}
+
+/** Longest run-variable text kept; longer values are cut here and refused by the planner's length cap. */
+const MAX_VARIABLE = 4096;
+
+/** Only the variables we asked for, as plain values; objects and lists are marked, never passed on. */
+function toVariables(value: unknown, names: readonly string[]): Record<string, RunVariableValue> | undefined {
+  if (!isRecord(value) || names.length === 0) return undefined;
+  const variables: Record<string, RunVariableValue> = {};
+  for (const name of names) {
+    if (!Object.prototype.hasOwnProperty.call(value, name)) continue;
+    const raw = value[name];
+    if (typeof raw === 'string') variables[name] = raw.slice(0, MAX_VARIABLE);
+    else if (typeof raw === 'number' || typeof raw === 'boolean' || raw === null) variables[name] = raw;
+    else if (Array.isArray(raw)) variables[name] = { unsupported: 'list' };
+    else if (isRecord(raw)) variables[name] = { unsupported: 'object' };
+  }
+  return Object.keys(variables).length > 0 ? variables : undefined;
 }
 
 function toPerson(value: unknown): Person | undefined {

@@ -5,7 +5,7 @@
  * accessToken.ts, the error factories in workflowApiErrors.ts.
  */
 import { WorkflowApiError } from '../errors';
-import type { SignalResult, WaitingStep, WorkflowRun } from '../domain';
+import type { RunReadOptions, SignalResult, WaitingStep, WorkflowRun } from '../domain';
 import { isRecord } from '../guards';
 import { silentLogger } from '../logging';
 import type { Clock, Logger, Sleep, WorkflowApi } from '../ports';
@@ -229,9 +229,16 @@ export class SaasManagerClient implements WorkflowApi {
     }
   }
 
-  async getRun(step: WaitingStep, runId: string): Promise<WorkflowRun | undefined> {
+  async getRun(
+    step: WaitingStep,
+    runId: string,
+    options: RunReadOptions = {},
+  ): Promise<WorkflowRun | undefined> {
+    // Run variables come only when asked for by name (?variables=a,b); the profile names them.
+    const variables = [...new Set(options.variables ?? [])];
     const url = this.#apiUrl(
       `${WORKFLOWS_PATH}/${encodeURIComponent(step.workflowId)}/runs/${encodeURIComponent(runId)}`,
+      variables.length > 0 ? { variables: variables.join(',') } : {},
     );
     const answer = await this.#get(url, false, true);
     if (answer.status === 404) return undefined;
@@ -250,7 +257,7 @@ export class SaasManagerClient implements WorkflowApi {
         },
       );
     }
-    return toWorkflowRun(json, step);
+    return toWorkflowRun(json, step, variables);
   }
 
   async signal(step: WaitingStep, run: WorkflowRun): Promise<SignalResult> {

@@ -33,6 +33,7 @@ import type {
   WaitingStep,
   WorkflowRun,
 } from '../domain';
+import type { Profile } from '../profiles';
 import { planRun } from './plan';
 import { summarize, type RunReport, type SweepReport } from './report';
 import { lookResult, mergeApplied } from './twoPhase';
@@ -71,6 +72,8 @@ export interface SweepSettings {
   acceptSharedLeavers?: boolean;
   /** EXO_PROTECTED_RECIPIENTS (default none). */
   protectedRecipients?: readonly string[];
+  /** Each workflow's profile (EXO_PROFILES_PATH); a workflow without one runs `actions` with `autoMapping`. */
+  profiles?: Readonly<Record<string, Profile>>;
   /** EXO_MAX_ATTEMPTS (default 5): failed attempts after which a run is given up. */
   maxAttempts?: number;
   /** WORKFLOW_FAILURE_ACTION_NAME: POSTed (once) when a run is given up, if the step offers it. */
@@ -255,7 +258,7 @@ export async function runSweep(
       };
     }
     try {
-      const run = await deps.workflowApi.getRun(step, runId);
+      const run = await deps.workflowApi.getRun(step, runId, runReadOptions(settings, step));
       if (!run || !run.waitingAtStep) {
         return {
           ...base,
@@ -518,6 +521,8 @@ export async function runSweep(
         acceptSharedLeavers: settings.acceptSharedLeavers ?? false,
         protectedRecipients: settings.protectedRecipients ?? [],
       },
+      ...profileOf(settings, step),
+      today: clock.now(),
     });
     if (!planned.ok) {
       // A protected recipient, or a manager who is the leaver: retrying cannot fix these.
@@ -699,6 +704,17 @@ export async function runSweep(
     );
     return deps.runRecords.get(run.runId);
   }
+}
+
+/** The workflow's profile, when the settings have one for it. */
+function profileOf(settings: SweepSettings, step: WaitingStep): { profile?: Profile } {
+  const profile = settings.profiles?.[step.workflowName];
+  return profile ? { profile } : {};
+}
+
+/** The run variables the workflow's profile reads (`?variables=`). */
+function runReadOptions(settings: SweepSettings, step: WaitingStep): { variables: string[] } {
+  return { variables: Object.values(profileOf(settings, step).profile?.variables ?? {}) };
 }
 
 /** What one attempt learns as it goes: its journal number, and whether its failure is final. */

@@ -4,8 +4,12 @@
  * module loaded by name from PSModulePath. Assertions are on what Exchange saw (the stub's call log) and
  * what it holds afterwards (the stub's state), plus what the shell reports.
  */
-import { ALL_ACTIONS } from '../../shared/config';
-import { CHANGE_CMDLETS as CHANGE_CMDLET_NAMES, RUN_CMDLETS } from '../support/exchangeCmdlets';
+import { BASIC_ACTIONS as ALL_ACTIONS } from '../../shared/config';
+import {
+  CATALOGUE_CMDLETS,
+  CHANGE_CMDLETS as CHANGE_CMDLET_NAMES,
+  RUN_CMDLETS,
+} from '../support/exchangeCmdlets';
 import path from 'node:path';
 import {
   PowerShellExchangeShell,
@@ -29,7 +33,7 @@ import {
 
 const cert = createTestCertificate({ keySize: 1024 });
 const CHANGE_CMDLETS = new Set(CHANGE_CMDLET_NAMES);
-const OUR_CMDLETS = RUN_CMDLETS;
+const OUR_CMDLETS = [...RUN_CMDLETS, ...CATALOGUE_CMDLETS];
 
 interface LogEntry {
   level: string;
@@ -304,6 +308,8 @@ describe('one connected PowerShell session serving many runs', () => {
     expect(result.actions[0]?.cmdlets).toEqual([
       "Get-Mailbox -Identity 'gina@contoso.com'",
       "Get-Recipient -Identity 'boss@contoso.com'",
+      // The licence check before the conversion (a shared mailbox over 50 GB still needs Plan 2).
+      `Get-MailboxStatistics -Identity '${gina.guid}'`,
       `Set-Mailbox -Identity '${gina.guid}' -Type Shared -Confirm:$false`,
     ]);
     expect(result.actions[1]?.cmdlets).toContain(
@@ -697,6 +703,7 @@ describe('connecting', () => {
     expect(tenant.calls().map((call) => call.cmdlet)).toEqual([
       'Connect-ExchangeOnline',
       'Get-Mailbox',
+      'Get-MailboxStatistics',
       'Set-Mailbox',
       'Disconnect-ExchangeOnline',
     ]);

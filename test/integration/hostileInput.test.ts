@@ -10,7 +10,7 @@
  * legitimate leaver), the stub's state (no other mailbox changed) and a canary file that any code
  * execution would create.
  */
-import { ALL_ACTIONS } from '../../shared/config';
+import { BASIC_ACTIONS as ALL_ACTIONS } from '../../shared/config';
 import { RUN_CMDLETS } from '../support/exchangeCmdlets';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -21,7 +21,8 @@ import { planRun } from '../../shared/sweep/plan';
 import { createTestCertificate } from '../../sandbox/certificates';
 import { ExchangeStubTenant, type StubCall, type StubState } from '../../sandbox/exchangeStubTenant';
 
-const PLANNED_CMDLETS = new Set(['Connect-ExchangeOnline', ...RUN_CMDLETS]);
+// The run's cmdlets, and the licence check before convertToShared (read-only).
+const PLANNED_CMDLETS = new Set(['Connect-ExchangeOnline', ...RUN_CMDLETS, 'Get-MailboxStatistics']);
 const HOSTILE_GROUP = "Sales'); Set-Mailbox victim@contoso.com -Type Shared; ('$(whoami)\u001b[31m";
 
 const cert = createTestCertificate({ keySize: 1024 });

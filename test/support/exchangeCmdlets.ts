@@ -1,4 +1,4 @@
-/** The Exchange cmdlets the product runs for the four basic actions, for tests that check the calls. */
+/** The Exchange cmdlets the product runs, for tests that check the calls: the four basic actions first. */
 export const READ_CMDLETS = [
   'Get-Mailbox',
   'Get-Recipient',
@@ -13,3 +13,16 @@ export const CHANGE_CMDLETS = [
 ];
 /** Every cmdlet a run may call, connecting aside. */
 export const RUN_CMDLETS = [...READ_CMDLETS, ...CHANGE_CMDLETS];
+/** The offboarding catalogue's cmdlets (profiles and EXO_ACTIONS can name them). */
+export const CATALOGUE_CMDLETS = [
+  'Get-MailboxStatistics',
+  'Get-MailboxAutoReplyConfiguration',
+  'Set-MailboxAutoReplyConfiguration',
+  'Get-CASMailbox',
+  'Set-CASMailbox',
+  'Get-MobileDevice',
+  'Remove-MobileDevice',
+  'Get-InboxRule',
+  'Disable-InboxRule',
+  'Remove-CalendarEvents',
+];

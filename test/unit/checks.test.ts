@@ -1,5 +1,5 @@
 import { runChecks } from '../../shared/check/runChecks';
-import { ALL_ACTIONS } from '../../shared/config';
+import { BASIC_ACTIONS as ALL_ACTIONS } from '../../shared/config';
 import { EXCHANGE_MODULE_INSTALL } from '../../shared/exchangeModule';
 import type { ShellProbe } from '../../shared/domain';
 import { FakeCertificateSource, FakeExchangeShell, FakeWorkflowApi } from '../support/fakes';

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { powerShellCommand } from '../support/exchangeShellTesting';
-import { addressProblem } from '../../shared/sweep/plan';
+import { addressProblem } from '../../shared/addresses';
 
 const MODULE = path.resolve(__dirname, '..', '..', 'shared', 'exchange', 'ExoActions.psm1');
 

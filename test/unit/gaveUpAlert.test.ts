@@ -5,9 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { logReport } from '../../shared/sweep/report';
+import { type RunReport, type SweepReport, logReport } from '../../shared/sweep/report';
 import type { Logger } from '../../shared/ports';
-import type { RunReport, SweepReport } from '../../shared/sweep/report';
 
 const guide = readFileSync(join(__dirname, '..', '..', 'docs', 'deploy.md'), 'utf8');
 

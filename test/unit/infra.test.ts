@@ -17,9 +17,8 @@ import { join, relative } from 'node:path';
 import { DEFAULTS, SETTINGS, type SettingName } from '../../shared/config';
 import { EXCHANGE_MODULE_INSTALL, EXCHANGE_MODULE_VERSION } from '../../shared/exchangeModule';
 import { TIMER_BUDGET_MS } from '../../functions/invocation';
-import { logReport } from '../../shared/sweep/report';
+import { type SweepReport, logReport } from '../../shared/sweep/report';
 import { pinnedPowerShellVersion } from '../../shared/exchange/findPowerShell';
-import type { SweepReport } from '../../shared/sweep/report';
 
 const ROOT = join(__dirname, '..', '..');
 const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');

@@ -1,6 +1,7 @@
-import { addressProblem, planRun } from '../../shared/sweep/plan';
+import { addressProblem } from '../../shared/addresses';
+import { planRun } from '../../shared/sweep/plan';
 import type { WorkflowRun } from '../../shared/domain';
-import { ALL_ACTIONS } from '../../shared/config';
+import { BASIC_ACTIONS as ALL_ACTIONS } from '../../shared/config';
 
 function run(person: WorkflowRun['person']): WorkflowRun {
   return {

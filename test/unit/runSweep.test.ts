@@ -1,4 +1,4 @@
-import { ALL_ACTIONS } from '../../shared/config';
+import { BASIC_ACTIONS as ALL_ACTIONS } from '../../shared/config';
 import { CertificateError, WorkflowApiError } from '../../shared/errors';
 import { silentLogger } from '../../shared/logging';
 import { exitCodeFor } from '../../shared/sweep/report';

@@ -20,7 +20,17 @@
         'Get-RecipientPermission',
         'Add-RecipientPermission',
         'Get-DistributionGroupMember',
-        'Remove-DistributionGroupMember'
+        'Remove-DistributionGroupMember',
+        'Get-MailboxStatistics',
+        'Get-MailboxAutoReplyConfiguration',
+        'Set-MailboxAutoReplyConfiguration',
+        'Get-CASMailbox',
+        'Set-CASMailbox',
+        'Get-MobileDevice',
+        'Remove-MobileDevice',
+        'Get-InboxRule',
+        'Disable-InboxRule',
+        'Remove-CalendarEvents'
     )
     CmdletsToExport   = @()
     VariablesToExport = @()

@@ -65,7 +65,9 @@ $script:StubStatePath = [System.IO.Path]::Combine($script:TenantFolder, 'tenant.
 $script:StubLogPath = [System.IO.Path]::Combine($script:TenantFolder, 'calls.jsonl')
 $script:DataCmdlets = [string[]]@(
     'Get-Mailbox', 'Set-Mailbox', 'Get-Recipient', 'Get-MailboxPermission', 'Add-MailboxPermission',
-    'Get-RecipientPermission', 'Add-RecipientPermission', 'Get-DistributionGroupMember', 'Remove-DistributionGroupMember'
+    'Get-RecipientPermission', 'Add-RecipientPermission', 'Get-DistributionGroupMember', 'Remove-DistributionGroupMember',
+    'Get-MailboxStatistics', 'Get-MailboxAutoReplyConfiguration', 'Set-MailboxAutoReplyConfiguration', 'Get-CASMailbox',
+    'Set-CASMailbox', 'Get-MobileDevice', 'Remove-MobileDevice', 'Get-InboxRule', 'Disable-InboxRule', 'Remove-CalendarEvents'
 )
 $script:MailboxTypes = [string[]]@('UserMailbox', 'SharedMailbox', 'RoomMailbox', 'EquipmentMailbox', 'LinkedMailbox', 'SchedulingMailbox', 'DiscoveryMailbox', 'TeamMailbox')
 # Mail-enabled users without a mailbox here (MailUser, GuestMailUser) and contacts (MailContact).
@@ -295,6 +297,8 @@ function Set-Mailbox {
         $ForwardingAddress,
         [bool]$DeliverToMailboxAndForward,
         [bool]$LitigationHoldEnabled,
+        $LitigationHoldDuration,
+        $GrantSendOnBehalfTo,
         [switch]$Force
     )
     $state = Enter-StubCmdlet -Name 'Set-Mailbox' -Bound $PSBoundParameters -Cmdlet $PSCmdlet -Data
@@ -316,6 +320,10 @@ function Set-Mailbox {
     if ($PSBoundParameters.ContainsKey('ForwardingSmtpAddress') -and $mailbox['forwardingSmtpAddress'] -ne $ForwardingSmtpAddress) {
         $changes.Add(@('forwardingSmtpAddress', [string]$ForwardingSmtpAddress))
     }
+    # Catalogue parameters (issue 15): -ForwardingAddress, -LitigationHoldDuration, -GrantSendOnBehalfTo.
+    $catalogue = Get-StubSetMailboxChanges -Cmdlet $PSCmdlet -State $state -Mailbox $mailbox -Bound $PSBoundParameters
+    if ($null -eq $catalogue) { return }
+    foreach ($change in $catalogue) { $changes.Add($change) }
     if ($changes.Count -eq 0) {
         $PSCmdlet.WriteWarning("The command completed successfully but no settings of '$($mailbox['name'])' have been modified.")
         return
@@ -731,6 +739,12 @@ function ConvertTo-StubLogValue {
     if ($Value -is [bool]) { return [bool]$Value }
     if ($Value -is [int] -or $Value -is [long] -or $Value -is [double]) { return $Value }
     if ($Value -is [string]) { return [string]$Value }
+    if ($Value -is [System.Collections.IDictionary]) {
+        # PowerShell's foreach does not enumerate a hashtable (e.g. -GrantSendOnBehalfTo @{Add=...}).
+        $table = New-StubTable
+        foreach ($key in $Value.Keys) { $table[[string]$key] = ConvertTo-StubLogValue $Value[$key] }
+        return , $table
+    }
     if ($Value -is [System.Collections.IEnumerable]) {
         $list = [System.Collections.Generic.List[object]]::new()
         foreach ($item in $Value) { $list.Add((ConvertTo-StubLogValue $item)) }
@@ -1228,6 +1242,7 @@ function ConvertTo-StubRecipientObject {
         $object.WindowsEmailAddress = [string]$Entry['primarySmtpAddress']
         $object.ExternalDirectoryObjectId = [string]$Entry['externalDirectoryObjectId']
         $object.HiddenFromAddressListsEnabled = [bool]$Entry['hiddenFromAddressListsEnabled']
+        Add-StubMailboxProperties -Object $object -Entry $Entry
     }
     return [pscustomobject]$object
 }
@@ -1293,4 +1308,9 @@ function Stop-StubConnect {
     $Cmdlet.ThrowTerminatingError($record)
 }
 
+# The offboarding catalogue's cmdlets (issue 15) and their Set-Mailbox / Get-Mailbox parts.
+. ([System.IO.Path]::Combine($PSScriptRoot, 'StubCatalogue.ps1'))
+. ([System.IO.Path]::Combine($PSScriptRoot, 'StubMailboxCatalogue.ps1'))
+
+Export-ModuleMember -Function Get-MailboxStatistics, Get-MailboxAutoReplyConfiguration, Set-MailboxAutoReplyConfiguration, Get-CASMailbox, Set-CASMailbox, Get-MobileDevice, Remove-MobileDevice, Get-InboxRule, Disable-InboxRule, Remove-CalendarEvents
 Export-ModuleMember -Function Connect-ExchangeOnline, Disconnect-ExchangeOnline, Get-ConnectionInformation, Get-Mailbox, Set-Mailbox, Get-Recipient, Get-MailboxPermission, Add-MailboxPermission, Get-RecipientPermission, Add-RecipientPermission, Get-DistributionGroupMember, Remove-DistributionGroupMember
