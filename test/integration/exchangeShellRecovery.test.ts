@@ -74,7 +74,8 @@ describe('timeouts and crashes', () => {
 
     const running = shell.runPlan(convert('leaver@contoso.com'), connectionFor(), false);
     // The stub records the fault as used before it starts hanging; kill only once it has.
-    await waitFor(() => tenant.state().faults[0]?.times === 0);
+    // Starting PowerShell and connecting come first: on a loaded machine that alone can take ~10 s.
+    await waitFor(() => tenant.state().faults[0]?.times === 0, 30_000);
     process.kill(tenant.calls()[0]?.pid as number, 'SIGKILL');
     const killed = await running;
     const next = await shell.runPlan(convert('next@contoso.com'), connectionFor(), false);
