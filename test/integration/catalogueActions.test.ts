@@ -250,6 +250,11 @@ describe('a real run, then the same run again', () => {
     secondCalls = tenant.calls().map((c) => c.cmdlet);
   }, 90_000);
 
+  it('costs 20 cmdlets for this leaver: 2 lookups, 6 looks and 12 changes (2 devices, 2 rules); then 7', () => {
+    expect(first.cmdletCalls).toBe(20);
+    expect(second.cmdletCalls).toBe(7);
+  });
+
   it('does every action and the tenant shows it', () => {
     for (const action of first.actions) expect([action.name, action.status]).toEqual([action.name, 'done']);
     const leaver = tenant.mailbox('adele@contoso.com');
