@@ -12,15 +12,19 @@ import { LockFileClaims } from './claims/lockFileClaims';
 import { runChecks, type CheckResult } from './check/runChecks';
 import { FileCertificateSource } from './certificates/fileCertificateSource';
 import type { Config } from './config';
-import { findPowerShell } from './exchange/findPowerShell';
+import { AppError, ensureAppError } from './errors';
+import { findPowerShell, type FoundPowerShell } from './exchange/findPowerShell';
 import { PowerShellExchangeShell } from './exchange/powerShellExchangeShell';
+import { SessionPool } from './exchange/sessionPool';
 import { createAzureCredential } from './keyVault/credential';
 import { KeyVaultCertificateSource } from './keyVault/keyVaultCertificateSource';
-import type { CertificateSource, Clock, Logger, RunClaims, RunRecords } from './ports';
+import type { CertificateSource, Clock, Logger, PendingRuns, RunClaims, RunRecords } from './ports';
+import { MESSAGE_TTL_SECONDS, StorageQueue } from './queue/storageQueue';
 import { FileRunRecords } from './runRecords/fileRunRecords';
-import { TableRunRecords } from './runRecords/tableRunRecords';
+import { TablePendingRuns, TableRunRecords } from './runRecords/tableRunRecords';
 import { SaasManagerClient } from './saasManager/saasManagerClient';
-import type { SweepReport } from './sweep/report';
+import { fanOutSweep, parseQueuedRun, poisonedRunReport, type FanOutReport } from './sweep/fanOut';
+import type { RunReport, SweepReport } from './sweep/report';
 import { runSweep, type SweepRequest, type SweepSettings } from './sweep/runSweep';
 
 export interface Runtime {
@@ -146,7 +150,7 @@ function runRecords(config: Config, env: NodeJS.ProcessEnv): RunRecords {
   return records;
 }
 
-function buildDependencies(config: Config, runtime: Runtime, deadline?: Date) {
+function buildDependencies(config: Config, runtime: Runtime, deadline?: Date, lent?: SessionPool) {
   const env = runtime.env ?? process.env;
   const clock = runtime.clock ?? systemClock;
   const logger = runtime.logger;
@@ -156,6 +160,9 @@ function buildDependencies(config: Config, runtime: Runtime, deadline?: Date) {
     runtime.maxCallTimeoutMs ?? Number.POSITIVE_INFINITY,
   );
   const certificates = certificateSource(config, logger, clock);
+  // EXO_SESSIONS sessions, each started and connected on first need (issue 14); a queue-triggered
+  // run borrows the worker's long-lived pool instead.
+  const pool = lent ? lent.lend() : newPool(config, runtime, powerShell, callTimeoutMs);
   return {
     workflowApi: new SaasManagerClient({
       baseUrl: config.trelica.baseUrl,
@@ -167,17 +174,8 @@ function buildDependencies(config: Config, runtime: Runtime, deadline?: Date) {
       // HTTP-triggered sweeps: no retry or wait may outlast the time left to answer.
       ...(deadline ? { deadline } : {}),
     }),
-    exchange: new PowerShellExchangeShell({
-      powerShell,
-      exchangeAuth: config.exchange.auth,
-      callTimeoutMs,
-      // Starting and connecting get more time than one run's plan, unless a trigger caps every call.
-      ...(runtime.maxCallTimeoutMs === undefined
-        ? {}
-        : { connectTimeoutMs: callTimeoutMs, startTimeoutMs: callTimeoutMs }),
-      env,
-      logger,
-    }),
+    exchange: pool,
+    admission: pool,
     ...(certificates ? { certificates } : {}),
     claims: runClaims(config, env, logger),
     runRecords: runRecords(config, env),
@@ -195,4 +193,184 @@ export async function sweep(config: Config, runtime: Runtime, request: SweepRequ
 export async function check(config: Config, runtime: Runtime): Promise<CheckResult[]> {
   const deps = buildDependencies(config, runtime);
   return runChecks({ ...deps, now: () => deps.clock.now() }, sweepSettings(config));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Session pools and fan-out (issue 14)
+
+function newPool(
+  config: Config,
+  runtime: Runtime,
+  powerShell: FoundPowerShell,
+  callTimeoutMs: number,
+): SessionPool {
+  const env = runtime.env ?? process.env;
+  const logger = runtime.logger;
+  return new SessionPool({
+    size: config.exchange.sessions,
+    createSession: (hooks) =>
+      new PowerShellExchangeShell({
+        powerShell,
+        exchangeAuth: config.exchange.auth,
+        callTimeoutMs,
+        // Starting and connecting get more time than one run's plan, unless a trigger caps every call.
+        ...(runtime.maxCallTimeoutMs === undefined
+          ? {}
+          : { connectTimeoutMs: callTimeoutMs, startTimeoutMs: callTimeoutMs }),
+        env,
+        logger,
+        onThrottle: hooks.onThrottle,
+      }),
+    logger,
+  });
+}
+
+/** A worker's sessions are closed after this long without a queued run (and when the worker shuts down). */
+export const WORKER_POOL_IDLE_MS = 10 * 60 * 1000;
+
+interface WorkerPool {
+  pool: SessionPool;
+  idleTimer?: NodeJS.Timeout;
+}
+
+// The queue trigger's pools: one per worker process (per configuration), living across invocations.
+const workerPools = new Map<string, WorkerPool>();
+
+function workerPool(config: Config, runtime: Runtime): WorkerPool {
+  const env = runtime.env ?? process.env;
+  const key = JSON.stringify({ exchange: config.exchange, modules: env.PSModulePath ?? '' });
+  let entry = workerPools.get(key);
+  if (!entry) {
+    entry = {
+      pool: newPool(config, { ...runtime }, findPowerShell(env), config.exchange.callTimeoutMs),
+    };
+    workerPools.set(key, entry);
+  }
+  if (entry.idleTimer) clearTimeout(entry.idleTimer);
+  entry.idleTimer = undefined;
+  return entry;
+}
+
+/** Stop every worker-lifetime session (the worker is shutting down). */
+export async function shutdownWorker(): Promise<void> {
+  const entries = [...workerPools.values()];
+  workerPools.clear();
+  for (const entry of entries) if (entry.idleTimer) clearTimeout(entry.idleTimer);
+  await Promise.all(entries.map((entry) => entry.pool.close()));
+}
+
+function pendingRuns(config: Config, env: NodeJS.ProcessEnv): PendingRuns {
+  const staleAfterMs = (MESSAGE_TTL_SECONDS + 3600) * 1000;
+  if (config.storageConnection) {
+    return new TablePendingRuns({ connectionString: config.storageConnection, staleAfterMs });
+  }
+  const tableServiceUri =
+    env.AzureWebJobsStorage__tableServiceUri ??
+    env.AzureWebJobsStorage__blobServiceUri?.replace('.blob.', '.table.');
+  if (!tableServiceUri) {
+    throw new AppError('QueueStorageMissing', 'SWEEP_MODE=queue needs AzureWebJobsStorage', {
+      hint: 'set AzureWebJobsStorage (or its identity-based __queueServiceUri and __tableServiceUri), or SWEEP_MODE=inline',
+    });
+  }
+  return new TablePendingRuns({ tableServiceUri, credential: storageCredential(env), staleAfterMs });
+}
+
+function runQueue(config: Config, env: NodeJS.ProcessEnv, queue?: string): StorageQueue {
+  if (config.storageConnection) {
+    return new StorageQueue({ connectionString: config.storageConnection, ...(queue ? { queue } : {}) });
+  }
+  const queueServiceUri =
+    env.AzureWebJobsStorage__queueServiceUri ??
+    env.AzureWebJobsStorage__blobServiceUri?.replace('.blob.', '.queue.');
+  if (!queueServiceUri) {
+    throw new AppError('QueueStorageMissing', 'SWEEP_MODE=queue needs AzureWebJobsStorage', {
+      hint: 'set AzureWebJobsStorage (or its identity-based __queueServiceUri and __tableServiceUri), or SWEEP_MODE=inline',
+    });
+  }
+  return new StorageQueue({ queueServiceUri, credential: storageCredential(env), ...(queue ? { queue } : {}) });
+}
+
+function storageCredential(env: NodeJS.ProcessEnv) {
+  const clientId = env.AzureWebJobsStorage__clientId;
+  return createAzureCredential({
+    credential: 'managedIdentity',
+    ...(clientId ? { managedIdentityClientId: clientId } : {}),
+  });
+}
+
+/** The timer in queue mode: one exo-runs message per waiting run (none for a run already pending). */
+export async function fanOut(config: Config, runtime: Runtime): Promise<FanOutReport> {
+  const env = runtime.env ?? process.env;
+  const deps = buildDependencies(config, runtime);
+  return fanOutSweep(
+    {
+      workflowApi: deps.workflowApi,
+      queue: runQueue(config, env),
+      pending: pendingRuns(config, env),
+      logger: runtime.logger,
+    },
+    sweepSettings(config),
+  );
+}
+
+export interface QueuedRunResult {
+  /** Absent when the run was no longer waiting (or no longer exists): nothing to do. */
+  report?: SweepReport;
+  /** Set when the attempt failed: the message must become visible again (and, in the end, poison). */
+  retry?: string;
+  /** Why nothing was done (the run moved on or is gone). */
+  detail?: string;
+}
+
+/** The queue trigger: one run, on the worker's long-lived session pool; claims and signal rules as in a sweep. */
+export async function processQueuedRun(
+  config: Config,
+  runtime: Runtime,
+  body: unknown,
+): Promise<QueuedRunResult> {
+  const env = runtime.env ?? process.env;
+  const run = parseQueuedRun(body);
+  const pending = pendingRuns(config, env);
+  const entry = workerPool(config, runtime);
+  try {
+    const deps = buildDependencies(config, runtime, undefined, entry.pool);
+    let report: SweepReport;
+    try {
+      report = await runSweep(deps, sweepSettings(config), { dryRun: config.dryRun, runId: run.runId });
+    } catch (thrown) {
+      const error = ensureAppError(thrown);
+      if (error.code === 'RunNotWaiting' || error.code === 'RunNotFound') {
+        await pending.clear(run.runId);
+        return { detail: error.message };
+      }
+      await pending.noteFailure(run.runId, error.describe()).catch(() => undefined);
+      return { retry: error.describe() };
+    }
+    const outcome = report.runs[0];
+    if (outcome?.outcome === 'failed') {
+      const reason = outcome.error ?? 'the run failed';
+      await pending.noteFailure(run.runId, reason).catch(() => undefined);
+      return { report, retry: reason };
+    }
+    await pending.clear(run.runId);
+    return { report };
+  } finally {
+    entry.idleTimer = setTimeout(() => void entry.pool.close(), WORKER_POOL_IDLE_MS);
+    entry.idleTimer.unref();
+  }
+}
+
+/** The poison-queue trigger: the run is reported failed with the last reason, never signalled. */
+export async function reportPoisonedRun(
+  config: Config,
+  runtime: Runtime,
+  body: unknown,
+  attempts: number,
+): Promise<RunReport> {
+  const run = parseQueuedRun(body);
+  const pending = pendingRuns(config, runtime.env ?? process.env);
+  const lastFailure = await pending.lastFailure(run.runId);
+  // The mark goes: the next timer sweep may queue the run again, if it is still waiting.
+  await pending.clear(run.runId);
+  return poisonedRunReport(run, attempts, lastFailure);
 }

@@ -46,6 +46,8 @@ export const SETTINGS = {
   DRY_RUN: 'plan only: no Exchange change, no signal',
   SWEEP_SCHEDULE: 'NCRONTAB (six fields) for the timer',
   HTTP_SWEEP_BUDGET_SECONDS: 'time an HTTP-triggered sweep may spend before it answers',
+  EXO_SESSIONS: 'Exchange sessions (PowerShell processes) per worker, each running one run at a time (1-8)',
+  SWEEP_MODE: 'inline (the timer sweeps itself) or queue (one exo-runs message per waiting run, every instance works through them)',
   AzureWebJobsStorage: 'Functions storage; also holds the run claims (blob leases) and run records (table)',
 } as const;
 
@@ -66,6 +68,8 @@ export const DEFAULTS = {
   DRY_RUN: 'false',
   SWEEP_SCHEDULE: '0 0 * * * *',
   HTTP_SWEEP_BUDGET_SECONDS: '200',
+  EXO_SESSIONS: '4',
+  SWEEP_MODE: 'inline',
 } as const satisfies Partial<Record<SettingName, string>>;
 
 export type CertificateConfig =
@@ -92,12 +96,16 @@ export interface Config {
     acceptSharedLeavers: boolean;
     /** Lower-cased addresses. */
     protectedRecipients: string[];
+    /** EXO_SESSIONS: sessions in the pool (1-8). */
+    sessions: number;
   };
   /** Absent in managed-identity mode: Exchange then needs no certificate. */
   certificate?: CertificateConfig;
   dryRun: boolean;
   schedule: string;
   httpBudgetMs: number;
+  /** SWEEP_MODE: whether the timer sweeps itself or fans the runs out on the exo-runs queue. */
+  sweepMode: 'inline' | 'queue';
   /** AzureWebJobsStorage: when set, run claims are blob leases and run records a table there; else local folders. */
   storageConnection?: string;
   /** EXO_RUN_RECORDS_DIR: the local run-record folder (without storage). */
@@ -207,6 +215,8 @@ const schema = z.object({
   DRY_RUN: booleanSetting('DRY_RUN'),
   SWEEP_SCHEDULE: withDefault('SWEEP_SCHEDULE'),
   HTTP_SWEEP_BUDGET_SECONDS: integerSetting('HTTP_SWEEP_BUDGET_SECONDS', 10, 220),
+  EXO_SESSIONS: integerSetting('EXO_SESSIONS', 1, 8),
+  SWEEP_MODE: withDefault('SWEEP_MODE').pipe(z.enum(['inline', 'queue'])),
   AzureWebJobsStorage: optional,
   // Not settings of ours: tell where we run, to pick the Key Vault credential.
   IDENTITY_ENDPOINT: optional,
@@ -316,10 +326,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       callTimeoutMs: e.EXO_CALL_TIMEOUT_SECONDS * 1000,
       acceptSharedLeavers: e.EXO_ACCEPT_SHARED_LEAVERS,
       protectedRecipients: [...new Set(e.EXO_PROTECTED_RECIPIENTS)],
+      sessions: e.EXO_SESSIONS,
     },
     dryRun: e.DRY_RUN,
     schedule: e.SWEEP_SCHEDULE,
     httpBudgetMs: e.HTTP_SWEEP_BUDGET_SECONDS * 1000,
+    sweepMode: e.SWEEP_MODE,
     ...(e.AzureWebJobsStorage ? { storageConnection: e.AzureWebJobsStorage } : {}),
     ...(e.EXO_RUN_RECORDS_DIR ? { runRecordsDir: e.EXO_RUN_RECORDS_DIR } : {}),
   };

@@ -268,3 +268,54 @@ export interface RunRecords {
   /** Replace the record if it is still at `version`; false when it changed meanwhile. */
   replace(record: RunRecord, version: string): Promise<boolean>;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Runs in flight (issue 14): a pool of Exchange sessions and the throttle governor that paces them
+
+/** What the pool and its governor have seen so far (for the report and benchmarks). */
+export interface ExchangeLoad {
+  /** EXO_SESSIONS: the most sessions (PowerShell processes at once) the pool may run. */
+  sessions: number;
+  /** Sessions started so far (each one PowerShell process, connected once). */
+  sessionsUsed: number;
+  /** Throttling signals from Exchange: throttled calls and "Micro delay applied" warnings. */
+  throttleEvents: number;
+  /** Time spent backing off (waiting before a throttled call was tried again), in ms. */
+  backoffMs: number;
+  /** The governor's current limit on runs in flight. */
+  runsInFlightLimit: number;
+}
+
+export interface RunAdmission {
+  /** The most runs ever in flight at once (the number of sessions). */
+  readonly maxRunsInFlight: number;
+  /** Wait until the governor lets one more run start; call the returned function when it has ended. */
+  admit(): Promise<() => void>;
+  load(): ExchangeLoad;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fan-out (issue 14): one queue message per waiting run, never two while one is pending
+
+/** What a queue message carries: which run, in which workflow. Never anything else. */
+export interface QueuedRun {
+  runId: string;
+  workflowName: string;
+}
+
+export interface RunQueue {
+  /** Put one message for the run on the queue. */
+  send(run: QueuedRun): Promise<void>;
+}
+
+/** A mark per run while its message is pending (a row in the run's partition). */
+export interface PendingRuns {
+  /** Mark the run pending; false when it already is (its message is still queued or in progress). */
+  tryMark(runId: string): Promise<boolean>;
+  /** Why the run's last attempt failed, kept for the poison report. */
+  noteFailure(runId: string, reason: string): Promise<void>;
+  /** The last failure noted, if any. */
+  lastFailure(runId: string): Promise<string | undefined>;
+  /** The message is done with (processed, or poisoned and reported): the next sweep may queue the run again. */
+  clear(runId: string): Promise<void>;
+}

@@ -42,6 +42,7 @@ import { childEnvironment } from './childEnvironment';
 import { encodeDataLine, parseResultLine } from './exoProtocol';
 import { POWERSHELL_SETUP_HINT, type FoundPowerShell, type PowerShellLaunch } from './findPowerShell';
 import { descendantPids, killPids } from './processTree';
+import { throttleEventsOf, type ThrottleEvent } from './throttleGovernor';
 
 export interface PowerShellExchangeShellOptions {
   /** The PowerShell to run (see findPowerShell); used as given, whatever NODE_POWERSHELL says. */
@@ -62,6 +63,8 @@ export interface PowerShellExchangeShellOptions {
   /** `managedIdentity` passes IDENTITY_ENDPOINT / IDENTITY_HEADER to the process; nothing else does. */
   exchangeAuth?: 'certificate' | 'managedIdentity';
   logger?: Logger;
+  /** Throttling signals of each run call (the session pool's governor, issue 14). */
+  onThrottle?: (events: ThrottleEvent[]) => void;
 }
 
 const SETUP_HINT = POWERSHELL_SETUP_HINT;
@@ -116,6 +119,7 @@ export class PowerShellExchangeShell implements ExchangeShell {
   readonly #startTimeoutMs: number;
   readonly #env: NodeJS.ProcessEnv;
   readonly #logger: Logger | undefined;
+  readonly #onThrottle: ((events: ThrottleEvent[]) => void) | undefined;
   #session: Session | undefined;
   #processesStarted = 0;
   #tail: Promise<unknown> = Promise.resolve();
@@ -130,6 +134,7 @@ export class PowerShellExchangeShell implements ExchangeShell {
     this.#startTimeoutMs = options.startTimeoutMs ?? Math.max(options.callTimeoutMs, 60_000);
     this.#env = options.env ?? process.env;
     this.#logger = options.logger;
+    this.#onThrottle = options.onThrottle;
   }
 
   get processesStarted(): number {
@@ -251,6 +256,8 @@ export class PowerShellExchangeShell implements ExchangeShell {
     }
     this.#reportNoise(parsed.noise, plan.runId);
     const result = parsed.value;
+    const throttle = throttleEventsOf(result.throttle);
+    if (throttle.length > 0) this.#onThrottle?.(throttle);
     if (result.ok !== true) {
       const { code, message } = errorOf(result);
       if (code === 'NotConnected') session.connected = false;

@@ -13,9 +13,11 @@ import type {
   CertificateSource,
   Clock,
   ExchangeConnection,
+  ExchangeLoad,
   ExchangeShell,
   Logger,
   RunClaim,
+  RunAdmission,
   RunClaims,
   RunPlan,
   RunRecord,
@@ -40,6 +42,8 @@ export interface SweepDependencies {
   runRecords: RunRecords;
   clock: Clock;
   logger: Logger;
+  /** The session pool's governor: how many runs may be in flight (absent: one at a time). */
+  admission?: RunAdmission;
 }
 
 export interface SweepSettings {
@@ -95,6 +99,9 @@ export async function runSweep(
   let certificateChecked = false;
   /** Set when setup broke after Exchange work began: the sweep stops, and says why. */
   let abortAfter: string | undefined;
+  let inFlight = 0;
+  let peakInFlight = 0;
+  const loadBefore = deps.admission?.load();
 
   // Lazily, on the first run that needs Exchange: load the certificate (cached by its source).
   const connection = async (): Promise<ExchangeConnection> => {
@@ -151,23 +158,50 @@ export async function runSweep(
           workflowName: step.workflowName,
           waiting: waitingIds.length,
         });
-        for (const [index, runId] of waitingIds.entries()) {
-          if (outOfTime()) {
-            deferred += waitingIds.length - index;
-            continue sweep;
+        // Up to maxRunsInFlight runs at once (the session pool), as many as the governor admits; each
+        // run is still one processRun (claim, re-read, plan, Exchange, signal). Reports keep list order.
+        let next = 0;
+        let stop = false;
+        const reports: RunReport[] = [];
+        const worker = async (): Promise<void> => {
+          while (!stop && next < waitingIds.length) {
+            const release = deps.admission ? await deps.admission.admit() : undefined;
+            try {
+              if (stop || next >= waitingIds.length) return;
+              const index = next++;
+              const runId = waitingIds[index] as string;
+              if (outOfTime()) {
+                deferred += 1 + waitingIds.length - next;
+                next = waitingIds.length;
+                return;
+              }
+              request.onProgress?.({
+                kind: 'run',
+                workflowName: step.workflowName,
+                runId,
+                index: index + 1,
+                total: waitingIds.length,
+              });
+              inFlight += 1;
+              peakInFlight = Math.max(peakInFlight, inFlight);
+              const report = await processRun(step, runId).finally(() => (inFlight -= 1));
+              reports[index] = report;
+              request.onProgress?.({ kind: 'runDone', run: report });
+              if (report.error !== undefined && abortAfter !== undefined) stop = true;
+            } catch (thrown) {
+              stop = true;
+              throw thrown;
+            } finally {
+              release?.();
+            }
           }
-          request.onProgress?.({
-            kind: 'run',
-            workflowName: step.workflowName,
-            runId,
-            index: index + 1,
-            total: waitingIds.length,
-          });
-          const report = await processRun(step, runId);
-          runs.push(report);
-          request.onProgress?.({ kind: 'runDone', run: report });
-          if (report.error !== undefined && abortAfter !== undefined) break sweep;
-        }
+        };
+        const width = Math.min(waitingIds.length, Math.max(1, deps.admission?.maxRunsInFlight ?? 1));
+        const settled = await Promise.allSettled(Array.from({ length: width }, () => worker()));
+        runs.push(...reports.filter((report) => report !== undefined));
+        const rejected = settled.find((outcome) => outcome.status === 'rejected');
+        if (rejected) throw rejected.reason;
+        if (stop) break sweep;
       }
     }
   } finally {
@@ -194,6 +228,7 @@ export async function runSweep(
       ...(deps.workflowApi.requestsMade === undefined ? {} : { apiRequests: deps.workflowApi.requestsMade }),
       powerShellProcesses: deps.exchange.processesStarted,
       exchangeCmdletCalls,
+      ...loadStats(deps.admission, loadBefore, peakInFlight),
     },
   };
 
@@ -483,4 +518,21 @@ function describeFailures(actions: readonly ActionResult[]): string {
   return [...byReason]
     .map(([reason, names]) => `${names.length > 2 ? `${names.length} actions` : names.join(', ')}: ${reason}`)
     .join('; ');
+}
+
+/** The pool's figures for this sweep: sessions, throttling and back-off since it started, peak runs in flight. */
+function loadStats(
+  admission: RunAdmission | undefined,
+  before: ExchangeLoad | undefined,
+  peakRunsInFlight: number,
+): Partial<SweepReport['stats']> {
+  if (!admission || !before) return {};
+  const after = admission.load();
+  return {
+    sessions: after.sessions,
+    sessionsUsed: after.sessionsUsed,
+    throttleEvents: after.throttleEvents - before.throttleEvents,
+    backoffMs: after.backoffMs - before.backoffMs,
+    peakRunsInFlight,
+  };
 }

@@ -1,0 +1,244 @@
+/**
+ * A pool of Exchange sessions (issue 14): up to EXO_SESSIONS long-lived sessions (each one PowerShell
+ * process, started and connected once, by PowerShellExchangeShell), behind the one ExchangeShell port.
+ * A call goes to an idle session (the ones already started first; a new one only when every started
+ * one is busy), so a slow run never holds up the others. A session whose process dies or times out
+ * fails the run it had in flight and starts a fresh process on its next call (PowerShellExchangeShell
+ * does that), so it is replaced, never reused broken.
+ *
+ * The pool is also the sweep's RunAdmission: its ThrottleGovernor decides how many runs may be in
+ * flight. A call whose throttled cmdlet ExoActions gave up on is tried again here, after the
+ * Retry-After, so a throttled run is retried, not failed.
+ */
+import type {
+  ExchangeConnection,
+  ExchangeLoad,
+  ExchangeResolution,
+  ExchangeRunResult,
+  ExchangeShell,
+  Logger,
+  RunAdmission,
+  RunPlan,
+  ShellProbe,
+  Sleep,
+} from '../ports';
+import { ThrottleGovernor, type ThrottleEvent } from './throttleGovernor';
+
+export const MAX_SESSIONS = 8;
+
+export interface SessionHooks {
+  /** Pass to the session's adapter: the throttling signals of each of its calls. */
+  onThrottle(events: ThrottleEvent[]): void;
+}
+
+export interface SessionPoolOptions {
+  /** EXO_SESSIONS (1 to 8). */
+  size: number;
+  /** Builds one session (a PowerShellExchangeShell); called lazily, at most `size` times. */
+  createSession: (hooks: SessionHooks) => ExchangeShell;
+  /** See ThrottleGovernor (defaults: 60 s quiet period). */
+  quietMs?: number;
+  decreaseGuardMs?: number;
+  /** How often a call whose throttled cmdlet was given up on is tried again (default 3). */
+  throttleRetries?: number;
+  /** Longest wait before such a retry (default 60 s). */
+  maxRetryWaitMs?: number;
+  sleep?: Sleep;
+  now?: () => number;
+  logger?: Logger;
+}
+
+interface Slot {
+  readonly index: number;
+  readonly shell: ExchangeShell;
+  busy: boolean;
+  /** Signals of the call in flight on this slot. */
+  events: ThrottleEvent[];
+}
+
+const defaultSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class SessionPool implements ExchangeShell, RunAdmission {
+  readonly maxRunsInFlight: number;
+  readonly governor: ThrottleGovernor;
+  readonly #createSession: SessionPoolOptions['createSession'];
+  readonly #throttleRetries: number;
+  readonly #maxRetryWaitMs: number;
+  readonly #sleep: Sleep;
+  readonly #logger: Logger | undefined;
+  readonly #slots: Slot[] = [];
+  readonly #waiting: Array<(slot: Slot) => void> = [];
+  #closing: Promise<void> | undefined;
+  /** Sessions started, and processes of sessions already closed (the figures outlive close()). */
+  #sessionsStarted = 0;
+  #retiredProcesses = 0;
+
+  constructor(options: SessionPoolOptions) {
+    if (!Number.isInteger(options.size) || options.size < 1 || options.size > MAX_SESSIONS) {
+      throw new RangeError(`a session pool has 1 to ${MAX_SESSIONS} sessions, not ${options.size}`);
+    }
+    this.maxRunsInFlight = options.size;
+    this.#createSession = options.createSession;
+    this.#throttleRetries = options.throttleRetries ?? 3;
+    this.#maxRetryWaitMs = options.maxRetryWaitMs ?? 60_000;
+    this.#sleep = options.sleep ?? defaultSleep;
+    this.#logger = options.logger;
+    this.governor = new ThrottleGovernor({
+      maxInFlight: options.size,
+      ...(options.quietMs === undefined ? {} : { quietMs: options.quietMs }),
+      ...(options.decreaseGuardMs === undefined ? {} : { decreaseGuardMs: options.decreaseGuardMs }),
+      ...(options.now ? { now: options.now } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
+  }
+
+  get processesStarted(): number {
+    return this.#slots.reduce((sum, slot) => sum + slot.shell.processesStarted, this.#retiredProcesses);
+  }
+
+  /** Sessions started so far. */
+  get sessionsUsed(): number {
+    return this.#sessionsStarted;
+  }
+
+  admit(): Promise<() => void> {
+    return this.governor.admit();
+  }
+
+  load(): ExchangeLoad {
+    return {
+      sessions: this.maxRunsInFlight,
+      sessionsUsed: this.#sessionsStarted,
+      throttleEvents: this.governor.events,
+      backoffMs: Math.round(this.governor.backoffMs),
+      runsInFlightLimit: this.governor.limit,
+    };
+  }
+
+  runPlan(
+    plan: RunPlan,
+    connection: () => Promise<ExchangeConnection>,
+    whatIf: boolean,
+  ): Promise<ExchangeRunResult> {
+    return this.#governed(plan.runId, (shell) => shell.runPlan(plan, connection, whatIf));
+  }
+
+  resolveRun(plan: RunPlan, connection: () => Promise<ExchangeConnection>): Promise<ExchangeResolution> {
+    return this.#governed(plan.runId, (shell) => shell.resolveRun(plan, connection));
+  }
+
+  probe(): Promise<ShellProbe> {
+    return this.#withSlot(async (slot) => slot.shell.probe());
+  }
+
+  /** Disconnect and stop every session; the pool can be used again afterwards (sessions start anew). */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      const slots = this.#slots.splice(0);
+      await Promise.all(slots.map((slot) => slot.shell.close().catch(() => undefined)));
+      for (const slot of slots) this.#retiredProcesses += slot.shell.processesStarted;
+    })().finally(() => {
+      this.#closing = undefined;
+    });
+    return this.#closing;
+  }
+
+  /**
+   * The same pool behind a port whose close() leaves the sessions running: a worker-lifetime pool
+   * lent to one sweep (the queue trigger's), which closes its ExchangeShell when it ends.
+   */
+  lend(): ExchangeShell & RunAdmission {
+    const pool = this;
+    return {
+      get maxRunsInFlight() {
+        return pool.maxRunsInFlight;
+      },
+      get processesStarted() {
+        return pool.processesStarted;
+      },
+      admit: () => pool.admit(),
+      load: () => pool.load(),
+      runPlan: (plan, connection, whatIf) => pool.runPlan(plan, connection, whatIf),
+      resolveRun: (plan, connection) => pool.resolveRun(plan, connection),
+      probe: () => pool.probe(),
+      close: async () => undefined,
+    };
+  }
+
+  /** One run call, tried again (after the Retry-After) while ExoActions gave up on a throttled cmdlet. */
+  async #governed<T>(runId: string, call: (shell: ExchangeShell) => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      const { value, events } = await this.#withSlot(async (slot) => {
+        slot.events = [];
+        try {
+          return { value: await call(slot.shell), events: slot.events };
+        } finally {
+          slot.events = [];
+        }
+      });
+      const gaveUp = events.filter((event) => event.gaveUp);
+      if (gaveUp.length === 0 || attempt >= this.#throttleRetries) {
+        this.governor.record(events);
+        return value;
+      }
+      const waitMs = Math.min(
+        this.#maxRetryWaitMs,
+        Math.max(1000, ...gaveUp.map((event) => event.retryAfterMs)) * 2 ** attempt,
+      );
+      this.governor.record(events, waitMs);
+      this.#logger?.warn(`run ${runId}: Exchange kept throttling; trying its call again in ${waitMs} ms`, {
+        runId,
+        attempt: attempt + 1,
+      });
+      await this.#sleep(waitMs);
+    }
+  }
+
+  async #withSlot<T>(work: (slot: Slot) => Promise<T>): Promise<T> {
+    if (this.#closing) await this.#closing;
+    const slot = await this.#acquire();
+    try {
+      return await work(slot);
+    } finally {
+      this.#release(slot);
+    }
+  }
+
+  #acquire(): Promise<Slot> {
+    const idle = this.#slots.find((slot) => !slot.busy);
+    if (idle) {
+      idle.busy = true;
+      return Promise.resolve(idle);
+    }
+    if (this.#slots.length < this.maxRunsInFlight) {
+      const index = this.#slots.length;
+      const slot: Slot = {
+        index,
+        busy: true,
+        events: [],
+        shell: this.#createSession({
+          onThrottle: (events) => {
+            slot.events.push(...events);
+          },
+        }),
+      };
+      this.#slots.push(slot);
+      this.#sessionsStarted += 1;
+      this.#logger?.debug(`Exchange session ${index + 1} of at most ${this.maxRunsInFlight} started`, {
+        session: index + 1,
+      });
+      return Promise.resolve(slot);
+    }
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
+  #release(slot: Slot): void {
+    const next = this.#waiting.shift();
+    if (next && this.#slots.includes(slot)) {
+      next(slot);
+      return;
+    }
+    slot.busy = false;
+    if (next) void this.#acquire().then(next);
+  }
+}
