@@ -1,5 +1,5 @@
 import { app, type InvocationContext, type Timer } from '@azure/functions';
-import { sweep } from '../shared/composition';
+import { fanOut, sweep } from '../shared/composition';
 import { loadConfig } from '../shared/config';
 import { ensureAppError } from '../shared/errors';
 import { invocationLogger } from '../shared/logging';
@@ -10,6 +10,12 @@ export async function sweepTimer(timer: Timer, context: InvocationContext): Prom
   const logger = invocationLogger(context);
   try {
     const config = loadConfig(process.env);
+    if (config.sweepMode === 'queue') {
+      // Fan-out: one exo-runs message per waiting run; the processRun queue trigger does the work.
+      await fanOut(config, { logger });
+      if (timer.isPastDue) logger.warn('this scheduled sweep started late (the timer was past due)');
+      return;
+    }
     const started = Date.now();
     const report = await sweep(
       config,

@@ -230,6 +230,8 @@ export const WORKER_POOL_IDLE_MS = 10 * 60 * 1000;
 
 interface WorkerPool {
   pool: SessionPool;
+  /** Queued runs in progress on this pool. */
+  active: number;
   idleTimer?: NodeJS.Timeout;
 }
 
@@ -243,11 +245,13 @@ function workerPool(config: Config, runtime: Runtime): WorkerPool {
   if (!entry) {
     entry = {
       pool: newPool(config, { ...runtime }, findPowerShell(env), config.exchange.callTimeoutMs),
+      active: 0,
     };
     workerPools.set(key, entry);
   }
   if (entry.idleTimer) clearTimeout(entry.idleTimer);
   entry.idleTimer = undefined;
+  entry.active += 1;
   return entry;
 }
 
@@ -287,7 +291,11 @@ function runQueue(config: Config, env: NodeJS.ProcessEnv, queue?: string): Stora
       hint: 'set AzureWebJobsStorage (or its identity-based __queueServiceUri and __tableServiceUri), or SWEEP_MODE=inline',
     });
   }
-  return new StorageQueue({ queueServiceUri, credential: storageCredential(env), ...(queue ? { queue } : {}) });
+  return new StorageQueue({
+    queueServiceUri,
+    credential: storageCredential(env),
+    ...(queue ? { queue } : {}),
+  });
 }
 
 function storageCredential(env: NodeJS.ProcessEnv) {
@@ -355,8 +363,11 @@ export async function processQueuedRun(
     await pending.clear(run.runId);
     return { report };
   } finally {
-    entry.idleTimer = setTimeout(() => void entry.pool.close(), WORKER_POOL_IDLE_MS);
-    entry.idleTimer.unref();
+    entry.active -= 1;
+    if (entry.active === 0) {
+      entry.idleTimer = setTimeout(() => void entry.pool.close(), WORKER_POOL_IDLE_MS);
+      entry.idleTimer.unref();
+    }
   }
 }
 

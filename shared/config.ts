@@ -47,7 +47,8 @@ export const SETTINGS = {
   SWEEP_SCHEDULE: 'NCRONTAB (six fields) for the timer',
   HTTP_SWEEP_BUDGET_SECONDS: 'time an HTTP-triggered sweep may spend before it answers',
   EXO_SESSIONS: 'Exchange sessions (PowerShell processes) per worker, each running one run at a time (1-8)',
-  SWEEP_MODE: 'inline (the timer sweeps itself) or queue (one exo-runs message per waiting run, every instance works through them)',
+  SWEEP_MODE:
+    'inline (the timer sweeps itself) or queue (one exo-runs message per waiting run, every instance works through them)',
   AzureWebJobsStorage: 'Functions storage; also holds the run claims (blob leases) and run records (table)',
 } as const;
 

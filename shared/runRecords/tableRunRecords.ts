@@ -186,7 +186,12 @@ export class TablePendingRuns implements PendingRuns {
   async tryMark(runId: string): Promise<boolean> {
     checkRunId(runId);
     const client = await this.records.tableClient();
-    const entity = { partitionKey: runId, rowKey: PENDING_ROW, kind: 'queued', markedAt: this.now().toISOString() };
+    const entity = {
+      partitionKey: runId,
+      rowKey: PENDING_ROW,
+      kind: 'queued',
+      markedAt: this.now().toISOString(),
+    };
     try {
       await client.createEntity(entity);
       return true;

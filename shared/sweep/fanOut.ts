@@ -38,7 +38,8 @@ export async function fanOutSweep(deps: FanOutDependencies, settings: FanOutSett
     const step = await deps.workflowApi.resolveStep(workflowName, settings.stepName, settings.actionName);
     for await (const run of deps.workflowApi.listWaitingRuns(step)) {
       try {
-        if (!RUN_ID.test(run.runId)) throw new AppError('RunIdInvalid', 'refusing to queue an unusual run id');
+        if (!RUN_ID.test(run.runId))
+          throw new AppError('RunIdInvalid', 'refusing to queue an unusual run id');
         if (!(await deps.pending.tryMark(run.runId))) {
           report.alreadyPending += 1;
           continue;

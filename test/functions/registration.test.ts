@@ -55,9 +55,15 @@ describe('function registration (compiled entry point)', () => {
     return bindings[0] as Binding;
   };
 
-  it('registers exactly the three functions with the v4 programming model', () => {
+  it('registers exactly the five functions with the v4 programming model', () => {
     expect(recorded.programmingModel.name).toBe('@azure/functions');
-    expect([...byName.keys()].sort()).toEqual(['rerunHttp', 'sweepHttp', 'sweepTimer']);
+    expect([...byName.keys()].sort()).toEqual([
+      'processRun',
+      'rerunHttp',
+      'runPoisoned',
+      'sweepHttp',
+      'sweepTimer',
+    ]);
     for (const registration of recorded.registrations) expect(registration.handlerType).toBe('function');
   });
 
@@ -66,6 +72,19 @@ describe('function registration (compiled entry point)', () => {
       type: 'timerTrigger',
       schedule: '%SWEEP_SCHEDULE%',
       runOnStartup: false,
+    });
+  });
+
+  it('takes queued runs from exo-runs and poisoned ones from exo-runs-poison, on the app storage account', () => {
+    expect(trigger('processRun')).toMatchObject({
+      type: 'queueTrigger',
+      queueName: 'exo-runs',
+      connection: 'AzureWebJobsStorage',
+    });
+    expect(trigger('runPoisoned')).toMatchObject({
+      type: 'queueTrigger',
+      queueName: 'exo-runs-poison',
+      connection: 'AzureWebJobsStorage',
     });
   });
 

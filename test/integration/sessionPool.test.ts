@@ -57,7 +57,8 @@ function setup(leaverCount: number, latencyMs = 0) {
   // The stub checks the certificate registered on the app: hand the sweep ours.
   const connection = tenant.certificateConnection(cert);
   const certificates: CertificateSource = {
-    load: async () => (connection.auth === 'certificate' ? connection.certificate : Promise.reject(new Error())),
+    load: async () =>
+      connection.auth === 'certificate' ? connection.certificate : Promise.reject(new Error()),
   };
   return { tenant, api, certificates, leavers };
 }
@@ -157,9 +158,9 @@ describe('a sweep on a pool of sessions', () => {
     expect(report.stats.throttleEvents).toBe(6);
     expect(report.stats.backoffMs).toBeGreaterThan(0);
     expect(sessions.governor.limit).toBeLessThan(3);
-    expect(logger.lines.some((line) => line.level === 'warn' && /slowing down from 3 to 1/.test(line.message))).toBe(
-      true,
-    );
+    expect(
+      logger.lines.some((line) => line.level === 'warn' && /slowing down from 3 to 1/.test(line.message)),
+    ).toBe(true);
     // Every grant happened once, whatever was retried.
     const grants = tenant.calls().filter((call) => call.cmdlet === 'Add-MailboxPermission');
     expect(grants).toHaveLength(6);
