@@ -148,19 +148,17 @@ export class SessionPool implements ExchangeShell, RunAdmission {
    * lent to one sweep (the queue trigger's), which closes its ExchangeShell when it ends.
    */
   lend(): ExchangeShell & RunAdmission {
-    const pool = this;
+    const processes = () => this.processesStarted;
     return {
-      get maxRunsInFlight() {
-        return pool.maxRunsInFlight;
-      },
+      maxRunsInFlight: this.maxRunsInFlight,
       get processesStarted() {
-        return pool.processesStarted;
+        return processes();
       },
-      admit: () => pool.admit(),
-      load: () => pool.load(),
-      runPlan: (plan, connection, whatIf) => pool.runPlan(plan, connection, whatIf),
-      resolveRun: (plan, connection) => pool.resolveRun(plan, connection),
-      probe: () => pool.probe(),
+      admit: () => this.admit(),
+      load: () => this.load(),
+      runPlan: (plan, connection, whatIf) => this.runPlan(plan, connection, whatIf),
+      resolveRun: (plan, connection) => this.resolveRun(plan, connection),
+      probe: () => this.probe(),
       close: async () => undefined,
     };
   }
