@@ -11,6 +11,7 @@ module.exports = {
   // Two cores: run suites in two workers so the PowerShell engine hosts do not starve each other.
   maxWorkers: 2,
   globalSetup: '<rootDir>/test/support/globalSetup.js',
+  globalTeardown: '<rootDir>/test/support/globalTeardown.js',
   // A long test file says how far it is every 30 s, instead of printing nothing until it ends.
   reporters: ['default', '<rootDir>/test/support/progressReporter.js'],
 };

@@ -108,7 +108,7 @@ param HTTP_SWEEP_BUDGET_SECONDS string = '200'
 @description('Exchange sessions (PowerShell processes) per instance, 1-8; also the queue trigger\'s batch size.')
 param EXO_SESSIONS string = '4'
 
-@allowed(['inline', 'queue'])
+@allowed(['', 'inline', 'queue'])
 @description('queue: the timer puts one message per waiting run on the exo-runs queue and every instance works through it; inline: the timer sweeps itself.')
 param SWEEP_MODE string = 'queue'
 

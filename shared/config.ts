@@ -70,7 +70,7 @@ export const DEFAULTS = {
   SWEEP_SCHEDULE: '0 0 * * * *',
   HTTP_SWEEP_BUDGET_SECONDS: '200',
   EXO_SESSIONS: '4',
-  SWEEP_MODE: 'inline',
+  SWEEP_MODE: 'queue',
 } as const satisfies Partial<Record<SettingName, string>>;
 
 export type CertificateConfig =
