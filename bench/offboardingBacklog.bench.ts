@@ -164,7 +164,8 @@ async function measureProduct(
     const report = await sweep(loadConfig(env), { logger: silentLogger, env }, { dryRun: false });
     const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
     const firstFailure = report.runs.find((run) => run.outcome === 'failed');
-    if (firstFailure) console.log(`  first failed run: ${firstFailure.error ?? ''}`, process.env.BENCH_DEBUG ? report : '');
+    if (firstFailure)
+      console.log(`  first failed run: ${firstFailure.error ?? ''}`, process.env.BENCH_DEBUG ? report : '');
     sampler.stop();
     const cmdlets = tenant
       .calls()

@@ -137,6 +137,20 @@ export class PowerShellExchangeShell implements ExchangeShell {
     this.#onThrottle = options.onThrottle;
   }
 
+  /**
+   * SIGKILL the running process now, synchronously (the worker is exiting: no session may outlive
+   * it). Nothing else is cleaned up; the shell is not usable afterwards.
+   */
+  killNow(): void {
+    const pid = this.#session?.processId;
+    if (pid === undefined || this.#session?.exited) return;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+
   get processesStarted(): number {
     return this.#processesStarted;
   }

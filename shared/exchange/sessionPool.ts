@@ -26,6 +26,29 @@ import { ThrottleGovernor, type ThrottleEvent } from './throttleGovernor';
 
 export const MAX_SESSIONS = 8;
 
+/** A session the pool can stop synchronously when the worker exits (PowerShellExchangeShell). */
+export type PooledSession = ExchangeShell & { killNow?(): void };
+
+// Every pool with sessions: when the worker exits (or is told to stop), their processes go with it.
+const livePools = new Set<SessionPool>();
+let exitHooksInstalled = false;
+
+function installExitHooks(): void {
+  if (exitHooksInstalled) return;
+  exitHooksInstalled = true;
+  const killAll = () => {
+    for (const pool of livePools) pool.killNow();
+  };
+  process.once('exit', killAll);
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      killAll();
+      // Our listener is gone (once): the signal's default (or the host's own listener) now applies.
+      process.kill(process.pid, signal);
+    });
+  }
+}
+
 export interface SessionHooks {
   /** Pass to the session's adapter: the throttling signals of each of its calls. */
   onThrottle(events: ThrottleEvent[]): void;
@@ -35,7 +58,7 @@ export interface SessionPoolOptions {
   /** EXO_SESSIONS (1 to 8). */
   size: number;
   /** Builds one session (a PowerShellExchangeShell); called lazily, at most `size` times. */
-  createSession: (hooks: SessionHooks) => ExchangeShell;
+  createSession: (hooks: SessionHooks) => PooledSession;
   /** See ThrottleGovernor (defaults: 60 s quiet period). */
   quietMs?: number;
   decreaseGuardMs?: number;
@@ -50,7 +73,7 @@ export interface SessionPoolOptions {
 
 interface Slot {
   readonly index: number;
-  readonly shell: ExchangeShell;
+  readonly shell: PooledSession;
   busy: boolean;
   /** Signals of the call in flight on this slot. */
   events: ThrottleEvent[];
@@ -135,12 +158,18 @@ export class SessionPool implements ExchangeShell, RunAdmission {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       const slots = this.#slots.splice(0);
+      livePools.delete(this);
       await Promise.all(slots.map((slot) => slot.shell.close().catch(() => undefined)));
       for (const slot of slots) this.#retiredProcesses += slot.shell.processesStarted;
     })().finally(() => {
       this.#closing = undefined;
     });
     return this.#closing;
+  }
+
+  /** SIGKILL every session's process now (the worker is exiting). */
+  killNow(): void {
+    for (const slot of this.#slots) slot.shell.killNow?.();
   }
 
   /**
@@ -222,6 +251,8 @@ export class SessionPool implements ExchangeShell, RunAdmission {
       };
       this.#slots.push(slot);
       this.#sessionsStarted += 1;
+      livePools.add(this);
+      installExitHooks();
       this.#logger?.debug(`Exchange session ${index + 1} of at most ${this.maxRunsInFlight} started`, {
         session: index + 1,
       });

@@ -144,7 +144,10 @@ export async function runSweep(
         index: 1,
         total: 1,
       });
-      const report = await processRun(step, run.runId);
+      // A queued run (or a rerun) still waits for the governor: the pool may be shared by other runs.
+      const release = deps.admission ? await deps.admission.admit() : undefined;
+      const report = await processRun(step, run.runId).finally(() => release?.());
+      peakInFlight = Math.max(peakInFlight, 1);
       runs.push(report);
       request.onProgress?.({ kind: 'runDone', run: report });
     } else {

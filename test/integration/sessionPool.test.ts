@@ -4,6 +4,8 @@
  * backs off when Exchange throttles and every run still completes, and a session killed mid-run is
  * replaced while its run is failed, not signalled.
  */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { ALL_ACTIONS } from '../../shared/config';
 import { SessionPool } from '../../shared/exchange/sessionPool';
 import type { CertificateSource, Logger } from '../../shared/ports';
@@ -204,6 +206,35 @@ describe('a sweep on a pool of sessions', () => {
     expect(report.stats.powerShellProcesses).toBe(3);
     expect(tenant.calls().filter((call) => call.cmdlet === 'Connect-ExchangeOnline')).toHaveLength(3);
     const pids = new Set(tenant.calls().map((call) => call.pid));
+    for (const pid of pids) expect(processGone(pid)).toBe(true);
+  });
+
+  it('stops every session when the worker is told to stop (SIGTERM): none outlives it', async () => {
+    const tenant = ExchangeStubTenant.create({ certificate: cert });
+    tenants.push(tenant);
+    const root = join(__dirname, '..', '..');
+    const child = spawn(
+      process.execPath,
+      [join(root, 'test', 'support', 'runTypeScript.js'), join(root, 'test', 'support', 'poolExitChild.ts')],
+      { env: { ...process.env, ...tenant.env }, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+      child.on('exit', (_code, signal) => resolve(signal)),
+    );
+    try {
+      await waitFor(() => stdout.includes('ready'), 60_000);
+    } catch (error) {
+      child.kill('SIGKILL');
+      throw error;
+    }
+    const pids = [...stdout.matchAll(/^pid (\d+)$/gm)].map((match) => Number(match[1]));
+    expect(pids).toHaveLength(2);
+    for (const pid of pids) expect(processGone(pid)).toBe(false);
+
+    child.kill('SIGTERM');
+    expect(await exited).toBe('SIGTERM');
     for (const pid of pids) expect(processGone(pid)).toBe(true);
   });
 });

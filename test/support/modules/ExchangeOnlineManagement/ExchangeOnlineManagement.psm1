@@ -677,6 +677,9 @@ function Lock-StubState {
         try {
             $script:LockStream = [System.IO.FileStream]::new($path, [System.IO.FileMode]::OpenOrCreate, [System.IO.FileAccess]::ReadWrite, [System.IO.FileShare]::None)
             return
+        } catch [System.IO.DirectoryNotFoundException], [System.IO.FileNotFoundException] {
+            # The tenant is gone (disposed): fail now, as reading its state would.
+            throw
         } catch [System.IO.IOException] {
             if ([datetime]::UtcNow -gt $deadline) { throw "The ExchangeOnlineManagement stub could not lock '$path' within 60 s." }
             [System.Threading.Thread]::Sleep(2)
@@ -760,7 +763,7 @@ function Invoke-StubFaults {
                 [Console]::Out.WriteLine($message)
             }
             default {
-                if ($message.Length -eq 0) { $message = 'The server is busy. Please try again later.' }
+                if ($message.Length -eq 0) { $message = 'Active Directory operation failed on AM6PR04A010DC02.' }
                 $record = $null
                 if ($null -ne $fault['exception']) {
                     # Exchange's shape: its exception type, category and FailureCategory id.
