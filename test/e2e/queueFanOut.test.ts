@@ -120,5 +120,6 @@ describe('queue mode: fan-out to two workers (Azurite, real pwsh, stub Exchange)
       alreadyPending: 0,
       failed: [],
     });
-  });
+    // Two workers, each starting its own sessions, on a small machine: longer than the default minute.
+  }, 200_000);
 });
