@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 /** Adapter folders: each wraps one technology; none may import another (the composition root joins them). */
-const ADAPTERS = ['saasManager', 'exchange', 'identity', 'claims', 'runRecords', 'certificates'];
+const ADAPTERS = ['saasManager', 'exchange', 'identity', 'claims', 'runRecords', 'certificates', 'queue'];
 const PRODUCT = ['functions/**/*.ts', 'cli/**/*.ts', 'shared/**/*.ts', 'sandbox/**/*.ts'];
 const TEST_CODE = {
   group: ['**/test/**', '../test', '../../test', '**/*.test', '**/*.test.ts'],

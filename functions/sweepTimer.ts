@@ -1,5 +1,5 @@
 import { app, type InvocationContext, type Timer } from '@azure/functions';
-import { pruneJournal, sweep } from '../shared/composition';
+import { fanOut, pruneJournal, sweep } from '../shared/composition';
 import { loadConfig } from '../shared/config';
 import { ensureAppError } from '../shared/errors';
 import { invocationLogger } from '../shared/logging';
@@ -11,18 +11,23 @@ export async function sweepTimer(timer: Timer, context: InvocationContext): Prom
   const logger = invocationLogger(context);
   try {
     const config = loadConfig(process.env);
-    const started = Date.now();
-    const report = await sweep(
-      config,
-      { logger, env: process.env },
-      {
-        dryRun: config.dryRun,
-        deadline: new Date(started + TIMER_BUDGET_MS),
-        reserveMs: 2 * config.exchange.callTimeoutMs,
-      },
-    );
     if (timer.isPastDue) logger.warn('this scheduled sweep started late (the timer was past due)');
-    logReport(logger, report);
+    if (config.sweepMode === 'queue') {
+      // Fan-out: one exo-runs message per waiting run; the processRun queue trigger does the work.
+      await fanOut(config, { logger, env: process.env });
+    } else {
+      const started = Date.now();
+      const report = await sweep(
+        config,
+        { logger, env: process.env },
+        {
+          dryRun: config.dryRun,
+          deadline: new Date(started + TIMER_BUDGET_MS),
+          reserveMs: 2 * config.exchange.callTimeoutMs,
+        },
+      );
+      logReport(logger, report);
+    }
     // Retention (EXO_JOURNAL_DAYS): a failure here is logged, never the sweep's failure.
     try {
       const pruned = await pruneJournal({

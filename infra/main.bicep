@@ -39,8 +39,8 @@ param trelicaClientSecretName string = 'trelica-client-secret'
 
 @minValue(1)
 @maxValue(20)
-@description('Most instances the app may scale to.')
-param maximumInstanceCount int = 1
+@description('Most instances the app may scale to; lowered so instances x EXO_SESSIONS stays within the session cap (8).')
+param maximumInstanceCount int = 2
 
 // --- the app's settings ------------------------------------------------------------------------
 
@@ -115,6 +115,20 @@ param SWEEP_SCHEDULE string = '0 0 * * * *'
 
 @description('Seconds an HTTP-triggered sweep may spend before it answers (10-220).')
 param HTTP_SWEEP_BUDGET_SECONDS string = '200'
+
+@allowed(['', '1', '2', '3', '4', '5', '6', '7', '8'])
+@description('Exchange sessions (PowerShell processes) per instance, 1-8; also the queue trigger\'s batch size.')
+param EXO_SESSIONS string = '4'
+
+@allowed(['', 'inline', 'queue'])
+@description('queue: the timer puts one message per waiting run on the exo-runs queue and every instance works through it; inline: the timer sweeps itself.')
+param SWEEP_MODE string = 'queue'
+
+// The global cap (docs/deploy.md, "Scale"): at most this many Exchange sessions at once for the app
+// identity, over every instance. The instance limit is the cap divided by the sessions per instance.
+var exchangeSessionCap = 8
+var sessionsPerInstance = int(empty(EXO_SESSIONS) ? '4' : EXO_SESSIONS)
+var instanceLimit = min(maximumInstanceCount, max(1, exchangeSessionCap / sessionsPerInstance))
 
 // --- names -------------------------------------------------------------------------------------
 
@@ -274,6 +288,12 @@ var appSettings = {
   EXO_MAX_ATTEMPTS: EXO_MAX_ATTEMPTS
   WORKFLOW_FAILURE_ACTION_NAME: WORKFLOW_FAILURE_ACTION_NAME
   EXO_JOURNAL_DAYS: EXO_JOURNAL_DAYS
+  // Fan-out (issue 14): the queue trigger takes at most EXO_SESSIONS messages at once per instance
+  // (batchSize = sessions, newBatchThreshold 0), so instances x sessions stays within the cap.
+  EXO_SESSIONS: EXO_SESSIONS
+  SWEEP_MODE: SWEEP_MODE
+  AzureWebJobsStorage__queueServiceUri: storage.outputs.queueEndpoint
+  AzureFunctionsJobHost__extensions__queues__batchSize: string(sessionsPerInstance)
 }
 
 module function 'app/function.bicep' = {
@@ -290,7 +310,7 @@ module function 'app/function.bicep' = {
     identityId: identity.outputs.id
     identityClientId: identity.outputs.clientId
     image: empty(appImageName) ? placeholderImage : appImageName
-    maximumInstanceCount: maximumInstanceCount
+    maximumInstanceCount: instanceLimit
     appSettings: appSettings
   }
 }

@@ -8,6 +8,8 @@ var roleIds = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   // Run records (who each run is about; the journal grows from them) in the storage account's table.
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+  // The exo-runs queue (issue 14): the timer puts one message per waiting run, the queue trigger takes them.
+  storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   // Read the SaaS Manager client secret (Key Vault reference) and the certificate's PFX.
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
   // Read the certificate's metadata (thumbprint, expiry, versions).

@@ -138,9 +138,12 @@ export interface StubFault {
   identity?: string;
   /**
    * error: a terminating error; nonTerminating: WriteError; hang: sleep `seconds`; crash: exit the
-   * process; warning: WriteWarning; noise: write to the console.
+   * process; warning: WriteWarning (by default a "Micro delay applied" warning); noise: write to the
+   * console; throttle: Exchange's "server busy" throttling error with a Retry-After of `retryAfterSeconds`.
    */
-  mode: 'error' | 'nonTerminating' | 'hang' | 'crash' | 'warning' | 'noise';
+  mode: 'error' | 'nonTerminating' | 'hang' | 'crash' | 'warning' | 'noise' | 'throttle';
+  /** For `throttle`: the Retry-After in the message (default 1). */
+  retryAfterSeconds?: number;
   /** How many calls it hits (default 1; -1 for every call). */
   times?: number;
   message?: string;

@@ -16,16 +16,28 @@ import { hostname } from 'node:os';
 import type { Config, HistoryConfig, StorageConfig } from './config';
 import { FileJournalRows } from './runRecords/fileJournalRows';
 import { RowRunJournal } from './journal/runJournal';
-import { findPowerShell } from './exchange/findPowerShell';
+import { AppError, ensureAppError } from './errors';
+import { findPowerShell, type FoundPowerShell } from './exchange/findPowerShell';
 import { PowerShellExchangeShell } from './exchange/powerShellExchangeShell';
+import { SessionPool } from './exchange/sessionPool';
+import { MESSAGE_TTL_SECONDS, StorageQueue } from './queue/storageQueue';
+import { fanOutSweep, parseQueuedRun, poisonedRunReport, type FanOutReport } from './sweep/fanOut';
 import { createAzureCredential } from './identity/azureCredential';
 import { KeyVaultCertificateSource } from './certificates/keyVaultCertificateSource';
-import type { CertificateSource, Clock, Logger, RunClaims, RunJournal, RunRecords } from './ports';
+import type {
+  CertificateSource,
+  Clock,
+  Logger,
+  PendingRuns,
+  RunClaims,
+  RunJournal,
+  RunRecords,
+} from './ports';
 import type { RunHistory, RunJournalState } from './domain';
 import { defaultRunRecordsDirectory, FileRunRecords } from './runRecords/fileRunRecords';
-import { TableJournalRows, TableRunRecords } from './runRecords/tableRunRecords';
+import { TableJournalRows, TablePendingRuns, TableRunRecords } from './runRecords/tableRunRecords';
 import { SaasManagerClient } from './saasManager/saasManagerClient';
-import type { SweepReport } from './sweep/report';
+import type { RunReport, SweepReport } from './sweep/report';
 import { runSweep, type SweepRequest, type SweepSettings } from './sweep/runSweep';
 
 export interface Runtime {
@@ -196,7 +208,7 @@ function runJournal(storage: StorageConfig): RunJournal {
   return journal;
 }
 
-function buildDependencies(config: Config, runtime: Runtime, deadline?: Date) {
+function buildDependencies(config: Config, runtime: Runtime, deadline?: Date, lent?: SessionPool) {
   const env = runtime.env;
   const clock = runtime.clock ?? systemClock;
   const logger = runtime.logger;
@@ -206,6 +218,9 @@ function buildDependencies(config: Config, runtime: Runtime, deadline?: Date) {
     runtime.maxCallTimeoutMs ?? Number.POSITIVE_INFINITY,
   );
   const certificates = certificateSource(config, logger, clock);
+  // EXO_SESSIONS sessions, each started and connected on first need; a queue-triggered run borrows
+  // the worker's long-lived pool instead.
+  const pool = lent ? lent.lend() : newPool(config, runtime, powerShell, callTimeoutMs);
   return {
     workflowApi: new SaasManagerClient({
       baseUrl: config.trelica.baseUrl,
@@ -217,17 +232,8 @@ function buildDependencies(config: Config, runtime: Runtime, deadline?: Date) {
       // HTTP-triggered sweeps: no retry or wait may outlast the time left to answer.
       ...(deadline ? { deadline } : {}),
     }),
-    exchange: new PowerShellExchangeShell({
-      powerShell,
-      exchangeAuth: config.exchange.auth,
-      callTimeoutMs,
-      // Starting and connecting get more time than one run's plan, unless a trigger caps every call.
-      ...(runtime.maxCallTimeoutMs === undefined
-        ? {}
-        : { connectTimeoutMs: callTimeoutMs, startTimeoutMs: callTimeoutMs }),
-      env,
-      logger,
-    }),
+    exchange: pool,
+    admission: pool,
     ...(certificates ? { certificates } : {}),
     claims: runClaims(config.storage, logger),
     runRecords: runRecords(config.storage),
@@ -266,4 +272,179 @@ export async function recentRuns(config: HistoryConfig, since: Date): Promise<Ru
 export async function pruneJournal(config: HistoryConfig, clock: Clock = systemClock): Promise<number> {
   const cutoff = new Date(clock.now().getTime() - config.retentionDays * 24 * 3600 * 1000);
   return runJournal(config.storage).prune(cutoff);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Session pools and fan-out (issue 14)
+
+function newPool(
+  config: Config,
+  runtime: Runtime,
+  powerShell: FoundPowerShell,
+  callTimeoutMs: number,
+): SessionPool {
+  const env = runtime.env;
+  const logger = runtime.logger;
+  return new SessionPool({
+    size: config.exchange.sessions,
+    createSession: (hooks) =>
+      new PowerShellExchangeShell({
+        powerShell,
+        exchangeAuth: config.exchange.auth,
+        callTimeoutMs,
+        // Starting and connecting get more time than one run's plan, unless a trigger caps every call.
+        ...(runtime.maxCallTimeoutMs === undefined
+          ? {}
+          : { connectTimeoutMs: callTimeoutMs, startTimeoutMs: callTimeoutMs }),
+        env,
+        logger,
+        onThrottle: hooks.onThrottle,
+      }),
+    logger,
+  });
+}
+
+/** A worker's sessions are closed after this long without a queued run (and when the worker shuts down). */
+export const WORKER_POOL_IDLE_MS = 10 * 60 * 1000;
+
+interface WorkerPool {
+  pool: SessionPool;
+  /** Queued runs in progress on this pool. */
+  active: number;
+  idleTimer?: NodeJS.Timeout;
+}
+
+// The queue trigger's pools: one per worker process (per configuration), living across invocations.
+const workerPools = new Map<string, WorkerPool>();
+
+function workerPool(config: Config, runtime: Runtime): WorkerPool {
+  const env = runtime.env;
+  const key = JSON.stringify({ exchange: config.exchange, modules: env.PSModulePath ?? '' });
+  let entry = workerPools.get(key);
+  if (!entry) {
+    entry = {
+      pool: newPool(config, { ...runtime }, findPowerShell(env), config.exchange.callTimeoutMs),
+      active: 0,
+    };
+    workerPools.set(key, entry);
+  }
+  if (entry.idleTimer) clearTimeout(entry.idleTimer);
+  entry.idleTimer = undefined;
+  entry.active += 1;
+  return entry;
+}
+
+/** Stop every worker-lifetime session (the worker is shutting down). */
+export async function shutdownWorker(): Promise<void> {
+  const entries = [...workerPools.values()];
+  workerPools.clear();
+  for (const entry of entries) if (entry.idleTimer) clearTimeout(entry.idleTimer);
+  await Promise.all(entries.map((entry) => entry.pool.close()));
+}
+
+/** Queue mode needs storage; local folders cannot hold a queue. */
+function queueStorage(storage: StorageConfig): Exclude<StorageConfig, { kind: 'local' }> {
+  if (storage.kind === 'local') {
+    throw new AppError('QueueStorageMissing', 'SWEEP_MODE=queue needs AzureWebJobsStorage', {
+      hint: 'set AzureWebJobsStorage (or its identity-based __blobServiceUri, __queueServiceUri and __tableServiceUri), or SWEEP_MODE=inline',
+    });
+  }
+  return storage;
+}
+
+function pendingRuns(config: Config): PendingRuns {
+  const staleAfterMs = (MESSAGE_TTL_SECONDS + 3600) * 1000;
+  const storage = queueStorage(config.storage);
+  return storage.kind === 'connectionString'
+    ? new TablePendingRuns({ connectionString: storage.connectionString.reveal(), staleAfterMs })
+    : new TablePendingRuns({
+        tableServiceUri: storage.tableServiceUri,
+        credential: storageCredential(storage),
+        staleAfterMs,
+      });
+}
+
+function runQueue(config: Config, queue?: string): StorageQueue {
+  const storage = queueStorage(config.storage);
+  return storage.kind === 'connectionString'
+    ? new StorageQueue({ connectionString: storage.connectionString.reveal(), ...(queue ? { queue } : {}) })
+    : new StorageQueue({
+        queueServiceUri: storage.queueServiceUri,
+        credential: storageCredential(storage),
+        ...(queue ? { queue } : {}),
+      });
+}
+
+/** The timer in queue mode: one exo-runs message per waiting run (none for a run already pending). */
+export async function fanOut(config: Config, runtime: Runtime): Promise<FanOutReport> {
+  const deps = buildDependencies(config, runtime);
+  return fanOutSweep(
+    {
+      workflowApi: deps.workflowApi,
+      queue: runQueue(config),
+      pending: pendingRuns(config),
+      logger: runtime.logger,
+    },
+    sweepSettings(config),
+  );
+}
+
+export interface QueuedRunResult {
+  /** Absent when the run was no longer waiting (or no longer exists): nothing to do. */
+  report?: SweepReport;
+  /** Set when the attempt failed: the message must become visible again (and, in the end, poison). */
+  retry?: string;
+  /** Why nothing was done (the run moved on or is gone). */
+  detail?: string;
+}
+
+/** The queue trigger: one run, on the worker's long-lived session pool; claims and signal rules as in a sweep. */
+export async function processQueuedRun(
+  config: Config,
+  runtime: Runtime,
+  body: unknown,
+): Promise<QueuedRunResult> {
+  const run = parseQueuedRun(body);
+  const pending = pendingRuns(config);
+  const entry = workerPool(config, runtime);
+  try {
+    const deps = buildDependencies(config, runtime, undefined, entry.pool);
+    let report: SweepReport;
+    try {
+      report = await runSweep(deps, sweepSettings(config), { dryRun: config.dryRun, runId: run.runId });
+    } catch (thrown) {
+      const error = ensureAppError(thrown);
+      if (error.code === 'RunNotWaiting' || error.code === 'RunNotFound') {
+        await pending.clear(run.runId);
+        return { detail: error.message };
+      }
+      await pending.noteFailure(run.runId, error.describe()).catch(() => undefined);
+      return { retry: error.describe() };
+    }
+    const outcome = report.runs[0];
+    // A run given up (bounded attempts) is final: its message must not be tried again.
+    if (outcome?.outcome === 'failed' && outcome.gaveUp !== true) {
+      const reason = outcome.error ?? 'the run failed';
+      await pending.noteFailure(run.runId, reason).catch(() => undefined);
+      return { report, retry: reason };
+    }
+    await pending.clear(run.runId);
+    return { report };
+  } finally {
+    entry.active -= 1;
+    if (entry.active === 0) {
+      entry.idleTimer = setTimeout(() => void entry.pool.close(), WORKER_POOL_IDLE_MS);
+      entry.idleTimer.unref();
+    }
+  }
+}
+
+/** The poison-queue trigger: the run is reported failed with the last reason, never signalled. */
+export async function reportPoisonedRun(config: Config, body: unknown, attempts: number): Promise<RunReport> {
+  const run = parseQueuedRun(body);
+  const pending = pendingRuns(config);
+  const lastFailure = await pending.lastFailure(run.runId);
+  // The mark goes: the next timer sweep may queue the run again, if it is still waiting.
+  await pending.clear(run.runId);
+  return poisonedRunReport(run, attempts, lastFailure);
 }

@@ -98,6 +98,15 @@ export const SETTINGS = {
     description: 'time an HTTP-triggered sweep may spend before it answers',
     default: '200',
   },
+  EXO_SESSIONS: {
+    description: 'Exchange sessions (PowerShell processes) per worker, each running one run at a time (1-8)',
+    default: '4',
+  },
+  SWEEP_MODE: {
+    description:
+      'inline (the timer sweeps itself) or queue (one exo-runs message per waiting run, every instance works through them)',
+    default: 'queue',
+  },
   AzureWebJobsStorage: {
     description: 'Functions storage; also holds the run claims (blob leases) and run records (table)',
     secret: true,
@@ -107,6 +116,9 @@ export const SETTINGS = {
   },
   AzureWebJobsStorage__tableServiceUri: {
     description: 'identity-based AzureWebJobsStorage: the table endpoint (default: from the blob endpoint)',
+  },
+  AzureWebJobsStorage__queueServiceUri: {
+    description: 'identity-based AzureWebJobsStorage: the queue endpoint (default: from the blob endpoint)',
   },
   AzureWebJobsStorage__credential: {
     description: 'identity-based AzureWebJobsStorage: managedidentity',
@@ -157,6 +169,8 @@ export type ExchangeAuthConfig =
 
 export type ExchangeConfig = ExchangeAuthConfig & {
   organization: string;
+  /** EXO_SESSIONS: sessions in the pool (1-8). */
+  sessions: number;
   actions: ActionName[];
   autoMapping: boolean;
   callTimeoutMs: number;
@@ -170,7 +184,13 @@ export type StorageConfig =
   /** AzureWebJobsStorage as a connection string (Azurite locally, or an account key). */
   | { kind: 'connectionString'; connectionString: Secret<string> }
   /** Identity-based AzureWebJobsStorage (what infra/ deploys): endpoints and the user-assigned identity. */
-  | { kind: 'identity'; blobServiceUri: string; tableServiceUri: string; clientId?: string }
+  | {
+      kind: 'identity';
+      blobServiceUri: string;
+      tableServiceUri: string;
+      queueServiceUri: string;
+      clientId?: string;
+    }
   /** No storage (the CLI on a laptop): lock files and a local folder. */
   | { kind: 'local'; runRecordsDir?: string };
 
@@ -197,6 +217,8 @@ export interface Config {
   dryRun: boolean;
   schedule: string;
   httpBudgetMs: number;
+  /** SWEEP_MODE: whether the timer sweeps itself or fans the runs out on the exo-runs queue. */
+  sweepMode: 'inline' | 'queue';
 }
 
 /** Only what `history` and retention need (storage and EXO_JOURNAL_DAYS): no sweep settings required. */
@@ -312,6 +334,7 @@ const settingsSchema = {
   AzureWebJobsStorage: optional,
   AzureWebJobsStorage__blobServiceUri: optional.pipe(httpsUrl.optional()),
   AzureWebJobsStorage__tableServiceUri: optional.pipe(httpsUrl.optional()),
+  AzureWebJobsStorage__queueServiceUri: optional.pipe(httpsUrl.optional()),
   AzureWebJobsStorage__credential: optional.pipe(
     z
       .string()
@@ -325,6 +348,8 @@ const settingsSchema = {
       .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a client id (GUID)')
       .optional(),
   ),
+  EXO_SESSIONS: integerSetting('EXO_SESSIONS', 1, 8),
+  SWEEP_MODE: withDefault('SWEEP_MODE').pipe(z.enum(['inline', 'queue'])),
   EXO_MAX_ATTEMPTS: integerSetting('EXO_MAX_ATTEMPTS', 1, 100),
   WORKFLOW_FAILURE_ACTION_NAME: optional,
   EXO_JOURNAL_DAYS: integerSetting('EXO_JOURNAL_DAYS', 1, 3650),
@@ -404,7 +429,7 @@ function crossSettingProblems(raw: Record<string, string | undefined>): string[]
       'set either AzureWebJobsStorage (a connection string) or AzureWebJobsStorage__blobServiceUri (identity-based), not both',
     );
   if (!env.AzureWebJobsStorage__blobServiceUri) {
-    for (const part of ['tableServiceUri', 'credential', 'clientId'] as const) {
+    for (const part of ['tableServiceUri', 'queueServiceUri', 'credential', 'clientId'] as const) {
       if (env[`AzureWebJobsStorage__${part}`])
         problem(
           `AzureWebJobsStorage__${part}`,
@@ -469,6 +494,7 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
       callTimeoutMs: e.EXO_CALL_TIMEOUT_SECONDS * 1000,
       acceptSharedLeavers: e.EXO_ACCEPT_SHARED_LEAVERS,
       protectedRecipients: [...new Set(e.EXO_PROTECTED_RECIPIENTS)],
+      sessions: e.EXO_SESSIONS,
     },
     storage: storageConfig(e),
     profiles,
@@ -481,6 +507,7 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
     dryRun: e.DRY_RUN,
     schedule: e.SWEEP_SCHEDULE,
     httpBudgetMs: e.HTTP_SWEEP_BUDGET_SECONDS * 1000,
+    sweepMode: e.SWEEP_MODE,
   };
 }
 
@@ -510,6 +537,7 @@ const STORAGE_SETTINGS = [
   'AzureWebJobsStorage',
   'AzureWebJobsStorage__blobServiceUri',
   'AzureWebJobsStorage__tableServiceUri',
+  'AzureWebJobsStorage__queueServiceUri',
   'AzureWebJobsStorage__credential',
   'AzureWebJobsStorage__clientId',
   'EXO_RUN_RECORDS_DIR',
@@ -544,6 +572,7 @@ function storageConfig(e: Pick<Parsed, (typeof STORAGE_SETTINGS)[number]>): Stor
       blobServiceUri,
       // An older deployment with only the blob endpoint: the same account's table endpoint.
       tableServiceUri: e.AzureWebJobsStorage__tableServiceUri ?? blobServiceUri.replace('.blob.', '.table.'),
+      queueServiceUri: e.AzureWebJobsStorage__queueServiceUri ?? blobServiceUri.replace('.blob.', '.queue.'),
       ...(e.AzureWebJobsStorage__clientId ? { clientId: e.AzureWebJobsStorage__clientId } : {}),
     };
   }

@@ -396,3 +396,29 @@ export interface RunHistory {
   state?: RunJournalState;
   attempts: AttemptHistory[];
 }
+
+// ---------------------------------------------------------------------------------------------
+// Runs in flight (issue 14): a pool of Exchange sessions and the throttle governor that paces them
+
+/** What the pool and its governor have seen so far (for the report and benchmarks). */
+export interface ExchangeLoad {
+  /** EXO_SESSIONS: the most sessions (PowerShell processes at once) the pool may run. */
+  sessions: number;
+  /** Sessions started so far (each one PowerShell process, connected once). */
+  sessionsUsed: number;
+  /** Throttling signals from Exchange: throttled calls and "Micro delay applied" warnings. */
+  throttleEvents: number;
+  /** Time spent backing off (waiting before a throttled call was tried again), in ms. */
+  backoffMs: number;
+  /** The governor's current limit on runs in flight. */
+  runsInFlightLimit: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fan-out (issue 14): one queue message per waiting run, never two while one is pending
+
+/** What a queue message carries: which run, in which workflow. Never anything else. */
+export interface QueuedRun {
+  runId: string;
+  workflowName: string;
+}

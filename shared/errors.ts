@@ -79,6 +79,10 @@ export type ExchangeCode =
 export type RunRecordCode =
   'RunIdInvalid' | 'RunRecordInvalid' | 'RunRecordsUnavailable' | 'JournalInvalid' | 'JournalUnavailable';
 
+/** Fan-out on the exo-runs queue (SWEEP_MODE=queue). */
+export type QueueCode =
+  'QueueStorageMissing' | 'RunQueueUnavailable' | 'QueueMessageInvalid' | 'QueuedRunFailed';
+
 /** The sweep use case itself: a rerun of a run that is not there, or not waiting. */
 export type SweepCode = 'RunNotFound' | 'RunNotWaiting';
 
@@ -90,6 +94,7 @@ export type ErrorCode =
   | IdentityCode
   | ExchangeCode
   | RunRecordCode
+  | QueueCode
   | SweepCode;
 
 /** What our HTTP API answers per code; anything not listed is our failure (500). */

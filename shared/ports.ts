@@ -9,12 +9,14 @@ import type {
   ExchangeApply,
   ExchangeCertificate,
   ExchangeConnection,
+  ExchangeLoad,
   ExchangeLook,
   ExchangeResolution,
   ExchangeRunResult,
   JournalLook,
   JournalResult,
   JournalSignal,
+  QueuedRun,
   RunHistory,
   RunJournalState,
   RunPlan,
@@ -151,4 +153,29 @@ export interface RunJournal {
   list(since: Date): Promise<RunJournalState[]>;
   /** Remove every run whose last activity is before `before`; answers how many runs were removed. */
   prune(before: Date): Promise<number>;
+}
+
+export interface RunAdmission {
+  /** The most runs ever in flight at once (the number of sessions). */
+  readonly maxRunsInFlight: number;
+  /** Wait until the governor lets one more run start; call the returned function when it has ended. */
+  admit(): Promise<() => void>;
+  load(): ExchangeLoad;
+}
+
+export interface RunQueue {
+  /** Put one message for the run on the queue. */
+  send(run: QueuedRun): Promise<void>;
+}
+
+/** A mark per run while its message is pending (a row in the run's partition). */
+export interface PendingRuns {
+  /** Mark the run pending; false when it already is (its message is still queued or in progress). */
+  tryMark(runId: string): Promise<boolean>;
+  /** Why the run's last attempt failed, kept for the poison report. */
+  noteFailure(runId: string, reason: string): Promise<void>;
+  /** The last failure noted, if any. */
+  lastFailure(runId: string): Promise<string | undefined>;
+  /** The message is done with (processed, or poisoned and reported): the next sweep may queue the run again. */
+  clear(runId: string): Promise<void>;
 }

@@ -26,3 +26,4 @@ resource storage 'Microsoft.Storage/storageAccounts@2024-01-01' = {
 output name string = storage.name
 output blobEndpoint string = storage.properties.primaryEndpoints.blob
 output tableEndpoint string = storage.properties.primaryEndpoints.table
+output queueEndpoint string = storage.properties.primaryEndpoints.queue

@@ -90,6 +90,13 @@ $script:ManagerActions = [string[]]@('grantManagerFullAccess', 'grantManagerSend
 # FullyQualifiedErrorId, the CategoryInfo reason), never by their English wording.
 $script:NotFoundErrors = [string[]]@('ManagementObjectNotFoundException')
 $script:NotMemberErrors = [string[]]@('MemberNotFoundException')
+# Throttling (issue 14): Exchange's own types, and its messages ("Server Busy", HTTP 429, "throttled").
+$script:ThrottleErrors = [string[]]@('ServerBusyException', 'ThrottlingException', 'OverBudgetException', 'TooManyRequestsException')
+$script:ThrottlePattern = '(?i)throttl|server (is )?busy|too many requests|\b429\b|over ?budget'
+$script:RetryAfterPattern = '(?i)retry[- ]after[:=]?\s*(?<n>\d+(?:\.\d+)?)\s*(?<unit>ms|msecs?|milliseconds?|s|secs?|seconds?)?'
+$script:ThrottleAttempts = 4
+$script:ThrottleBackoffMs = 1000
+$script:ThrottleMaxWaitMs = 30000
 
 # The planner's address rule (addressProblem in shared/sweep/plan.ts), repeated here so this module is
 # safe on its own: at most 254 characters, exactly one '@', a local part of at most 64 letters, marks,
@@ -1159,18 +1166,68 @@ function Get-ExoManager {
 function Invoke-ExoCmdlet {
     # Every Exchange call goes through here: recorded as an exact command line on the action, counted,
     # errors terminate (caught by the caller), warnings captured instead of printed.
+    # Throttling (issue 14): a throttled call sleeps (Retry-After, else a doubling back-off) and is tried
+    # again, at most $script:ThrottleAttempts times in all; each event is reported in the result's
+    # `throttle` list for the adapter's governor, as are "Micro delay applied" warnings.
     param($Run, $Action, [string]$Name, [System.Collections.IDictionary]$Parameters)
     $Action.cmdlets.Add((Format-ExoCommandLine $Name $Parameters))
-    $Run.cmdletCalls = $Run.cmdletCalls + 1
-    $cmdletWarnings = $null
-    $output = $null
-    try {
-        # @() inside: a cmdlet that returns nothing gives an empty array, not an array holding $null.
-        $output = @(& $Name @Parameters -ErrorAction Stop -WarningAction SilentlyContinue -WarningVariable cmdletWarnings -InformationAction Ignore 6>$null)
-    } finally {
-        Add-ExoWarnings -List $Action.warnings -Records $cmdletWarnings
+    for ($attempt = 1; ; $attempt++) {
+        $Run.cmdletCalls = $Run.cmdletCalls + 1
+        $cmdletWarnings = $null
+        $output = $null
+        try {
+            # @() inside: a cmdlet that returns nothing gives an empty array, not an array holding $null.
+            $output = @(& $Name @Parameters -ErrorAction Stop -WarningAction SilentlyContinue -WarningVariable cmdletWarnings -InformationAction Ignore 6>$null)
+            return , $output
+        } catch {
+            $waitMs = Get-ExoThrottleWait -ErrorRecord $_ -Attempt $attempt
+            if ($waitMs -lt 0) { throw }
+            $last = $attempt -ge $script:ThrottleAttempts
+            Add-ExoThrottleEvent -Run $Run -Cmdlet $Name -Kind 'throttled' -WaitMs $(if ($last) { 0 } else { $waitMs }) -RetryAfterMs $waitMs -GaveUp $last
+            if ($last) { throw }
+            [System.Threading.Thread]::Sleep($waitMs)
+        } finally {
+            Add-ExoWarnings -List $Action.warnings -Records $cmdletWarnings
+            Add-ExoMicroDelays -Run $Run -Cmdlet $Name -Records $cmdletWarnings
+        }
     }
-    return , $output
+}
+
+function Get-ExoThrottleWait {
+    # Milliseconds to wait before trying a throttled call again, or -1 when the error is not throttling.
+    param([System.Management.Automation.ErrorRecord]$ErrorRecord, [int]$Attempt)
+    $message = [string]$ErrorRecord.Exception.Message
+    $isThrottle = (Test-ExoErrorIs $ErrorRecord $script:ThrottleErrors) -or [regex]::IsMatch($message, $script:ThrottlePattern)
+    if (-not $isThrottle) { return -1 }
+    $match = [regex]::Match($message, $script:RetryAfterPattern)
+    if ($match.Success) {
+        $value = [double]::Parse($match.Groups['n'].Value, [System.Globalization.CultureInfo]::InvariantCulture)
+        $unit = $match.Groups['unit'].Value.ToLowerInvariant()
+        $ms = if ($unit.StartsWith('m')) { $value } else { $value * 1000 }
+    } else {
+        $ms = $script:ThrottleBackoffMs * [math]::Pow(2, $Attempt - 1)
+    }
+    return [int][math]::Min([math]::Max($ms, 0), $script:ThrottleMaxWaitMs)
+}
+
+function Add-ExoThrottleEvent {
+    param($Run, [string]$Cmdlet, [string]$Kind, [int]$WaitMs, [int]$RetryAfterMs, [bool]$GaveUp)
+    if (-not $Run.Contains('throttle')) { $Run.throttle = [System.Collections.Generic.List[object]]::new() }
+    if ($Run.throttle.Count -ge 100) { return }
+    $Run.throttle.Add([ordered]@{ cmdlet = $Cmdlet; kind = $Kind; waitMs = $WaitMs; retryAfterMs = $RetryAfterMs; gaveUp = $GaveUp })
+}
+
+function Add-ExoMicroDelays {
+    # "Micro delay applied. Actual delayed: 1234 msecs, ...": Exchange already slowed this call down.
+    param($Run, [string]$Cmdlet, $Records)
+    foreach ($record in @($Records)) {
+        if ($null -eq $record) { continue }
+        $message = if ($record -is [System.Management.Automation.WarningRecord]) { $record.Message } else { [string]$record }
+        $match = [regex]::Match($message, 'Micro delay applied\.(?:\s*Actual delayed:\s*(?<ms>\d+)\s*msecs)?', 'IgnoreCase')
+        if (-not $match.Success) { continue }
+        $ms = if ($match.Groups['ms'].Success) { [int]$match.Groups['ms'].Value } else { 0 }
+        Add-ExoThrottleEvent -Run $Run -Cmdlet $Cmdlet -Kind 'microDelay' -WaitMs $ms -RetryAfterMs 0 -GaveUp $false
+    }
 }
 
 function Add-ExoPlannedCmdlet {

@@ -49,6 +49,7 @@ import { encodeDataLine, parseResultLine } from './exoProtocol';
 import { POWERSHELL_SETUP_HINT, type FoundPowerShell, type PowerShellLaunch } from './findPowerShell';
 import { descendantPids, killPids } from './processTree';
 import { isRecord } from '../guards';
+import { type ThrottleEvent, throttleEventsOf } from './throttleGovernor';
 
 export interface PowerShellExchangeShellOptions {
   /** The PowerShell to run (see findPowerShell); used as given, whatever NODE_POWERSHELL says. */
@@ -69,6 +70,8 @@ export interface PowerShellExchangeShellOptions {
   /** `managedIdentity` passes IDENTITY_ENDPOINT / IDENTITY_HEADER to the process; nothing else does. */
   exchangeAuth?: 'certificate' | 'managedIdentity';
   logger?: Logger;
+  /** Throttling signals of each run call (the session pool's governor, issue 14). */
+  onThrottle?: (events: ThrottleEvent[]) => void;
 }
 
 const SETUP_HINT = POWERSHELL_SETUP_HINT;
@@ -123,6 +126,7 @@ export class PowerShellExchangeShell implements ExchangeShell {
   readonly #startTimeoutMs: number;
   readonly #env: NodeJS.ProcessEnv;
   readonly #logger: Logger | undefined;
+  readonly #onThrottle: ((events: ThrottleEvent[]) => void) | undefined;
   #session: Session | undefined;
   #processesStarted = 0;
   #tail: Promise<unknown> = Promise.resolve();
@@ -137,6 +141,21 @@ export class PowerShellExchangeShell implements ExchangeShell {
     this.#startTimeoutMs = options.startTimeoutMs ?? Math.max(options.callTimeoutMs, 60_000);
     this.#env = options.env ?? process.env;
     this.#logger = options.logger;
+    this.#onThrottle = options.onThrottle;
+  }
+
+  /**
+   * SIGKILL the running process now, synchronously (the worker is exiting: no session may outlive
+   * it). Nothing else is cleaned up; the shell is not usable afterwards.
+   */
+  killNow(): void {
+    const pid = this.#session?.processId;
+    if (pid === undefined || this.#session?.exited) return;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
   }
 
   get processesStarted(): number {
@@ -308,6 +327,8 @@ export class PowerShellExchangeShell implements ExchangeShell {
     }
     this.#reportNoise(parsed.noise, plan.runId);
     const result = parsed.value;
+    const throttle = throttleEventsOf(result.throttle);
+    if (throttle.length > 0) this.#onThrottle?.(throttle);
     if (result.ok !== true) {
       const { code, message } = errorOf(result);
       if (code === 'NotConnected') session.connected = false;

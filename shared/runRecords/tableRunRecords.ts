@@ -10,7 +10,7 @@ import { odata, RestError, TableClient, type TableEntity } from '@azure/data-tab
 import type { TokenCredential } from '@azure/core-auth';
 import { AppError } from '../errors';
 import type { JournalRows, Row } from '../journal/runJournal';
-import type { RunRecords } from '../ports';
+import type { PendingRuns, RunRecords } from '../ports';
 import type { RecipientRef, RunRecord, StoredRunRecord } from '../domain';
 
 export const RUN_RECORDS_TABLE = 'ExoWorkflowSyncRuns';
@@ -76,6 +76,12 @@ export class TableRunRecords implements RunRecords {
       if (error instanceof RestError && (error.statusCode === 412 || error.statusCode === 404)) return false;
       throw storageError('write', record.runId, error);
     }
+  }
+
+  /** The table client, once the table exists (for the pending marks in the same partitions). */
+  async tableClient(): Promise<TableClient> {
+    await this.ready();
+    return this.client;
   }
 
   private ready(): Promise<void> {
@@ -299,4 +305,91 @@ function isLocalEmulator(connectionString: string): boolean {
     /UseDevelopmentStorage=true/i.test(connectionString) ||
     /TableEndpoint=http:\/\/(127\.0\.0\.1|localhost)[:/]/i.test(connectionString)
   );
+}
+
+// -------------------------------------------------------------------------------------------------
+// Pending marks (issue 14): RowKey 'queued' in the run's partition while its queue message is pending
+
+const PENDING_ROW = 'queued';
+
+export type TablePendingRunsOptions = TableRunRecordsOptions & {
+  /** A mark older than this is stale (its message expired or was lost) and may be replaced. */
+  staleAfterMs: number;
+  now?: () => Date;
+};
+
+export class TablePendingRuns implements PendingRuns {
+  private readonly records: TableRunRecords;
+  private readonly staleAfterMs: number;
+  private readonly now: () => Date;
+
+  constructor(options: TablePendingRunsOptions) {
+    this.records = new TableRunRecords(options);
+    this.staleAfterMs = options.staleAfterMs;
+    this.now = options.now ?? (() => new Date());
+  }
+
+  async tryMark(runId: string): Promise<boolean> {
+    checkRunId(runId);
+    const client = await this.records.tableClient();
+    const entity = {
+      partitionKey: runId,
+      rowKey: PENDING_ROW,
+      kind: 'queued',
+      markedAt: this.now().toISOString(),
+    };
+    try {
+      await client.createEntity(entity);
+      return true;
+    } catch (error) {
+      if (!(error instanceof RestError && error.statusCode === 409)) throw storageError('mark', runId, error);
+    }
+    try {
+      const existing = await client.getEntity<Record<string, unknown>>(runId, PENDING_ROW);
+      const markedAt = Date.parse(typeof existing.markedAt === 'string' ? existing.markedAt : '');
+      if (Number.isFinite(markedAt) && this.now().getTime() - markedAt < this.staleAfterMs) return false;
+      await client.updateEntity(entity, 'Replace', { etag: String(existing.etag) });
+      return true;
+    } catch (error) {
+      if (error instanceof RestError && (error.statusCode === 412 || error.statusCode === 404)) return false;
+      throw storageError('mark', runId, error);
+    }
+  }
+
+  async noteFailure(runId: string, reason: string): Promise<void> {
+    checkRunId(runId);
+    const client = await this.records.tableClient();
+    try {
+      await client.updateEntity(
+        { partitionKey: runId, rowKey: PENDING_ROW, lastFailure: reason.slice(0, 2000) },
+        'Merge',
+      );
+    } catch (error) {
+      if (error instanceof RestError && error.statusCode === 404) return;
+      throw storageError('write', runId, error);
+    }
+  }
+
+  async lastFailure(runId: string): Promise<string | undefined> {
+    checkRunId(runId);
+    const client = await this.records.tableClient();
+    try {
+      const entity = await client.getEntity<Record<string, unknown>>(runId, PENDING_ROW);
+      return typeof entity.lastFailure === 'string' ? entity.lastFailure : undefined;
+    } catch (error) {
+      if (error instanceof RestError && error.statusCode === 404) return undefined;
+      throw storageError('read', runId, error);
+    }
+  }
+
+  async clear(runId: string): Promise<void> {
+    checkRunId(runId);
+    const client = await this.records.tableClient();
+    try {
+      await client.deleteEntity(runId, PENDING_ROW);
+    } catch (error) {
+      if (error instanceof RestError && error.statusCode === 404) return;
+      throw storageError('write', runId, error);
+    }
+  }
 }

@@ -53,6 +53,12 @@ export interface SweepStats {
   apiRequests?: number;
   powerShellProcesses: number;
   exchangeCmdletCalls: number;
+  /** With a session pool (issue 14): EXO_SESSIONS, sessions started, throttling seen, back-off, peak runs in flight. */
+  sessions?: number;
+  sessionsUsed?: number;
+  throttleEvents?: number;
+  backoffMs?: number;
+  peakRunsInFlight?: number;
 }
 
 export function summarize(runs: readonly RunReport[]): SweepSummary {

@@ -15,6 +15,7 @@ import type {
   ExchangeShell,
   Logger,
   RunClaim,
+  RunAdmission,
   RunClaims,
   RunJournal,
   RunRecords,
@@ -24,6 +25,7 @@ import type {
   ActionName,
   ActionResult,
   ExchangeConnection,
+  ExchangeLoad,
   RunJournalState,
   RunPlan,
   RunRecord,
@@ -60,6 +62,8 @@ export interface SweepDependencies {
   journal?: RunJournal;
   /** This machine's name, journalled with each attempt. */
   host?: string;
+  /** The session pool's governor: how many runs may be in flight (absent: one at a time). */
+  admission?: RunAdmission;
 }
 
 export interface SweepSettings {
@@ -125,6 +129,9 @@ export async function runSweep(
   let certificateChecked = false;
   /** Set when setup broke after Exchange work began: the sweep stops, and says why. */
   let abortAfter: string | undefined;
+  let inFlight = 0;
+  let peakInFlight = 0;
+  const loadBefore = deps.admission?.load();
 
   // Lazily, on the first run that needs Exchange: load the certificate (cached by its source).
   const connection = async (): Promise<ExchangeConnection> => {
@@ -164,7 +171,10 @@ export async function runSweep(
         index: 1,
         total: 1,
       });
-      const report = await processRun(step, run.runId);
+      // A queued run (or a rerun) still waits for the governor: the pool may be shared by other runs.
+      const release = deps.admission ? await deps.admission.admit() : undefined;
+      const report = await processRun(step, run.runId).finally(() => release?.());
+      peakInFlight = Math.max(peakInFlight, 1);
       runs.push(report);
       request.onProgress?.({ kind: 'runDone', run: report });
     } else {
@@ -178,23 +188,50 @@ export async function runSweep(
           workflowName: step.workflowName,
           waiting: waitingIds.length,
         });
-        for (const [index, runId] of waitingIds.entries()) {
-          if (outOfTime()) {
-            deferred += waitingIds.length - index;
-            continue sweep;
+        // Up to maxRunsInFlight runs at once (the session pool), as many as the governor admits; each
+        // run is still one processRun (claim, re-read, plan, Exchange, signal). Reports keep list order.
+        let next = 0;
+        let stop = false;
+        const reports: RunReport[] = [];
+        const worker = async (): Promise<void> => {
+          while (!stop && next < waitingIds.length) {
+            const release = deps.admission ? await deps.admission.admit() : undefined;
+            try {
+              if (stop || next >= waitingIds.length) return;
+              const index = next++;
+              const runId = waitingIds[index] as string;
+              if (outOfTime()) {
+                deferred += 1 + waitingIds.length - next;
+                next = waitingIds.length;
+                return;
+              }
+              request.onProgress?.({
+                kind: 'run',
+                workflowName: step.workflowName,
+                runId,
+                index: index + 1,
+                total: waitingIds.length,
+              });
+              inFlight += 1;
+              peakInFlight = Math.max(peakInFlight, inFlight);
+              const report = await processRun(step, runId).finally(() => (inFlight -= 1));
+              reports[index] = report;
+              request.onProgress?.({ kind: 'runDone', run: report });
+              if (report.error !== undefined && abortAfter !== undefined) stop = true;
+            } catch (thrown) {
+              stop = true;
+              throw thrown;
+            } finally {
+              release?.();
+            }
           }
-          request.onProgress?.({
-            kind: 'run',
-            workflowName: step.workflowName,
-            runId,
-            index: index + 1,
-            total: waitingIds.length,
-          });
-          const report = await processRun(step, runId);
-          runs.push(report);
-          request.onProgress?.({ kind: 'runDone', run: report });
-          if (report.error !== undefined && abortAfter !== undefined) break sweep;
-        }
+        };
+        const width = Math.min(waitingIds.length, Math.max(1, deps.admission?.maxRunsInFlight ?? 1));
+        const settled = await Promise.allSettled(Array.from({ length: width }, () => worker()));
+        runs.push(...reports.filter((report) => report !== undefined));
+        const rejected = settled.find((outcome) => outcome.status === 'rejected');
+        if (rejected) throw rejected.reason;
+        if (stop) break sweep;
       }
     }
   } finally {
@@ -221,6 +258,7 @@ export async function runSweep(
       ...(deps.workflowApi.requestsMade === undefined ? {} : { apiRequests: deps.workflowApi.requestsMade }),
       powerShellProcesses: deps.exchange.processesStarted,
       exchangeCmdletCalls,
+      ...loadStats(deps.admission, loadBefore, peakInFlight),
     },
   };
 
@@ -774,4 +812,21 @@ function describeFailures(actions: readonly ActionResult[]): string {
   return [...byReason]
     .map(([reason, names]) => `${names.length > 2 ? `${names.length} actions` : names.join(', ')}: ${reason}`)
     .join('; ');
+}
+
+/** The pool's figures for this sweep: sessions, throttling and back-off since it started, peak runs in flight. */
+function loadStats(
+  admission: RunAdmission | undefined,
+  before: ExchangeLoad | undefined,
+  peakRunsInFlight: number,
+): Partial<SweepReport['stats']> {
+  if (!admission || !before) return {};
+  const after = admission.load();
+  return {
+    sessions: after.sessions,
+    sessionsUsed: after.sessionsUsed,
+    throttleEvents: after.throttleEvents - before.throttleEvents,
+    backoffMs: after.backoffMs - before.backoffMs,
+    peakRunsInFlight,
+  };
 }

@@ -130,7 +130,7 @@ describe('exo-workflow-sync sweep (CLI, end to end)', () => {
       identity: guid,
       mode: 'error',
       times: -1,
-      message: 'The server is busy. Try again later.',
+      message: 'Active Directory operation failed on AM6PR04A010DC02. Try again later.',
     });
 
     const first = await runCli(['sweep', '--json'], world.env());
@@ -140,7 +140,7 @@ describe('exo-workflow-sync sweep (CLI, end to end)', () => {
     expect(failed).toMatchObject({
       outcome: 'failed',
       signalled: false,
-      error: expect.stringContaining('The server is busy'),
+      error: expect.stringContaining('Active Directory operation failed'),
     });
     expect(report.runs.find((r) => r.runId === fine)).toMatchObject({
       outcome: 'completed',

@@ -223,7 +223,7 @@ describe('hostile person records (CLI sweep, end to end)', () => {
       world.tenant.setFault({
         cmdlet: 'Add-RecipientPermission',
         mode: 'error',
-        message: 'The server is busy.',
+        message: 'Active Directory operation failed on AM6PR04A010DC02.',
       });
       const first = parseReport((await runCli(['sweep', '--json'], env, 120_000)).stdout);
       expect(first.runs[0]).toMatchObject({
@@ -275,7 +275,7 @@ describe('hostile person records (CLI sweep, end to end)', () => {
       world.tenant.setFault({
         cmdlet: 'Add-RecipientPermission',
         mode: 'error',
-        message: 'The server is busy.',
+        message: 'Active Directory operation failed on AM6PR04A010DC02.',
       });
       expect((await runCli(['sweep', '--json'], env, 120_000)).code).toBe(1);
       expect(world.tenant.mailbox('sam@contoso.com').recipientTypeDetails).toBe('SharedMailbox');

@@ -48,7 +48,7 @@ describe('Functions triggers (in-process)', () => {
     world = await EndToEndWorld.create({
       mailboxes: [{ address: 'pat.leaver@contoso.com' }, { address: 'boss@contoso.com' }],
     });
-    const env = world.env({ AzureWebJobsStorage: '' });
+    const env = world.env({ AzureWebJobsStorage: '', SWEEP_MODE: 'inline' });
     for (const [key, value] of Object.entries(env)) if (value !== undefined) process.env[key] = value;
   });
   afterEach(async () => {

@@ -55,9 +55,16 @@ describe('function registration (compiled entry point)', () => {
     return bindings[0] as Binding;
   };
 
-  it('registers exactly the four functions with the v4 programming model', () => {
+  it('registers exactly the six functions with the v4 programming model', () => {
     expect(recorded.programmingModel.name).toBe('@azure/functions');
-    expect([...byName.keys()].sort()).toEqual(['rerunHttp', 'runHistoryHttp', 'sweepHttp', 'sweepTimer']);
+    expect([...byName.keys()].sort()).toEqual([
+      'processRun',
+      'rerunHttp',
+      'runHistoryHttp',
+      'runPoisoned',
+      'sweepHttp',
+      'sweepTimer',
+    ]);
     for (const registration of recorded.registrations) expect(registration.handlerType).toBe('function');
   });
 
@@ -75,6 +82,19 @@ describe('function registration (compiled entry point)', () => {
       type: 'timerTrigger',
       schedule: '%SWEEP_SCHEDULE%',
       runOnStartup: false,
+    });
+  });
+
+  it('takes queued runs from exo-runs and poisoned ones from exo-runs-poison, on the app storage account', () => {
+    expect(trigger('processRun')).toMatchObject({
+      type: 'queueTrigger',
+      queueName: 'exo-runs',
+      connection: 'AzureWebJobsStorage',
+    });
+    expect(trigger('runPoisoned')).toMatchObject({
+      type: 'queueTrigger',
+      queueName: 'exo-runs-poison',
+      connection: 'AzureWebJobsStorage',
     });
   });
 

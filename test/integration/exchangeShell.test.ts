@@ -406,7 +406,7 @@ describe('one connected PowerShell session serving many runs', () => {
       cmdlet: 'Remove-DistributionGroupMember',
       identity: tenant.group('Sales').guid,
       mode: 'error',
-      message: 'The server is busy.',
+      message: 'Active Directory operation failed on AM6PR04A010DC02.',
     });
 
     const result = await shell.runPlan(
@@ -421,7 +421,7 @@ describe('one connected PowerShell session serving many runs', () => {
       `Removed hugo <hugo@contoso.com> (${hugo.guid}) from 1 distribution group: Newsletter <Newsletter@contoso.com> (${tenant.group('Newsletter').guid}).`,
     );
     expect(result.actions[0]?.detail).toContain(
-      `Could not remove hugo <hugo@contoso.com> (${hugo.guid}) from 1 distribution group: Sales <Sales@contoso.com> (${tenant.group('Sales').guid}) (The server is busy.).`,
+      `Could not remove hugo <hugo@contoso.com> (${hugo.guid}) from 1 distribution group: Sales <Sales@contoso.com> (${tenant.group('Sales').guid}) (Active Directory operation failed on AM6PR04A010DC02.).`,
     );
     expect(tenant.groupsOf('hugo@contoso.com')).toEqual(['Sales']);
   });

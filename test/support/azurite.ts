@@ -90,20 +90,29 @@ export interface AzuriteStorage {
   stop(): Promise<void>;
 }
 
-/** Azurite's blob and table services (run claims and run records), one process each. */
-export async function startAzuriteStorage(): Promise<AzuriteStorage> {
+/** Azurite's blob and table services (run claims and run records), and its queue service when asked, one process each. */
+export async function startAzuriteStorage(options: { queue?: boolean } = {}): Promise<AzuriteStorage> {
   const blob = await startAzuriteBlob();
   let table: { port: number; stop(): Promise<void> };
+  let queue: { port: number; stop(): Promise<void> } | undefined;
   try {
     table = await startService('azurite-table', ['--tableHost', '127.0.0.1', '--tablePort']);
   } catch (error) {
     await blob.stop();
     throw error;
   }
-  return {
-    connectionString: `${blob.connectionString}TableEndpoint=http://127.0.0.1:${table.port}/${ACCOUNT};`,
-    stop: async () => {
+  if (options.queue) {
+    try {
+      queue = await startService('azurite-queue', ['--queueHost', '127.0.0.1', '--queuePort']);
+    } catch (error) {
       await Promise.all([blob.stop(), table.stop()]);
+      throw error;
+    }
+  }
+  return {
+    connectionString: `${blob.connectionString}TableEndpoint=http://127.0.0.1:${table.port}/${ACCOUNT};${queue ? `QueueEndpoint=http://127.0.0.1:${queue.port}/${ACCOUNT};` : ''}`,
+    stop: async () => {
+      await Promise.all([blob.stop(), table.stop(), queue?.stop()]);
     },
   };
 }

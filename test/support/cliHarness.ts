@@ -124,6 +124,8 @@ export class EndToEndWorld {
       EXO_CERTIFICATE_PATH: this.pfxPath,
       EXO_CERTIFICATE_PASSWORD: this.pfxPassword,
       EXO_CALL_TIMEOUT_SECONDS: '30',
+      // One session unless a test asks for more: the pool has its own tests, and the test machine is small.
+      EXO_SESSIONS: '1',
       // Run records of this world only (without AzureWebJobsStorage they are files).
       EXO_RUN_RECORDS_DIR: join(this.workDir, 'runs'),
       ...extra,

@@ -41,6 +41,19 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('reads EXO_SESSIONS (default 4, 1 to 8) and SWEEP_MODE (default queue), reporting bad values', () => {
+    expect(loadConfig(valid).exchange.sessions).toBe(4);
+    expect(loadConfig(valid).sweepMode).toBe('queue');
+    expect(loadConfig({ ...valid, EXO_SESSIONS: '8', SWEEP_MODE: 'inline' })).toMatchObject({
+      exchange: { sessions: 8 },
+      sweepMode: 'inline',
+    });
+    const problems = problemsOf({ ...valid, EXO_SESSIONS: '9', SWEEP_MODE: 'fanout' });
+    expect(problems.find((p) => p.startsWith('EXO_SESSIONS'))).toContain('(got "9")');
+    expect(problems.find((p) => p.startsWith('SWEEP_MODE'))).toMatch(/inline, queue/);
+    expect(problemsOf({ ...valid, EXO_SESSIONS: '0' }).some((p) => p.startsWith('EXO_SESSIONS'))).toBe(true);
+  });
+
   it('applies the documented defaults', () => {
     const config = loadConfig(valid);
     expect(config.trelica.baseUrl).toBe(DEFAULTS.TRELICA_BASE_URL);

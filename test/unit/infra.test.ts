@@ -42,6 +42,8 @@ const LOCAL_ONLY_SETTINGS: readonly SettingName[] = [
 const IDENTITY_BASED_STORAGE = [
   'AzureWebJobsStorage__blobServiceUri',
   'AzureWebJobsStorage__tableServiceUri',
+  // The exo-runs queue (issue 14): the queue triggers and the timer's fan-out.
+  'AzureWebJobsStorage__queueServiceUri',
   'AzureWebJobsStorage__credential',
   'AzureWebJobsStorage__clientId',
 ] as const;
@@ -53,6 +55,8 @@ const PLATFORM_SETTINGS: readonly string[] = [
   'WEBSITES_ENABLE_APP_SERVICE_STORAGE',
   'APPLICATIONINSIGHTS_CONNECTION_STRING',
   'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
+  // host.json's extensions.queues.batchSize, kept equal to EXO_SESSIONS (issue 14).
+  'AzureFunctionsJobHost__extensions__queues__batchSize',
   ...IDENTITY_BASED_STORAGE,
 ];
 

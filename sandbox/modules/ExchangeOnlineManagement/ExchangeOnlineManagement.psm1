@@ -55,6 +55,9 @@ class ADOperationException : System.InvalidOperationException {
 class TaskNotSupportedException : System.InvalidOperationException {
     TaskNotSupportedException([string]$message) : base($message) {}
 }
+class ServerBusyException : System.InvalidOperationException {
+    ServerBusyException([string]$message) : base($message) {}
+}
 
 $script:ServerName = 'AM6PR04A010DC02.EURPRD04.PROD.OUTLOOK.COM'
 $script:Connection = $null
@@ -301,6 +304,8 @@ function Set-Mailbox {
         $GrantSendOnBehalfTo,
         [switch]$Force
     )
+    # The tenant lock taken for this change is released however the cmdlet ends.
+    try {
     $state = Enter-StubCmdlet -Name 'Set-Mailbox' -Bound $PSBoundParameters -Cmdlet $PSCmdlet -Data
     $mailbox = Resolve-StubSingle -Cmdlet $PSCmdlet -State $state -Identity $Identity -Kind 'mailbox' -CmdletName 'SetMailbox'
     if ($null -eq $mailbox) { return }
@@ -332,6 +337,7 @@ function Set-Mailbox {
         foreach ($change in $changes) { $mailbox[$change[0]] = $change[1] }
         Save-StubState $state
     }
+    } finally { Unlock-StubState }
 }
 
 # ---------------------------------------------------------------------------------------------------------
@@ -412,6 +418,8 @@ function Add-MailboxPermission {
         [Parameter(Mandatory, ParameterSetName = 'Owner')]
         $Owner
     )
+    # The tenant lock taken for this change is released however the cmdlet ends.
+    try {
     $state = Enter-StubCmdlet -Name 'Add-MailboxPermission' -Bound $PSBoundParameters -Cmdlet $PSCmdlet -Data
     $mailbox = Resolve-StubSingle -Cmdlet $PSCmdlet -State $state -Identity $Identity -Kind 'mailbox' -CmdletName 'AddMailboxPermission'
     if ($null -eq $mailbox) { return }
@@ -449,6 +457,7 @@ function Add-MailboxPermission {
         Deny            = [bool]$Deny
         InheritanceType = $InheritanceType
     }
+    } finally { Unlock-StubState }
 }
 
 function Get-RecipientPermission {
@@ -513,6 +522,8 @@ function Add-RecipientPermission {
         [switch]$SkipDomainValidationForMailUser,
         [switch]$SkipDomainValidationForSharedMailbox
     )
+    # The tenant lock taken for this change is released however the cmdlet ends.
+    try {
     $state = Enter-StubCmdlet -Name 'Add-RecipientPermission' -Bound $PSBoundParameters -Cmdlet $PSCmdlet -Data
     $recipient = Resolve-StubSingle -Cmdlet $PSCmdlet -State $state -Identity $Identity -Kind 'recipient' -CmdletName 'AddRecipientPermission'
     if ($null -eq $recipient) { return }
@@ -541,6 +552,7 @@ function Add-RecipientPermission {
         IsInherited       = $false
         InheritanceType   = 'None'
     }
+    } finally { Unlock-StubState }
 }
 
 # ---------------------------------------------------------------------------------------------------------
@@ -572,6 +584,8 @@ function Remove-DistributionGroupMember {
         $Member,
         [switch]$BypassSecurityGroupManagerCheck
     )
+    # The tenant lock taken for this change is released however the cmdlet ends.
+    try {
     $state = Enter-StubCmdlet -Name 'Remove-DistributionGroupMember' -Bound $PSBoundParameters -Cmdlet $PSCmdlet -Data
     $group = Resolve-StubSingle -Cmdlet $PSCmdlet -State $state -Identity $Identity -Kind 'group' -CmdletName 'RemoveDistributionGroupMember'
     if ($null -eq $group) { return }
@@ -606,6 +620,7 @@ function Remove-DistributionGroupMember {
         if ((Get-StubIndex $state).membersOf.TryGetValue([string]$recipient['guid'], [ref]$holders)) { $null = $holders.Remove($group) }
         Save-StubState $state
     }
+    } finally { Unlock-StubState }
 }
 
 # ---------------------------------------------------------------------------------------------------------
@@ -613,10 +628,32 @@ function Remove-DistributionGroupMember {
 
 function Enter-StubCmdlet {
     param([string]$Name, [System.Collections.IDictionary]$Bound, $Cmdlet, [switch]$Data)
-    Write-StubLog $Name $Bound
+    Lock-StubState
+    try { Write-StubLog $Name $Bound } finally { Unlock-StubState }
     $state = Read-StubState
     Wait-StubLatency $state $Name
+    # Several sessions (processes) share the tenant: a data cmdlet reads, decides and writes under the
+    # tenant lock (a change cmdlet holds it until it returns, see Use-StubChangeLock), so none loses another's change.
     if ($Data) {
+        Lock-StubState
+        try {
+            $state = Read-StubState
+            Test-StubConnected -Name $Name -Cmdlet $Cmdlet
+            Invoke-StubFaults $state $Name $Bound $Cmdlet
+        } catch {
+            Unlock-StubState
+            throw
+        }
+        if (-not $script:ChangeCmdlets.Contains($Name)) { Unlock-StubState }
+        return $state
+    }
+    Invoke-StubFaults $state $Name $Bound $Cmdlet
+    return $state
+}
+
+function Test-StubConnected {
+    param([string]$Name, $Cmdlet)
+    & {
         if ($null -eq $script:Connection) {
             $record = [System.Management.Automation.ErrorRecord]::new(
                 [System.InvalidOperationException]::new('You must call the Connect-ExchangeOnline cmdlet before calling any other cmdlets.'),
@@ -631,8 +668,48 @@ function Enter-StubCmdlet {
             $Cmdlet.ThrowTerminatingError($record)
         }
     }
-    Invoke-StubFaults $state $Name $Bound $Cmdlet
-    return $state
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# Tenant lock (issue 14: several sessions at once) and injected throttling
+
+$script:ChangeCmdlets = [System.Collections.Generic.HashSet[string]]::new([string[]]@('Set-Mailbox', 'Add-MailboxPermission', 'Add-RecipientPermission', 'Remove-DistributionGroupMember'), [System.StringComparer]::Ordinal)
+$script:LockStream = $null
+
+function Lock-StubState {
+    # An exclusive open of <tenant>/tenant.lock; the OS drops it with the process (a killed session).
+    if ($null -ne $script:LockStream) { return }
+    $path = [System.IO.Path]::Combine($script:TenantFolder, 'tenant.lock')
+    $deadline = [datetime]::UtcNow.AddSeconds(60)
+    while ($true) {
+        try {
+            $script:LockStream = [System.IO.FileStream]::new($path, [System.IO.FileMode]::OpenOrCreate, [System.IO.FileAccess]::ReadWrite, [System.IO.FileShare]::None)
+            return
+        } catch [System.IO.DirectoryNotFoundException], [System.IO.FileNotFoundException] {
+            # The tenant is gone (disposed): fail now, as reading its state would.
+            throw
+        } catch [System.IO.IOException] {
+            if ([datetime]::UtcNow -gt $deadline) { throw "The ExchangeOnlineManagement stub could not lock '$path' within 60 s." }
+            [System.Threading.Thread]::Sleep(2)
+        }
+    }
+}
+
+function Unlock-StubState {
+    if ($null -eq $script:LockStream) { return }
+    $script:LockStream.Dispose()
+    $script:LockStream = $null
+}
+
+function Write-StubThrottled {
+    # Fault mode 'throttle': Exchange Online's answer to a caller over budget, with its Retry-After.
+    param($Fault, [string]$Name, $Cmdlet)
+    $seconds = if ($null -eq $Fault['retryAfterSeconds']) { 1 } else { [double]$Fault['retryAfterSeconds'] }
+    $shown = $seconds.ToString([System.Globalization.CultureInfo]::InvariantCulture)
+    $message = [string]$Fault['message']
+    if ($message.Length -eq 0) { $message = "The server is busy: this request was throttled (TooManyRequests). Retry-After: $shown seconds." }
+    $record = New-StubErrorRecord -ExceptionType 'ServerBusyException' -Message $message -Category 'LimitsExceeded' -Target $null -CmdletName $Name.Replace('-', '')
+    $Cmdlet.ThrowTerminatingError($record)
 }
 
 function Wait-StubLatency {
@@ -674,8 +751,12 @@ function Invoke-StubFaults {
         switch ([string]$fault['mode']) {
             'hang' {
                 $seconds = if ($null -eq $fault['seconds']) { 3600 } else { [double]$fault['seconds'] }
+                $held = $null -ne $script:LockStream
+                Unlock-StubState
                 [System.Threading.Thread]::Sleep([int]($seconds * 1000))
+                if ($held) { Lock-StubState }
             }
+            'throttle' { Write-StubThrottled $fault $Name $Cmdlet }
             'crash' {
                 $code = if ($null -eq $fault['exitCode']) { 134 } else { [int]$fault['exitCode'] }
                 [System.Environment]::Exit($code)
@@ -690,7 +771,7 @@ function Invoke-StubFaults {
                 [Console]::Out.WriteLine($message)
             }
             default {
-                if ($message.Length -eq 0) { $message = 'The server is busy. Please try again later.' }
+                if ($message.Length -eq 0) { $message = 'Active Directory operation failed on AM6PR04A010DC02.' }
                 $record = $null
                 if ($null -ne $fault['exception']) {
                     # Exchange's shape: its exception type, category and FailureCategory id.
@@ -1287,6 +1368,7 @@ function New-StubException {
         'TaskNotSupportedException' { return [TaskNotSupportedException]::new($Message) }
         'UnauthorizedAccessException' { return [System.UnauthorizedAccessException]::new($Message) }
         'TimeoutException' { return [System.TimeoutException]::new($Message) }
+        'ServerBusyException' { return [ServerBusyException]::new($Message) }
     }
     return [System.InvalidOperationException]::new($Message)
 }

@@ -1,0 +1,304 @@
+/**
+ * Issue 14: a layoff-sized backlog on a pool of sessions, against the script admins run today
+ * (bench/referenceScript.ps1: one session, every list's members read for every leaver).
+ *
+ * Shapes (stub Exchange at 20 ms per cmdlet and 500 ms per connect, real pwsh, SaaS Manager
+ * simulator, the real composition root with EXO_SESSIONS = 1, 2, 4, 8):
+ *   backlog     many leavers (500 with BENCH_FULL=1, else 100), 25 distribution lists
+ *   big tenant  25 leavers, 500 distribution lists
+ * Each leaver is in 3 lists (plus a security group and a Microsoft 365 group that stay untouched).
+ * Prints wall time, Exchange cmdlets, runs per minute, peak RSS per session and in all, and the
+ * reference script's figures; by default the script runs a few leavers of the shape and its time
+ * is scaled linearly (it does exactly the same work per leaver), BENCH_FULL=1 runs it on every leaver.
+ * Then both at realistic latency (300 ms per cmdlet, 8 s connect), projected from the call counts.
+ *
+ *   npm run bench -- offboardingBacklog                  (default shapes, about 10 minutes here)
+ *   BENCH_FULL=1 npm run bench -- offboardingBacklog     (500 leavers, full reference runs; long)
+ *   BENCH_SESSIONS=4,8 npm run bench -- offboardingBacklog
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sweep } from '../shared/composition';
+import { loadConfig } from '../shared/config';
+import { describePowerShell, findPowerShell, type FoundPowerShell } from '../shared/exchange/findPowerShell';
+import { silentLogger } from '../shared/logging';
+import { createTestCertificate, type TestCertificate } from '../sandbox/certificates';
+import { seedLargeTenant, STUB_APP_ID, STUB_ORGANIZATION } from '../sandbox/exchangeStubTenant';
+import { SaasManagerSimulator } from '../sandbox/saasManagerSimulator';
+
+const FULL = process.env.BENCH_FULL === '1';
+const SESSIONS = (process.env.BENCH_SESSIONS ?? '1,2,4,8').split(',').map(Number);
+const CMDLET_MS = 20;
+const CONNECT_MS = 500;
+const REAL_CMDLET_MS = 300;
+const REAL_CONNECT_MS = 8000;
+
+interface Shape {
+  name: string;
+  leavers: number;
+  groups: number;
+  /** Leavers the reference script runs (its time is scaled to the shape's leavers). */
+  referenceLeavers: number;
+  target: number;
+}
+
+const SHAPES: Shape[] = [
+  { name: 'backlog', leavers: FULL ? 500 : 100, groups: 25, referenceLeavers: FULL ? 500 : 10, target: 10 },
+  { name: 'big tenant', leavers: 25, groups: 500, referenceLeavers: FULL ? 25 : 3, target: 40 },
+];
+
+interface Measured {
+  wallMs: number;
+  cmdlets: number;
+  runs: number;
+  failed: number;
+  peakSessionRssMb: number;
+  peakTotalRssMb: number;
+  sessionsUsed: number;
+  throttleEvents: number;
+}
+
+/** Peak RSS of this process's child processes (each a pwsh session), per process and summed. */
+class RssSampler {
+  #timer: NodeJS.Timeout | undefined;
+  peakPerProcessKb = 0;
+  peakTotalKb = 0;
+
+  start(): void {
+    this.#timer = setInterval(() => this.sample(), 200);
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.sample();
+  }
+
+  sample(): void {
+    let total = 0;
+    for (const pid of childPids(process.pid)) {
+      const kb = rssKb(pid);
+      this.peakPerProcessKb = Math.max(this.peakPerProcessKb, kb);
+      total += kb;
+    }
+    this.peakTotalKb = Math.max(this.peakTotalKb, total + process.memoryUsage().rss / 1024);
+  }
+}
+
+function childPids(parent: number): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === parent) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+function rssKb(pid: number): number {
+  try {
+    const match = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function latency(tenant: { setLatency(latency: Record<string, number>): void }): void {
+  tenant.setLatency({ default: CMDLET_MS, 'Connect-ExchangeOnline': CONNECT_MS });
+}
+
+async function measureProduct(
+  shape: Shape,
+  sessions: number,
+  certificate: TestCertificate,
+): Promise<Measured> {
+  const workDir = mkdtempSync(join(tmpdir(), 'exo-bench-'));
+  const { tenant, leavers, manager } = seedLargeTenant(shape.groups, {
+    leavers: shape.leavers,
+    membershipsPerLeaver: 3,
+    certificate,
+  });
+  latency(tenant);
+  const simulator = new SaasManagerSimulator();
+  await simulator.start();
+  try {
+    const secret = randomBytes(16).toString('hex');
+    simulator.addClient({ clientId: 'bench', clientSecret: secret });
+    const workflow = simulator.addWorkflow({ name: 'Terminate Users', steps: [{ name: 'Signal' }] });
+    for (const email of leavers) {
+      simulator.addRun(workflow.id, {
+        person: { email, lineManager: { email: manager } },
+        waitingAtStepName: 'Signal',
+      });
+    }
+    const pfx = join(workDir, 'bench.pfx');
+    writeFileSync(pfx, certificate.pfx, { mode: 0o600 });
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...tenant.env,
+      TMPDIR: workDir,
+      TRELICA_BASE_URL: simulator.baseUrl,
+      TRELICA_CLIENT_ID: 'bench',
+      TRELICA_CLIENT_SECRET: secret,
+      TRELICA_PAGE_SIZE: '500',
+      EXO_APP_ID: STUB_APP_ID,
+      EXO_ORGANIZATION: STUB_ORGANIZATION,
+      EXO_CERTIFICATE_PATH: pfx,
+      EXO_AUTOMAPPING: 'false',
+      EXO_SESSIONS: String(sessions),
+      EXO_RUN_RECORDS_DIR: join(workDir, 'runs'),
+      KEY_VAULT_URL: '',
+      AzureWebJobsStorage: '',
+    };
+    const sampler = new RssSampler();
+    sampler.start();
+    const started = process.hrtime.bigint();
+    const report = await sweep(loadConfig(env), { logger: silentLogger, env }, { dryRun: false });
+    const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
+    const firstFailure = report.runs.find((run) => run.outcome === 'failed');
+    if (firstFailure)
+      console.log(`  first failed run: ${firstFailure.error ?? ''}`, process.env.BENCH_DEBUG ? report : '');
+    sampler.stop();
+    const cmdlets = tenant
+      .calls()
+      .filter(
+        (call) => call.cmdlet !== 'Connect-ExchangeOnline' && call.cmdlet !== 'Disconnect-ExchangeOnline',
+      );
+    return {
+      wallMs,
+      cmdlets: cmdlets.length,
+      runs: report.runs.length,
+      failed: report.summary.failed,
+      peakSessionRssMb: sampler.peakPerProcessKb / 1024,
+      peakTotalRssMb: sampler.peakTotalKb / 1024,
+      sessionsUsed: report.stats.sessionsUsed ?? 0,
+      throttleEvents: report.stats.throttleEvents ?? 0,
+    };
+  } finally {
+    await simulator.stop();
+    tenant.dispose();
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+async function measureReference(
+  shape: Shape,
+  powerShell: FoundPowerShell,
+  certificate: TestCertificate,
+): Promise<{ seconds: number; cmdlets: number; leavers: number }> {
+  const workDir = mkdtempSync(join(tmpdir(), 'exo-bench-ref-'));
+  const { tenant, leavers, manager } = seedLargeTenant(shape.groups, {
+    leavers: shape.leavers,
+    membershipsPerLeaver: 3,
+    certificate,
+  });
+  latency(tenant);
+  try {
+    const chosen = leavers.slice(0, shape.referenceLeavers);
+    const list = join(workDir, 'leavers.txt');
+    writeFileSync(list, chosen.join('\n'));
+    const pfx = join(workDir, 'ref.pfx');
+    writeFileSync(pfx, certificate.pfx, { mode: 0o600 });
+    const script = join(__dirname, '..', '..', 'bench', 'referenceScript.ps1');
+    const args = [
+      ...powerShell.launch.args,
+      '-NoProfile',
+      '-NonInteractive',
+      '-File',
+      script,
+      '-LeaversFile',
+      list,
+      '-Manager',
+      manager,
+      '-Organization',
+      STUB_ORGANIZATION,
+      '-AppId',
+      STUB_APP_ID,
+      '-CertificateFile',
+      pfx,
+    ];
+    const stdout = await new Promise<string>((resolve, reject) =>
+      execFile(
+        powerShell.launch.command,
+        args,
+        { env: { ...process.env, ...tenant.env }, maxBuffer: 16 * 1024 * 1024, timeout: 3_600_000 },
+        (error, out, err) => (error ? reject(new Error(`${error.message}\n${err}`)) : resolve(out)),
+      ),
+    );
+    const result = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { seconds: number };
+    const cmdlets = tenant
+      .calls()
+      .filter(
+        (call) => call.cmdlet !== 'Connect-ExchangeOnline' && call.cmdlet !== 'Disconnect-ExchangeOnline',
+      ).length;
+    return { seconds: result.seconds, cmdlets, leavers: chosen.length };
+  } finally {
+    tenant.dispose();
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+const fmt = (n: number, digits = 0) => n.toFixed(digits);
+
+async function main(): Promise<void> {
+  const powerShell = findPowerShell(process.env);
+  const described = await describePowerShell(powerShell);
+  console.log(
+    `offboarding backlog: stub Exchange ${CMDLET_MS} ms per cmdlet, ${CONNECT_MS} ms per connect; PowerShell ${described.version} (${described.source}); ${FULL ? 'full shapes' : 'default shapes (BENCH_FULL=1 for 500 leavers)'}`,
+  );
+  const certificate = createTestCertificate({ keySize: 2048 });
+  for (const shape of SHAPES) {
+    console.log(`\n## ${shape.name}: ${shape.leavers} leavers, ${shape.groups} distribution lists`);
+    const reference = await measureReference(shape, powerShell, certificate);
+    const scale = shape.leavers / reference.leavers;
+    // The connect (and PowerShell start) is paid once; the per-leaver work scales.
+    const perLeaverS = (reference.seconds - CONNECT_MS / 1000) / reference.leavers;
+    const refSeconds = CONNECT_MS / 1000 + perLeaverS * shape.leavers;
+    const refCmdlets = Math.round(reference.cmdlets * scale);
+    console.log(
+      `reference script: ${fmt(refSeconds, 1)} s, ${refCmdlets} cmdlets${scale === 1 ? '' : ` (measured on ${reference.leavers} leavers: ${fmt(reference.seconds, 1)} s, ${reference.cmdlets} cmdlets; scaled linearly)`}`,
+    );
+    console.log(
+      'sessions | wall s | cmdlets | runs/min | vs script | peak RSS per session MB | peak RSS total MB | failed',
+    );
+    const rows: Array<{ sessions: number; measured: Measured }> = [];
+    for (const sessions of SESSIONS) {
+      const measured = await measureProduct(shape, sessions, certificate);
+      rows.push({ sessions, measured });
+      const speedup = refSeconds / (measured.wallMs / 1000);
+      console.log(
+        `${String(sessions).padStart(8)} | ${fmt(measured.wallMs / 1000, 1).padStart(6)} | ${String(measured.cmdlets).padStart(7)} | ${fmt((measured.runs / measured.wallMs) * 60_000).padStart(8)} | ${fmt(speedup, 1).padStart(8)}x | ${fmt(measured.peakSessionRssMb).padStart(23)} | ${fmt(measured.peakTotalRssMb).padStart(17)} | ${measured.failed}`,
+      );
+    }
+    const best = rows.reduce((a, b) => (b.measured.wallMs < a.measured.wallMs ? b : a));
+    const bestSpeedup = refSeconds / (best.measured.wallMs / 1000);
+    console.log(
+      `target >= ${shape.target}x: best ${fmt(bestSpeedup, 1)}x with ${best.sessions} session(s): ${bestSpeedup >= shape.target ? 'met' : 'NOT met'}`,
+    );
+    // Realistic latency, projected from the call counts: a connect per session (in parallel) plus
+    // every cmdlet at 300 ms spread over the sessions; the script does its cmdlets one by one.
+    const refProjected = REAL_CONNECT_MS / 1000 + (refCmdlets * REAL_CMDLET_MS) / 1000;
+    console.log(
+      `projected at ${REAL_CMDLET_MS} ms per cmdlet and ${REAL_CONNECT_MS / 1000} s connect: script ${fmt(refProjected / 60, 1)} min`,
+    );
+    for (const { sessions, measured } of rows) {
+      const projected = REAL_CONNECT_MS / 1000 + (measured.cmdlets * REAL_CMDLET_MS) / 1000 / sessions;
+      console.log(
+        `  ${sessions} session(s): ${fmt(projected / 60, 1)} min (${fmt(refProjected / projected, 1)}x), ${fmt((shape.leavers / projected) * 60, 1)} runs/min`,
+      );
+    }
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
