@@ -20,7 +20,8 @@ function convert(mailbox: string): RunPlan {
   };
 }
 
-async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+// Generous: starting pwsh and connecting can take long on a loaded machine (two cores, several agents).
+async function waitFor(condition: () => boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
