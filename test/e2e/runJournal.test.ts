@@ -47,7 +47,11 @@ describe('the run journal (CLI, Azurite table, real pwsh)', () => {
   it('journals a run that completed on its second attempt, and history shows both attempts', async () => {
     world = await EndToEndWorld.create(TENANT);
     const runId = world.addWaitingRun(PAT);
-    world.tenant.setFault({ cmdlet: 'Add-MailboxPermission', mode: 'error', message: 'The server is busy.' });
+    world.tenant.setFault({
+      cmdlet: 'Add-MailboxPermission',
+      mode: 'error',
+      message: 'The operation could not be completed: the directory replica is not available.',
+    });
 
     const first = parseReport((await runCli(['sweep', '--json'], env(), 120_000)).stdout);
     expect(first.runs[0]).toMatchObject({ runId, outcome: 'failed', attempt: 1, signalled: false });
@@ -62,7 +66,7 @@ describe('the run journal (CLI, Azurite table, real pwsh)', () => {
     const [one, two] = journal.attempts;
     expect(journal.attempts).toHaveLength(2);
     expect(one?.end).toMatchObject({ outcome: 'failed', signalled: false });
-    expect(one?.end?.error).toMatch(/grantManagerFullAccess: The server is busy/);
+    expect(one?.end?.error).toMatch(/grantManagerFullAccess: The operation could not be completed/);
     expect(one?.host).not.toBe('');
     expect(one?.sweepId).not.toBe(two?.sweepId);
     const pat = world.tenant.mailbox('pat@contoso.com');

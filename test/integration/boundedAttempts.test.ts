@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BASIC_ACTIONS as ALL_ACTIONS } from '../../shared/config';
+import { BASIC_ACTIONS } from '../../shared/config';
 import { FileJournalRows } from '../../shared/runRecords/fileJournalRows';
 import { RowRunJournal } from '../../shared/journal/runJournal';
 import { silentLogger } from '../../shared/logging';
@@ -28,7 +28,7 @@ const settings: SweepSettings = {
   workflowNames: ['Terminate Users'],
   stepName: 'Signal',
   actionName: 'Continue',
-  actions: ALL_ACTIONS,
+  actions: BASIC_ACTIONS,
   autoMapping: true,
   exchange: {
     auth: 'certificate',

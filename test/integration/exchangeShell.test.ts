@@ -4,7 +4,7 @@
  * module loaded by name from PSModulePath. Assertions are on what Exchange saw (the stub's call log) and
  * what it holds afterwards (the stub's state), plus what the shell reports.
  */
-import { BASIC_ACTIONS as ALL_ACTIONS } from '../../shared/config';
+import { BASIC_ACTIONS } from '../../shared/config';
 import {
   CATALOGUE_CMDLETS,
   CHANGE_CMDLETS as CHANGE_CMDLET_NAMES,
@@ -56,7 +56,7 @@ function plan(mailbox: string, manager: string | undefined, overrides: Partial<R
     runId: `run-${mailbox}`,
     mailbox,
     ...(manager === undefined ? {} : { manager }),
-    actions: ALL_ACTIONS.map((name) =>
+    actions: BASIC_ACTIONS.map((name) =>
       manager === undefined && (name === 'grantManagerFullAccess' || name === 'grantManagerSendAs')
         ? { name, skipReason: 'the person has no line manager in SaaS Manager' }
         : { name },

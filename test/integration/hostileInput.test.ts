@@ -10,7 +10,7 @@
  * legitimate leaver), the stub's state (no other mailbox changed) and a canary file that any code
  * execution would create.
  */
-import { BASIC_ACTIONS as ALL_ACTIONS } from '../../shared/config';
+import { BASIC_ACTIONS } from '../../shared/config';
 import { RUN_CMDLETS } from '../support/exchangeCmdlets';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -104,7 +104,7 @@ function directPlan(mailbox: string, manager: string | undefined): RunPlan {
     runId: 'hostile',
     mailbox,
     ...(manager === undefined ? {} : { manager }),
-    actions: ALL_ACTIONS.map((name) => ({ name })),
+    actions: BASIC_ACTIONS.map((name) => ({ name })),
     options: { autoMapping: true },
   };
 }
@@ -130,7 +130,7 @@ function newCalls(before: number): StubCall[] {
 }
 
 function expectAllFailed(result: ExchangeRunResult, pattern: RegExp): void {
-  expect(result.actions).toHaveLength(ALL_ACTIONS.length);
+  expect(result.actions).toHaveLength(BASIC_ACTIONS.length);
   for (const action of result.actions) {
     expect(action.status).toBe('failed');
     expect(action.detail).toMatch(pattern);
@@ -202,7 +202,7 @@ describe('hostile leaver addresses', () => {
     'the planner refuses %s before anything reaches PowerShell',
     (_label, value) => {
       const planned = planRun(workflowRun(value, 'boss@contoso.com'), {
-        actions: ALL_ACTIONS,
+        actions: BASIC_ACTIONS,
         autoMapping: true,
       });
       expect(planned.ok).toBe(false);
@@ -226,7 +226,7 @@ describe('hostile leaver addresses', () => {
 
   it('fails a run with a missing or empty email with a clear message, in the planner and in ExoActions', async () => {
     expect(
-      planRun(workflowRun(undefined, 'boss@contoso.com'), { actions: ALL_ACTIONS, autoMapping: true }),
+      planRun(workflowRun(undefined, 'boss@contoso.com'), { actions: BASIC_ACTIONS, autoMapping: true }),
     ).toEqual({
       ok: false,
       error: 'the run has no person email (context.person.email is missing)',
@@ -249,7 +249,7 @@ describe('odd but valid addresses', () => {
     'looks %s up literally as data and fails the run as not found',
     async (_label, value) => {
       expect(
-        planRun(workflowRun(value, 'boss@contoso.com'), { actions: ALL_ACTIONS, autoMapping: true }).ok,
+        planRun(workflowRun(value, 'boss@contoso.com'), { actions: BASIC_ACTIONS, autoMapping: true }).ok,
       ).toBe(true);
       const before = tenant.calls().length;
 
@@ -358,7 +358,7 @@ describe('legitimate addresses that look unusual', () => {
     'completes normally for %s, planned by the planner',
     async (address) => {
       const planned = planRun(workflowRun(address, 'boss@contoso.com'), {
-        actions: ALL_ACTIONS,
+        actions: BASIC_ACTIONS,
         autoMapping: true,
       });
       if (!planned.ok) throw new Error(planned.error);

@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { ALL_ACTIONS } from '../../shared/config';
+import { BASIC_ACTIONS } from '../../shared/config';
 import { SessionPool } from '../../shared/exchange/sessionPool';
 import type { CertificateSource, Logger } from '../../shared/ports';
 import { runSweep, type SweepSettings } from '../../shared/sweep/runSweep';
@@ -22,7 +22,7 @@ const settings: SweepSettings = {
   workflowNames: ['Terminate Users'],
   stepName: 'Signal',
   actionName: 'Continue',
-  actions: ALL_ACTIONS,
+  actions: BASIC_ACTIONS,
   autoMapping: false,
   exchange: { auth: 'certificate', organization: STUB_ORGANIZATION, appId: STUB_APP_ID },
 };

@@ -1,5 +1,5 @@
 import { runChecks } from '../../shared/check/runChecks';
-import { BASIC_ACTIONS as ALL_ACTIONS } from '../../shared/config';
+import { BASIC_ACTIONS } from '../../shared/config';
 import { EXCHANGE_MODULE_INSTALL } from '../../shared/exchangeModule';
 import type { ShellProbe } from '../../shared/domain';
 import { FakeCertificateSource, FakeExchangeShell, FakeWorkflowApi } from '../support/fakes';
@@ -22,7 +22,7 @@ describe('check', () => {
         workflowNames: ['Terminate Users'],
         stepName: 'Signal',
         actionName: 'Continue',
-        actions: ALL_ACTIONS,
+        actions: BASIC_ACTIONS,
         autoMapping: true,
         exchange: { auth: 'managedIdentity', organization: 'contoso.onmicrosoft.com' },
       },

@@ -240,6 +240,7 @@ describe('loadConfig', () => {
       kind: 'identity',
       blobServiceUri: 'https://stexo.blob.core.windows.net',
       tableServiceUri: 'https://stexo.table.core.windows.net',
+      queueServiceUri: 'https://stexo.queue.core.windows.net',
       clientId: '0d6c1c1e-8a49-4a4b-9c2c-3f1d0e5b6a7c',
     });
   });

@@ -1,7 +1,7 @@
 import { addressProblem } from '../../shared/addresses';
 import { planRun } from '../../shared/sweep/plan';
 import type { WorkflowRun } from '../../shared/domain';
-import { BASIC_ACTIONS as ALL_ACTIONS } from '../../shared/config';
+import { BASIC_ACTIONS } from '../../shared/config';
 
 function run(person: WorkflowRun['person']): WorkflowRun {
   return {
@@ -16,7 +16,7 @@ function run(person: WorkflowRun['person']): WorkflowRun {
   };
 }
 
-const options = { actions: ALL_ACTIONS, autoMapping: true };
+const options = { actions: BASIC_ACTIONS, autoMapping: true };
 
 describe('planRun', () => {
   it('plans every configured action in order for a leaver with a manager', () => {
@@ -30,7 +30,7 @@ describe('planRun', () => {
         runId: '662a8c11f07ba0af9a25c860',
         mailbox: 'jo.leaver@contoso.com',
         manager: 'boss@contoso.com',
-        actions: ALL_ACTIONS.map((name) => ({ name })),
+        actions: BASIC_ACTIONS.map((name) => ({ name })),
         options: { autoMapping: true },
         policy: { acceptSharedLeavers: false, protectedRecipients: [] },
       },
@@ -54,7 +54,7 @@ describe('planRun', () => {
   });
 
   it('skips the manager actions by policy when there is no line manager', () => {
-    const result = planRun(run({ email: 'jo@contoso.com' }), { actions: ALL_ACTIONS, autoMapping: false });
+    const result = planRun(run({ email: 'jo@contoso.com' }), { actions: BASIC_ACTIONS, autoMapping: false });
     if (!result.ok) throw new Error(result.error);
     expect(result.plan.manager).toBeUndefined();
     expect(result.plan.actions.filter((a) => a.skipReason).map((a) => a.name)).toEqual([

@@ -1,4 +1,4 @@
-import { BASIC_ACTIONS as ALL_ACTIONS } from '../../shared/config';
+import { BASIC_ACTIONS } from '../../shared/config';
 import { CertificateError, WorkflowApiError } from '../../shared/errors';
 import { silentLogger } from '../../shared/logging';
 import { exitCodeFor } from '../../shared/sweep/report';
@@ -16,7 +16,7 @@ const settings: SweepSettings = {
   workflowNames: ['Terminate Users'],
   stepName: 'Signal',
   actionName: 'Continue',
-  actions: ALL_ACTIONS,
+  actions: BASIC_ACTIONS,
   autoMapping: true,
   exchange: {
     auth: 'certificate',

@@ -4,7 +4,7 @@
  * a run before any change, and one bad run (a claim that throws, a lost lease, a failed signal)
  * never costs the others or the report.
  */
-import { BASIC_ACTIONS as ALL_ACTIONS } from '../../shared/config';
+import { BASIC_ACTIONS } from '../../shared/config';
 import { AppError, WorkflowApiError } from '../../shared/errors';
 import { silentLogger } from '../../shared/logging';
 import { runSweep, type SweepDependencies, type SweepSettings } from '../../shared/sweep/runSweep';
@@ -22,7 +22,7 @@ const settings: SweepSettings = {
   workflowNames: ['Terminate Users'],
   stepName: 'Signal',
   actionName: 'Continue',
-  actions: ALL_ACTIONS,
+  actions: BASIC_ACTIONS,
   autoMapping: true,
   exchange: { auth: 'managedIdentity', organization: 'contoso.onmicrosoft.com' },
 };
