@@ -1,12 +1,13 @@
 /**
  * ExchangeShell over node-powershell: one long-lived PowerShell process per sweep, started on first
  * need, running our module ExoActions.psm1 (all PowerShell logic lives there). This is the only file
- * that imports node-powershell.
+ * that knows a session's lifecycle; node-powershell itself is imported by powerShellSession.ts, the
+ * payloads and result parsing are plain code in exoResults.ts, sign-in errors in connectErrors.ts.
  *
  * The boundary, and why:
- * - Node sends only single-line calls whose data is base64 JSON (`Invoke-ExoRunPlan -Payload '<b64>'`).
- *   The base64 alphabet cannot leave a single-quoted literal, so no run data is ever parsed as code
- *   (node-powershell's own template "escaping" is not injection-safe).
+ * - Node sends only constant command lines; run data follows as one base64 JSON data line that the
+ *   module reads itself, so no run data is ever parsed as code (node-powershell's own template
+ *   "escaping" is not injection-safe).
  * - Each call answers with exactly one JSON line on stdout; warnings travel inside it.
  * - Every call has a timeout. node-powershell's invocationTimeout neither kills the process nor frees
  *   the session, so we race the call ourselves and kill the process: the run that was in flight is
@@ -20,35 +21,35 @@
  *   process (findPowerShell.ts runs a .NET tool's pwsh.dll directly). A session ends with `exit`; a
  *   process that does not leave in time is killed, with anything it started.
  */
-import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { PowerShell, type PowerShellOptions } from 'node-powershell';
-import { ExchangeError, type ExchangeCode } from '../errors';
-import { EXCHANGE_MODULE_INSTALL } from '../exchangeModule';
+import { ExchangeError } from '../errors';
 import type { ExchangeShell, Logger } from '../ports';
 import type {
-  ActionApplied,
-  ActionLook,
-  ActionName,
-  ActionResult,
-  ActionStatus,
   ExchangeApply,
-  ExchangeLook,
-  JsonValue,
-  PlannedChange,
   ExchangeConnection,
+  ExchangeLook,
   ExchangeResolution,
   ExchangeRunResult,
-  RecipientRef,
   RunPlan,
-  RunSubjects,
   ShellProbe,
 } from '../domain';
 import { childEnvironment } from './childEnvironment';
+import { connectErrorCode, connectHint, describeProcessError } from './connectErrors';
+import {
+  actionResults,
+  appliedOf,
+  connectPayload,
+  errorOf,
+  failedRun,
+  lookOf,
+  planPayload,
+  redact,
+  subjectsOf,
+} from './exoResults';
 import { encodeDataLine, parseResultLine } from './exoProtocol';
 import { POWERSHELL_SETUP_HINT, type FoundPowerShell, type PowerShellLaunch } from './findPowerShell';
+import { exitPromiseOf, PinnedPowerShell, processOf, silenceDebugOutput } from './powerShellSession';
 import { descendantPids, killPids } from './processTree';
-import { isRecord } from '../guards';
 import { type ThrottleEvent, throttleEventsOf } from './throttleGovernor';
 
 export interface PowerShellExchangeShellOptions {
@@ -75,30 +76,7 @@ export interface PowerShellExchangeShellOptions {
 }
 
 const SETUP_HINT = POWERSHELL_SETUP_HINT;
-const STATUSES: ReadonlySet<string> = new Set<ActionStatus>([
-  'done',
-  'already',
-  'failed',
-  'skipped',
-  'planned',
-]);
 const STOP_GRACE_MS = 3000;
-
-// node-powershell lets NODE_POWERSHELL override the executable it is given, and always puts its own
-// `-NoLogo` first. findPowerShell already honoured NODE_POWERSHELL, and a launch such as
-// `dotnet <pwsh.dll>` needs the dll before PowerShell's arguments, so this subclass runs exactly the
-// launch it was handed.
-class PinnedPowerShell extends PowerShell {
-  constructor(options: PowerShellOptions & { launchArguments: string[] }) {
-    super(options);
-  }
-
-  protected override setExecutable({ executable }: { executable?: string }): string {
-    if (!executable) throw new Error('PowerShellExchangeShell needs an executable');
-    return executable;
-  }
-}
-prependLaunchArguments(PinnedPowerShell);
 
 interface Session {
   readonly shell: PinnedPowerShell;
@@ -600,236 +578,6 @@ export class PowerShellExchangeShell implements ExchangeShell {
 }
 
 // -------------------------------------------------------------------------------------------------
-// Payloads and results
-
-function connectPayload(connection: ExchangeConnection): Record<string, unknown> {
-  if (connection.auth === 'certificate') {
-    const { certificate } = connection;
-    return {
-      organization: connection.organization,
-      auth: 'certificate',
-      appId: connection.appId,
-      certificate: {
-        format: certificate.format,
-        data: certificate.material.reveal().toString('base64'),
-        password: certificate.password.reveal(),
-      },
-    };
-  }
-  return {
-    organization: connection.organization,
-    auth: 'managedIdentity',
-    ...(connection.managedIdentityAccountId ? { accountId: connection.managedIdentityAccountId } : {}),
-  };
-}
-
-/** What Invoke-ExoRunPlan and Resolve-ExoRun read: the validated plan, the admin's policy, the pins. */
-function planPayload(plan: RunPlan, whatIf: boolean): Record<string, unknown> {
-  return {
-    runId: plan.runId,
-    mailbox: plan.mailbox,
-    manager: plan.manager ?? null,
-    actions: plan.actions.map((action) =>
-      action.skipReason === undefined
-        ? { name: action.name }
-        : { name: action.name, skipReason: action.skipReason },
-    ),
-    // Every action's options for this run (rendered auto-reply, protocols, windows, hold); plain JSON.
-    options: { ...plan.options },
-    forwardTo: plan.forwardTo ?? null,
-    delegate: plan.delegate ?? null,
-    policy: {
-      acceptSharedLeavers: plan.policy?.acceptSharedLeavers ?? false,
-      protected: [...(plan.policy?.protectedRecipients ?? [])],
-    },
-    pinned: plan.pinned
-      ? {
-          leaver: { guid: plan.pinned.leaver.guid },
-          manager: plan.pinned.manager ? { guid: plan.pinned.manager.guid } : null,
-        }
-      : null,
-    whatIf,
-  };
-}
-
-/** The leaver and manager as ExoActions reported them, or undefined when the answer has none. */
-function subjectsOf(value: unknown): RunSubjects | undefined {
-  if (!isRecord(value)) return undefined;
-  const leaver = recipientOf(value.leaver);
-  if (!leaver) return undefined;
-  const manager = recipientOf(value.manager);
-  return manager ? { leaver, manager } : { leaver };
-}
-
-function recipientOf(value: unknown): RecipientRef | undefined {
-  if (!isRecord(value)) return undefined;
-  const text = (key: string, max: number) => (typeof value[key] === 'string' ? redact(value[key], max) : '');
-  const guid = text('guid', 40);
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(guid)) return undefined;
-  return {
-    guid: guid.toLowerCase(),
-    address: text('address', 254),
-    displayName: text('displayName', 120),
-    type: text('type', 60),
-  };
-}
-
-function actionResults(plan: RunPlan, reported: unknown): ActionResult[] {
-  const entries = Array.isArray(reported) ? reported.filter(isRecord) : [];
-  return plan.actions.map((planned) => {
-    const entry = entries.find((candidate) => candidate.name === planned.name);
-    if (!entry)
-      return {
-        name: planned.name,
-        status: 'failed',
-        detail: 'PowerShell returned no result for this action.',
-      };
-    const known = typeof entry.status === 'string' && STATUSES.has(entry.status);
-    const result: ActionResult = {
-      name: planned.name,
-      status: known ? (entry.status as ActionStatus) : 'failed',
-    };
-    const detail = known ? entry.detail : `PowerShell returned an unknown status for this action.`;
-    if (typeof detail === 'string' && detail.length > 0) result.detail = detail;
-    const cmdlets = strings(entry.cmdlets);
-    if (cmdlets.length > 0) result.cmdlets = cmdlets;
-    const warnings = strings(entry.warnings);
-    if (warnings.length > 0) result.warnings = warnings;
-    return result;
-  });
-}
-
-/** The look's answer: per action status, detail, cmdlets, before-image and planned changes. */
-function lookOf(plan: RunPlan, value: Record<string, unknown>): ExchangeLook {
-  const entries = Array.isArray(value.actions) ? value.actions.filter(isRecord) : [];
-  const actions: ActionLook[] = actionResults(plan, value.actions).map((result) => {
-    const entry = entries.find((candidate) => candidate.name === result.name);
-    const look: ActionLook = { ...result };
-    if (entry && entry.before !== undefined && entry.before !== null) look.before = plainJson(entry.before);
-    const changes = (Array.isArray(entry?.changes) ? entry.changes : [])
-      .filter(isRecord)
-      .map((change): PlannedChange => ({
-        cmdlet: typeof change.cmdlet === 'string' ? change.cmdlet : '',
-        parameters: isRecord(change.parameters)
-          ? (plainJson(change.parameters) as Record<string, JsonValue>)
-          : {},
-        line: typeof change.line === 'string' ? change.line : '',
-      }));
-    if (changes.length > 0) look.changes = changes;
-    return look;
-  });
-  const subjects = subjectsOf(value.subjects);
-  const refusal =
-    typeof value.refusal === 'string' && value.refusal !== '' ? redact(value.refusal, 1000) : '';
-  return {
-    actions,
-    cmdletCalls: typeof value.cmdletCalls === 'number' ? value.cmdletCalls : 0,
-    ...(subjects ? { subjects } : {}),
-    ...(refusal ? { refusal, refusalFinal: value.refusalFinal === true } : {}),
-    ...(typeof value.lookId === 'string' && /^[0-9a-f-]{36}$/i.test(value.lookId)
-      ? { lookId: value.lookId }
-      : {}),
-  };
-}
-
-function appliedOf(value: Record<string, unknown>): ExchangeApply {
-  const entries = Array.isArray(value.actions) ? value.actions.filter(isRecord) : [];
-  const actions = entries.map((entry): ActionApplied => {
-    const known = typeof entry.status === 'string' && STATUSES.has(entry.status);
-    const applied: ActionApplied = {
-      name: String(entry.name) as ActionName,
-      status: known ? (entry.status as ActionStatus) : 'failed',
-    };
-    const detail = known ? entry.detail : 'PowerShell returned an unknown status for this action.';
-    if (typeof detail === 'string' && detail.length > 0) applied.detail = detail;
-    const cmdlets = strings(entry.cmdlets);
-    if (cmdlets.length > 0) applied.cmdlets = cmdlets;
-    const warnings = strings(entry.warnings);
-    if (warnings.length > 0) applied.warnings = warnings;
-    if (entry.after !== undefined && entry.after !== null) applied.after = plainJson(entry.after);
-    return applied;
-  });
-  return { actions, cmdletCalls: typeof value.cmdletCalls === 'number' ? value.cmdletCalls : 0 };
-}
-
-/** A bounded, JSON-plain copy of what PowerShell sent (strings redacted like every other answer). */
-function plainJson(value: unknown, depth = 0): JsonValue {
-  if (depth > 12) return '[too deep]';
-  if (value === null || value === undefined) return null;
-  if (typeof value === 'string') return redact(value, 1000);
-  if (typeof value === 'number' || typeof value === 'boolean') return value;
-  if (Array.isArray(value)) return value.slice(0, 5000).map((item) => plainJson(item, depth + 1));
-  if (isRecord(value)) {
-    const out: Record<string, JsonValue> = {};
-    for (const [key, item] of Object.entries(value).slice(0, 200))
-      out[key.slice(0, 100)] = plainJson(item, depth + 1);
-    return out;
-  }
-  return null;
-}
-
-/** Every action that was to run is failed with the reason; policy skips stay skipped. */
-function failedRun(plan: RunPlan, reason: string): ExchangeRunResult {
-  return {
-    actions: plan.actions.map((action) =>
-      action.skipReason === undefined
-        ? { name: action.name, status: 'failed', detail: reason }
-        : { name: action.name, status: 'skipped', detail: action.skipReason },
-    ),
-    cmdletCalls: 0,
-  };
-}
-
-function errorOf(value: Record<string, unknown>): { code: string; message: string } {
-  const error = isRecord(value.error) ? value.error : {};
-  return {
-    code: typeof error.code === 'string' ? error.code : 'Unknown',
-    message: typeof error.message === 'string' ? redact(error.message, 1000) : 'no message',
-  };
-}
-
-function connectErrorCode(code: string): ExchangeCode {
-  switch (code) {
-    case 'ExchangeModuleNotFound':
-    case 'CertificateInvalid':
-    case 'CertificateNoPrivateKey':
-    case 'CertificateExpired':
-      return code;
-    case 'PayloadInvalid':
-      return 'ExchangeConnectInvalid';
-    default:
-      return 'ExchangeConnectFailed';
-  }
-}
-
-function connectHint(code: string, message: string, connection: ExchangeConnection): string {
-  if (/AADSTS700027/.test(message)) {
-    const thumbprint =
-      connection.auth === 'certificate' ? ` (thumbprint ${connection.certificate.thumbprint})` : '';
-    return `upload this certificate's public key${thumbprint} to the Entra app registration, or point the product at the certificate that is registered there`;
-  }
-  if (/AADSTS700016/.test(message))
-    return 'check EXO_APP_ID: it must be the application (client) id of the Entra app registration in this tenant';
-  if (/AADSTS90002/.test(message))
-    return "check EXO_ORGANIZATION: use the tenant's primary .onmicrosoft.com domain";
-  switch (code) {
-    case 'ExchangeModuleNotFound':
-      return `install the ExchangeOnlineManagement module where PSModulePath finds it, for the user running the app: ${EXCHANGE_MODULE_INSTALL}`;
-    case 'CertificateNoPrivateKey':
-      return 'use the certificate with its private key: a PFX (or PEM) that includes the key; in Key Vault, an exportable key';
-    case 'CertificateInvalid':
-      return 'check EXO_CERTIFICATE_PASSWORD and that the certificate is a PFX (PKCS#12) or a PEM holding certificate and key';
-    case 'CertificateExpired':
-      return 'renew the certificate and register the new one on the Entra app';
-    case 'PayloadInvalid':
-      return 'check EXO_ORGANIZATION (a domain such as contoso.onmicrosoft.com) and EXO_APP_ID (a GUID)';
-  }
-  return connection.auth === 'managedIdentity'
-    ? 'check that the managed identity exists (AZURE_CLIENT_ID for a user-assigned one), has the Exchange.ManageAsApp permission and an Exchange administrator role'
-    : 'check EXO_APP_ID, EXO_ORGANIZATION, that the certificate is registered on the app, and that the app has Exchange.ManageAsApp and an Exchange administrator role';
-}
-
-// -------------------------------------------------------------------------------------------------
 // Small helpers
 
 const TIMED_OUT = Symbol('timed out');
@@ -852,34 +600,6 @@ function quotePowerShell(value: string): string {
   return `'${value.replace(/['\u2018\u2019\u201a\u201b]/g, (quote) => quote + quote)}'`;
 }
 
-/**
- * Text from PowerShell or the process, made safe for logs and errors: long base64 runs (which could
- * only be a payload echoed back) are removed, control characters flattened, length bounded.
- */
-function redact(text: string, max = 500): string {
-  const cleaned = text
-    // Hex runs (thumbprints) are kept: they identify a certificate without revealing it.
-    .replace(/[A-Za-z0-9+/=]{40,}/g, (run) => (/^[0-9A-Fa-f]+$/.test(run) ? run : '[redacted]'))
-    // eslint-disable-next-line no-control-regex
-    .replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ')
-    .trim();
-  return cleaned.length > max ? `${cleaned.slice(0, max)}…` : cleaned;
-}
-
-function describeProcessError(error: unknown): string {
-  if (!isRecord(error)) return 'the process ended';
-  const original = isRecord(error.originalError) ? error.originalError : undefined;
-  const code = original && typeof original.code === 'string' ? original.code : undefined;
-  if (code === 'ENOENT') return 'the executable was not found (ENOENT)';
-  if (code === 'EACCES') return 'the executable is not executable (EACCES)';
-  const parts: string[] = [];
-  if (typeof error.exitCode === 'number') parts.push(`exit code ${error.exitCode}`);
-  if (typeof error.signalCode === 'string') parts.push(`signal ${error.signalCode}`);
-  if (parts.length === 0 && typeof error.message === 'string')
-    parts.push(redact(error.message.split('\n')[0] ?? '', 200));
-  return parts.join(', ') || 'the process ended';
-}
-
 function describeOutcome(outcome: Outcome): string {
   switch (outcome.kind) {
     case 'timeout':
@@ -893,45 +613,4 @@ function describeOutcome(outcome: Outcome): string {
 
 function seconds(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`;
-}
-
-function strings(value: unknown): string[] {
-  return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
-}
-
-/**
- * node-powershell internals we depend on, pinned with the package version (5.0.1): its exit promise,
- * which rejects unobserved when the process dies between calls, and its `debug` loggers, which would
- * print every command (payloads included) when DEBUG matches.
- */
-function exitPromiseOf(shell: PowerShell): Promise<unknown> {
-  const exitPromise = (shell as unknown as { exitPromise?: Promise<unknown> }).exitPromise;
-  if (!exitPromise) throw new Error('node-powershell changed: no exitPromise on the shell');
-  return exitPromise;
-}
-
-function processOf(shell: PowerShell): ChildProcess {
-  const child = (shell as unknown as { process?: ChildProcess }).process;
-  if (!child) throw new Error('node-powershell changed: no process on the shell');
-  return child;
-}
-
-/**
- * child-shell builds the argument list in `setExecutableOptions` (private in its types, called from its
- * constructor); ours puts the launch's own arguments (e.g. the pwsh.dll for `dotnet`) in front.
- */
-function prependLaunchArguments(shellClass: typeof PowerShell): void {
-  type BuildArguments = (options: { launchArguments?: string[] }) => string[];
-  const prototype = shellClass.prototype as unknown as { setExecutableOptions: BuildArguments };
-  const inherited = (Object.getPrototypeOf(prototype) as { setExecutableOptions?: BuildArguments })
-    .setExecutableOptions;
-  if (typeof inherited !== 'function') throw new Error('node-powershell changed: no setExecutableOptions');
-  prototype.setExecutableOptions = function (this: unknown, options) {
-    return [...(options.launchArguments ?? []), ...inherited.call(this, options)];
-  };
-}
-
-function silenceDebugOutput(shell: PowerShell): void {
-  const debuggers = (shell as unknown as { debuggers?: Record<string, { enabled: boolean }> }).debuggers;
-  for (const logger of Object.values(debuggers ?? {})) logger.enabled = false;
 }
