@@ -24,22 +24,26 @@ export type TableRunRecordsOptions =
 
 type RecordEntity = TableEntity<Record<string, string | number>>;
 
+/** The run table, from a connection string (Azurite, or an account key) or an endpoint and identity. */
+function tableClientFor(options: TableRunRecordsOptions): TableClient {
+  const table = options.table ?? RUN_RECORDS_TABLE;
+  return 'connectionString' in options
+    ? TableClient.fromConnectionString(options.connectionString, table, {
+        // Azurite (local development, tests) speaks plain HTTP on loopback; Azure never does.
+        allowInsecureConnection: isLocalEmulator(options.connectionString),
+        retryOptions: { maxRetries: 2 },
+      })
+    : new TableClient(options.tableServiceUri, table, options.credential, {
+        retryOptions: { maxRetries: 2 },
+      });
+}
+
 export class TableRunRecords implements RunRecords {
   private readonly client: TableClient;
   private tableReady?: Promise<void>;
 
   constructor(options: TableRunRecordsOptions) {
-    const table = options.table ?? RUN_RECORDS_TABLE;
-    this.client =
-      'connectionString' in options
-        ? TableClient.fromConnectionString(options.connectionString, table, {
-            // Azurite (local development, tests) speaks plain HTTP on loopback; Azure never does.
-            allowInsecureConnection: isLocalEmulator(options.connectionString),
-            retryOptions: { maxRetries: 2 },
-          })
-        : new TableClient(options.tableServiceUri, table, options.credential, {
-            retryOptions: { maxRetries: 2 },
-          });
+    this.client = tableClientFor(options);
   }
 
   async get(runId: string): Promise<StoredRunRecord | undefined> {
@@ -100,16 +104,7 @@ export class TableJournalRows implements JournalRows {
   private tableReady?: Promise<void>;
 
   constructor(options: TableRunRecordsOptions) {
-    const table = options.table ?? RUN_RECORDS_TABLE;
-    this.client =
-      'connectionString' in options
-        ? TableClient.fromConnectionString(options.connectionString, table, {
-            allowInsecureConnection: isLocalEmulator(options.connectionString),
-            retryOptions: { maxRetries: 2 },
-          })
-        : new TableClient(options.tableServiceUri, table, options.credential, {
-            retryOptions: { maxRetries: 2 },
-          });
+    this.client = tableClientFor(options);
   }
 
   async create(runId: string, rowKey: string, row: Row): Promise<boolean> {
