@@ -140,14 +140,7 @@ function Connect-ExoSession {
     param([AllowEmptyString()][string]$Payload)
     # First, before anything can fail: the data line is ours to consume, never a command.
     if (-not $PSBoundParameters.ContainsKey('Payload')) { $Payload = Read-ExoDataLine }
-    Initialize-ExoPreferences
-    $context = @{ result = $null }
-    try {
-        $null = Connect-ExoSessionCore -Context $context -Payload $Payload
-    } catch {
-        $context.result = New-ExoErrorResult -ErrorRecord $_ -DefaultCode 'ConnectFailed'
-    }
-    Write-ExoResult $context.result
+    Invoke-ExoEntryPoint -Payload $Payload -DefaultCode 'ConnectFailed' -Core { param($Context, $Data) Connect-ExoSessionCore -Context $Context -Payload $Data }
 }
 
 function Invoke-ExoRunPlan {
@@ -166,14 +159,7 @@ function Invoke-ExoRunPlan {
     [CmdletBinding()]
     param([AllowEmptyString()][string]$Payload)
     if (-not $PSBoundParameters.ContainsKey('Payload')) { $Payload = Read-ExoDataLine }
-    Initialize-ExoPreferences
-    $context = @{ result = $null }
-    try {
-        $null = Invoke-ExoRunPlanCore -Context $context -Payload $Payload
-    } catch {
-        $context.result = New-ExoErrorResult -ErrorRecord $_ -DefaultCode 'RunFailed'
-    }
-    Write-ExoResult $context.result
+    Invoke-ExoEntryPoint -Payload $Payload -DefaultCode 'RunFailed' -Core { param($Context, $Data) Invoke-ExoRunPlanCore -Context $Context -Payload $Data }
 }
 
 function Resolve-ExoRun {
@@ -187,14 +173,7 @@ function Resolve-ExoRun {
     [CmdletBinding()]
     param([AllowEmptyString()][string]$Payload)
     if (-not $PSBoundParameters.ContainsKey('Payload')) { $Payload = Read-ExoDataLine }
-    Initialize-ExoPreferences
-    $context = @{ result = $null }
-    try {
-        $null = Invoke-ExoRunPlanCore -Context $context -Payload $Payload -ResolveOnly
-    } catch {
-        $context.result = New-ExoErrorResult -ErrorRecord $_ -DefaultCode 'RunFailed'
-    }
-    Write-ExoResult $context.result
+    Invoke-ExoEntryPoint -Payload $Payload -DefaultCode 'RunFailed' -Core { param($Context, $Data) Invoke-ExoRunPlanCore -Context $Context -Payload $Data -ResolveOnly }
 }
 
 function Get-ExoRunLook {
@@ -209,14 +188,7 @@ function Get-ExoRunLook {
     [CmdletBinding()]
     param([AllowEmptyString()][string]$Payload)
     if (-not $PSBoundParameters.ContainsKey('Payload')) { $Payload = Read-ExoDataLine }
-    Initialize-ExoPreferences
-    $context = @{ result = $null }
-    try {
-        $null = Invoke-ExoRunPlanCore -Context $context -Payload $Payload -LookOnly
-    } catch {
-        $context.result = New-ExoErrorResult -ErrorRecord $_ -DefaultCode 'RunFailed'
-    }
-    Write-ExoResult $context.result
+    Invoke-ExoEntryPoint -Payload $Payload -DefaultCode 'RunFailed' -Core { param($Context, $Data) Invoke-ExoRunPlanCore -Context $Context -Payload $Data -LookOnly }
 }
 
 function Invoke-ExoRunApply {
@@ -231,12 +203,19 @@ function Invoke-ExoRunApply {
     [CmdletBinding()]
     param([AllowEmptyString()][string]$Payload)
     if (-not $PSBoundParameters.ContainsKey('Payload')) { $Payload = Read-ExoDataLine }
+    Invoke-ExoEntryPoint -Payload $Payload -DefaultCode 'RunFailed' -Core { param($Context, $Data) Invoke-ExoRunApplyCore -Context $Context -Payload $Data }
+}
+
+function Invoke-ExoEntryPoint {
+    # What every run call does once it has its payload: quiet preferences, run the core, turn any
+    # failure into { ok: false, error } with the call's default code, and write exactly one result line.
+    param([AllowEmptyString()][string]$Payload, [string]$DefaultCode, [scriptblock]$Core)
     Initialize-ExoPreferences
     $context = @{ result = $null }
     try {
-        $null = Invoke-ExoRunApplyCore -Context $context -Payload $Payload
+        $null = & $Core $context $Payload
     } catch {
-        $context.result = New-ExoErrorResult -ErrorRecord $_ -DefaultCode 'RunFailed'
+        $context.result = New-ExoErrorResult -ErrorRecord $_ -DefaultCode $DefaultCode
     }
     Write-ExoResult $context.result
 }
