@@ -1,8 +1,8 @@
 /** `exo-workflow-sync sandbox`: a new user's first command must work on a fresh clone, without Azure. */
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { parseReport, ROOT, runCli, type CliResult } from '../support/cliHarness';
 import { powerShell } from '../support/exchangeShellTesting';
 
@@ -21,6 +21,11 @@ function npmRun(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** One argument for /bin/sh, quoted. */
+function shellQuote(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
 describe('exo-workflow-sync sandbox', () => {
@@ -71,21 +76,36 @@ describe('exo-workflow-sync sandbox', () => {
 
   it('runs from a built package alone: a copy of dist/, package.json and node_modules', async () => {
     // What an image or a package holds: no sources, no test/, no .config; PowerShell is the one the
-    // machine has (the pinned .NET tool's launcher when that is what the tests use).
+    // machine has.
     const packageDir = join(workDir, 'package');
     cpSync(join(ROOT, 'dist'), join(packageDir, 'dist'), { recursive: true });
     cpSync(join(ROOT, 'package.json'), join(packageDir, 'package.json'));
     symlinkSync(join(ROOT, 'node_modules'), join(packageDir, 'node_modules'), 'dir');
-    const launcher = join(ROOT, '.tools', 'powershell', 'pwsh');
-    const pwsh = powerShell.source === 'pinned' && existsSync(launcher) ? launcher : powerShell.executable;
+    // An image has pwsh on PATH. When the tests run the pinned tool (a pwsh.dll that dotnet runs, from
+    // .tools or from the NuGet package folder), a one-line `pwsh` that execs it stands in for that.
+    const env: NodeJS.ProcessEnv = { ...userEnv };
+    if (powerShell.source === 'pinned') {
+      const bin = join(workDir, 'image-bin');
+      mkdirSync(bin, { recursive: true });
+      const exec = [powerShell.launch.command, ...powerShell.launch.args].map(shellQuote).join(' ');
+      writeFileSync(join(bin, 'pwsh'), `#!/bin/sh\nexec ${exec} "$@"\n`, { mode: 0o755 });
+      env.PATH = `${bin}${delimiter}${userEnv.PATH ?? ''}`;
+      delete env.NODE_POWERSHELL;
+    } else {
+      env.NODE_POWERSHELL = powerShell.executable;
+    }
     const result = await runCli(
       ['sandbox', '--json'],
-      { ...userEnv, NODE_POWERSHELL: pwsh },
+      env,
       120_000,
       join(packageDir, 'dist', 'cli', 'main.js'),
     );
+    // With --json a setup error is the one document on stdout: show it when the exit code is wrong.
+    expect({ code: result.code, stdout: result.code === 0 ? '' : result.stdout }).toEqual({
+      code: 0,
+      stdout: '',
+    });
     expect(result.stderr).not.toMatch(/not found|missing/i);
-    expect(result.code).toBe(0);
     expect(parseReport(result.stdout).summary).toEqual({ completed: 3, failed: 2, skipped: 0, planned: 0 });
   });
 });
