@@ -15,6 +15,7 @@
  *   npm run bench -- offboardingBacklog                  (default shapes, about 10 minutes here)
  *   BENCH_FULL=1 npm run bench -- offboardingBacklog     (500 leavers, full reference runs; long)
  *   BENCH_SESSIONS=4,8 npm run bench -- offboardingBacklog
+ *   BENCH_SHAPE=big npm run bench -- offboardingBacklog  (only the shapes whose name holds this)
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -59,13 +60,24 @@ interface Measured {
   peakTotalRssMb: number;
   sessionsUsed: number;
   throttleEvents: number;
+  /** CPU seconds of the PowerShell sessions, and of this (Node) process: figures that load does not skew. */
+  sessionCpuS: number;
+  nodeCpuS: number;
 }
 
-/** Peak RSS of this process's child processes (each a pwsh session), per process and summed. */
+/** Peak RSS of this process's child processes (each a pwsh session), per process and summed, and their CPU time. */
 class RssSampler {
   #timer: NodeJS.Timeout | undefined;
+  #cpuTicks = new Map<number, number>();
   peakPerProcessKb = 0;
   peakTotalKb = 0;
+
+  /** CPU seconds of every child seen, as last sampled (a session's last moments after the final sample are missed). */
+  get childCpuS(): number {
+    let ticks = 0;
+    for (const value of this.#cpuTicks.values()) ticks += value;
+    return ticks / 100;
+  }
 
   start(): void {
     this.#timer = setInterval(() => this.sample(), 200);
@@ -79,6 +91,8 @@ class RssSampler {
   sample(): void {
     let total = 0;
     for (const pid of childPids(process.pid)) {
+      const ticks = cpuTicks(pid);
+      if (ticks !== undefined) this.#cpuTicks.set(pid, ticks);
       const kb = rssKb(pid);
       this.peakPerProcessKb = Math.max(this.peakPerProcessKb, kb);
       total += kb;
@@ -100,6 +114,17 @@ function childPids(parent: number): number[] {
     }
   }
   return pids;
+}
+
+/** utime + stime of a process, in clock ticks (USER_HZ, 100 on Linux). */
+function cpuTicks(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return undefined;
+  }
 }
 
 function rssKb(pid: number): number {
@@ -161,8 +186,10 @@ async function measureProduct(
     const sampler = new RssSampler();
     sampler.start();
     const started = process.hrtime.bigint();
+    const cpuBefore = process.cpuUsage();
     const report = await sweep(loadConfig(env), { logger: silentLogger, env }, { dryRun: false });
     const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
+    const cpu = process.cpuUsage(cpuBefore);
     const firstFailure = report.runs.find((run) => run.outcome === 'failed');
     if (firstFailure)
       console.log(`  first failed run: ${firstFailure.error ?? ''}`, process.env.BENCH_DEBUG ? report : '');
@@ -181,6 +208,8 @@ async function measureProduct(
       peakTotalRssMb: sampler.peakTotalKb / 1024,
       sessionsUsed: report.stats.sessionsUsed ?? 0,
       throttleEvents: report.stats.throttleEvents ?? 0,
+      sessionCpuS: sampler.childCpuS,
+      nodeCpuS: (cpu.user + cpu.system) / 1e6,
     };
   } finally {
     await simulator.stop();
@@ -255,7 +284,7 @@ async function main(): Promise<void> {
     `offboarding backlog: stub Exchange ${CMDLET_MS} ms per cmdlet, ${CONNECT_MS} ms per connect; PowerShell ${described.version} (${described.source}); ${FULL ? 'full shapes' : 'default shapes (BENCH_FULL=1 for 500 leavers)'}`,
   );
   const certificate = createTestCertificate({ keySize: 2048 });
-  for (const shape of SHAPES) {
+  for (const shape of SHAPES.filter((candidate) => candidate.name.includes(process.env.BENCH_SHAPE ?? ''))) {
     console.log(`\n## ${shape.name}: ${shape.leavers} leavers, ${shape.groups} distribution lists`);
     const reference = await measureReference(shape, powerShell, certificate);
     const scale = shape.leavers / reference.leavers;
@@ -267,7 +296,7 @@ async function main(): Promise<void> {
       `reference script: ${fmt(refSeconds, 1)} s, ${refCmdlets} cmdlets${scale === 1 ? '' : ` (measured on ${reference.leavers} leavers: ${fmt(reference.seconds, 1)} s, ${reference.cmdlets} cmdlets; scaled linearly)`}`,
     );
     console.log(
-      'sessions | wall s | cmdlets | runs/min | vs script | peak RSS per session MB | peak RSS total MB | failed',
+      'sessions | wall s | cmdlets | runs/min | vs script | peak RSS per session MB | peak RSS total MB | CPU ms per cmdlet (pwsh + node) | failed',
     );
     const rows: Array<{ sessions: number; measured: Measured }> = [];
     for (const sessions of SESSIONS) {
@@ -275,7 +304,7 @@ async function main(): Promise<void> {
       rows.push({ sessions, measured });
       const speedup = refSeconds / (measured.wallMs / 1000);
       console.log(
-        `${String(sessions).padStart(8)} | ${fmt(measured.wallMs / 1000, 1).padStart(6)} | ${String(measured.cmdlets).padStart(7)} | ${fmt((measured.runs / measured.wallMs) * 60_000).padStart(8)} | ${fmt(speedup, 1).padStart(8)}x | ${fmt(measured.peakSessionRssMb).padStart(23)} | ${fmt(measured.peakTotalRssMb).padStart(17)} | ${measured.failed}`,
+        `${String(sessions).padStart(8)} | ${fmt(measured.wallMs / 1000, 1).padStart(6)} | ${String(measured.cmdlets).padStart(7)} | ${fmt((measured.runs / measured.wallMs) * 60_000).padStart(8)} | ${fmt(speedup, 1).padStart(8)}x | ${fmt(measured.peakSessionRssMb).padStart(23)} | ${fmt(measured.peakTotalRssMb).padStart(17)} | ${`${fmt((measured.sessionCpuS * 1000) / measured.cmdlets, 1)} + ${fmt((measured.nodeCpuS * 1000) / measured.cmdlets, 1)}`.padStart(31)} | ${measured.failed}`,
       );
     }
     const best = rows.reduce((a, b) => (b.measured.wallMs < a.measured.wallMs ? b : a));

@@ -59,6 +59,26 @@ class ServerBusyException : System.InvalidOperationException {
     ServerBusyException([string]$message) : base($message) {}
 }
 
+function Import-StubNative {
+    # StubNative.cs compiled once per machine and version of it: Add-Type costs a second or more of CPU,
+    # and every session (process) imports this module. Compiled to a file of its own name first and
+    # then renamed into place, so sessions starting together never load a half-written assembly.
+    if ($null -ne ('ExoWorkflowSync.Stub.StubNative' -as [type])) { return }
+    $source = [System.IO.File]::ReadAllText([System.IO.Path]::Combine($PSScriptRoot, 'StubNative.cs'))
+    $stamp = "$source`n$($PSVersionTable.PSVersion)`n$([System.Environment]::Version)"
+    $hash = [System.Convert]::ToHexString([System.Security.Cryptography.SHA256]::HashData([System.Text.Encoding]::UTF8.GetBytes($stamp))).Substring(0, 16)
+    $folder = [System.IO.Path]::Combine([System.IO.Path]::GetTempPath(), 'exo-stub-native', $hash)
+    $assembly = [System.IO.Path]::Combine($folder, 'StubNative.dll')
+    if (-not [System.IO.File]::Exists($assembly)) {
+        $null = [System.IO.Directory]::CreateDirectory($folder)
+        $partial = [System.IO.Path]::Combine($folder, "StubNative.$PID.$([guid]::NewGuid().ToString('N')).dll")
+        Add-Type -TypeDefinition $source -OutputAssembly $partial -OutputType Library
+        try { [System.IO.File]::Move($partial, $assembly, $false) } catch [System.IO.IOException] { [System.IO.File]::Delete($partial) }
+    }
+    Add-Type -Path $assembly
+}
+Import-StubNative
+
 $script:ServerName = 'AM6PR04A010DC02.EURPRD04.PROD.OUTLOOK.COM'
 $script:Connection = $null
 $script:StateCache = $null
@@ -628,13 +648,20 @@ function Remove-DistributionGroupMember {
 
 function Enter-StubCmdlet {
     param([string]$Name, [System.Collections.IDictionary]$Bound, $Cmdlet, [switch]$Data)
-    Lock-StubState
-    try { Write-StubLog $Name $Bound } finally { Unlock-StubState }
+    Write-StubLog $Name $Bound
     $state = Read-StubState
     Wait-StubLatency $state $Name
-    # Several sessions (processes) share the tenant: a data cmdlet reads, decides and writes under the
-    # tenant lock (a change cmdlet holds it until it returns, see Use-StubChangeLock), so none loses another's change.
+    # Several sessions (processes) share the tenant. Every write is an atomic rename, so a Get-* cmdlet
+    # reads a whole state without the tenant lock (unless a fault it may hit counts down, a write);
+    # a change cmdlet reads, decides and writes under the lock (the listed ones hold it until they
+    # return), so none loses another's change.
     if ($Data) {
+        if ($Name.StartsWith('Get-', [System.StringComparison]::Ordinal) -and -not (Test-StubCountedFault $state $Name)) {
+            $state = Read-StubState
+            Test-StubConnected -Name $Name -Cmdlet $Cmdlet
+            Invoke-StubFaults $state $Name $Bound $Cmdlet
+            return $state
+        }
         Lock-StubState
         try {
             $state = Read-StubState
@@ -649,6 +676,19 @@ function Enter-StubCmdlet {
     }
     Invoke-StubFaults $state $Name $Bound $Cmdlet
     return $state
+}
+
+function Test-StubCountedFault {
+    # A fault for this cmdlet that is used up after some calls: hitting it writes the state.
+    param($State, [string]$Name)
+    $faults = $State['faults']
+    if ($null -eq $faults) { return $false }
+    foreach ($fault in @($faults)) {
+        if ($fault['cmdlet'] -ne $Name -and $fault['cmdlet'] -ne '*') { continue }
+        $times = if ($null -eq $fault['times']) { 1 } else { [int]$fault['times'] }
+        if ($times -gt 0) { return $true }
+    }
+    return $false
 }
 
 function Test-StubConnected {
@@ -800,7 +840,21 @@ function Write-StubLog {
     $entry['cmdlet'] = $Name
     $entry['parameters'] = $parameters
     $line = [System.Text.Json.JsonSerializer]::Serialize($entry, [object], $script:JsonOptions)
-    [System.IO.File]::AppendAllText($path, $line + "`n")
+    $bytes = [System.Text.Encoding]::UTF8.GetBytes($line + "`n")
+    # An exclusive open is the log's own lock (sessions append at once); the tenant lock stays free.
+    $deadline = [datetime]::UtcNow.AddSeconds(60)
+    while ($true) {
+        try {
+            $stream = [System.IO.FileStream]::new($path, [System.IO.FileMode]::Append, [System.IO.FileAccess]::Write, [System.IO.FileShare]::None)
+            break
+        } catch [System.IO.DirectoryNotFoundException], [System.IO.FileNotFoundException] {
+            throw
+        } catch [System.IO.IOException] {
+            if ([datetime]::UtcNow -gt $deadline) { throw "The ExchangeOnlineManagement stub could not append to '$path' within 60 s." }
+            [System.Threading.Thread]::Sleep(1)
+        }
+    }
+    try { $stream.Write($bytes, 0, $bytes.Length) } finally { $stream.Dispose() }
 }
 
 function ConvertTo-StubLogValue {
@@ -845,9 +899,7 @@ function Read-StubState {
     if ($null -ne $script:StateCache -and $script:StateCache.Path -eq $path -and $script:StateCache.Stamp -eq $stamp) {
         return $script:StateCache.State
     }
-    $text = [System.IO.File]::ReadAllText($path)
-    $document = [System.Text.Json.JsonDocument]::Parse($text, [System.Text.Json.JsonDocumentOptions]::new())
-    try { $state = ConvertFrom-StubJsonElement $document.RootElement } finally { $document.Dispose() }
+    $state = [ExoWorkflowSync.Stub.StubNative]::ParseState([System.IO.File]::ReadAllText($path))
     $script:StateCache = @{ Path = $path; Stamp = $stamp; State = $state; Index = $null }
     return $state
 }
@@ -864,33 +916,6 @@ function Save-StubState {
     $index = $null
     if ($null -ne $script:StateCache -and [object]::ReferenceEquals($script:StateCache.State, $State)) { $index = $script:StateCache.Index }
     $script:StateCache = @{ Path = $path; Stamp = "$($info.LastWriteTimeUtc.Ticks):$($info.Length)"; State = $State; Index = $index }
-}
-
-function ConvertFrom-StubJsonElement {
-    # Hashtables (ordinal keys) and List[object] with plain leaves: cheap to change in place, and
-    # System.Text.Json writes them back without any PowerShell-side conversion.
-    param([System.Text.Json.JsonElement]$Element)
-    switch ($Element.ValueKind) {
-        'Object' {
-            $table = New-StubTable
-            foreach ($property in $Element.EnumerateObject()) { $table[$property.Name] = ConvertFrom-StubJsonElement $property.Value }
-            return , $table
-        }
-        'Array' {
-            $list = [System.Collections.Generic.List[object]]::new()
-            foreach ($item in $Element.EnumerateArray()) { $list.Add((ConvertFrom-StubJsonElement $item)) }
-            return , $list
-        }
-        'String' { return $Element.GetString() }
-        'Number' {
-            $long = 0L
-            if ($Element.TryGetInt64([ref]$long)) { return $long }
-            return $Element.GetDouble()
-        }
-        'True' { return $true }
-        'False' { return $false }
-        default { return $null }
-    }
 }
 
 function New-StubTable {
@@ -911,42 +936,12 @@ function Get-StubList {
 
 function Get-StubIndex {
     # Exchange looks recipients up by index, not by scanning the tenant; so does the stub, so that a
-    # benchmark over 1,000 groups measures the caller rather than the stub. Built once per state read.
+    # benchmark over 1,000 groups measures the caller rather than the stub. Built once per state read
+    # (StubNative.cs: byGuid, byValue, all, membersOf).
     param($State)
     $cache = $script:StateCache
     if ($null -ne $cache -and [object]::ReferenceEquals($cache.State, $State) -and $null -ne $cache.Index) { return $cache.Index }
-    $byGuid = [System.Collections.Generic.Dictionary[string, object]]::new([System.StringComparer]::OrdinalIgnoreCase)
-    $byValue = [System.Collections.Generic.Dictionary[string, object]]::new([System.StringComparer]::OrdinalIgnoreCase)
-    $all = [System.Collections.Generic.List[object]]::new()
-    # Member Guid -> the groups holding it (the link Exchange follows for a Members filter).
-    $membersOf = [System.Collections.Generic.Dictionary[string, object]]::new([System.StringComparer]::OrdinalIgnoreCase)
-    foreach ($group in (Get-StubList $State 'groups')) {
-        foreach ($member in (Get-StubList $group 'members')) {
-            $holders = $null
-            if (-not $membersOf.TryGetValue([string]$member, [ref]$holders)) {
-                $holders = [System.Collections.Generic.List[object]]::new()
-                $membersOf[[string]$member] = $holders
-            }
-            $holders.Add($group)
-        }
-    }
-    foreach ($source in 'mailboxes', 'groups') {
-        foreach ($entry in (Get-StubList $State $source)) {
-            $item = @{ entry = $entry; group = ($source -eq 'groups'); values = (Get-StubIdentityValues $entry); names = (Get-StubIdentityValues $entry -NamesOnly) }
-            $all.Add($item)
-            $guid = [string]$entry['guid']
-            if ($guid.Length -gt 0) { $byGuid[$guid] = $entry }
-            foreach ($value in $item.values) {
-                $list = $null
-                if (-not $byValue.TryGetValue($value, [ref]$list)) {
-                    $list = [System.Collections.Generic.List[object]]::new()
-                    $byValue[$value] = $list
-                }
-                if (-not $list.Contains($item)) { $list.Add($item) }
-            }
-        }
-    }
-    $index = @{ byGuid = $byGuid; byValue = $byValue; all = $all; membersOf = $membersOf }
+    $index = [ExoWorkflowSync.Stub.StubNative]::BuildIndex($State)
     if ($null -ne $cache -and [object]::ReferenceEquals($cache.State, $State)) { $cache.Index = $index }
     return $index
 }
@@ -990,19 +985,6 @@ function Test-StubEmptyIdentity {
     return ($null -eq $Identity -or ($Identity -is [string] -and $Identity.Length -eq 0))
 }
 
-function Get-StubIdentityValues {
-    # -NamesOnly: the values Exchange applies '*' wildcards to (names and addresses, never Guids or DNs).
-    param($Entry, [switch]$NamesOnly)
-    $values = [System.Collections.Generic.List[string]]::new()
-    $keys = if ($NamesOnly) { 'primarySmtpAddress', 'userPrincipalName', 'alias', 'name' } else { 'guid', 'exchangeGuid', 'externalDirectoryObjectId', 'dn', 'primarySmtpAddress', 'userPrincipalName', 'alias', 'name' }
-    foreach ($key in $keys) {
-        $value = $Entry[$key]
-        if ($null -ne $value -and ([string]$value).Length -gt 0) { $values.Add([string]$value) }
-    }
-    foreach ($address in (Get-StubSmtpAddresses $Entry)) { $values.Add($address) }
-    return , $values
-}
-
 function Get-StubProxyAddresses {
     # EmailAddresses as Exchange shows them: 'SMTP:' the primary, 'smtp:' each secondary, other proxy
     # types (X500:, SIP:) as stored. The state may hold full proxies or bare secondary addresses.
@@ -1026,16 +1008,6 @@ function Get-StubProxyAddresses {
         $proxies.Add("smtp:$text")
     }
     return , $proxies
-}
-
-function Get-StubSmtpAddresses {
-    # Every SMTP address of the recipient (primary and secondary), without the prefix.
-    param($Entry)
-    $addresses = [System.Collections.Generic.List[string]]::new()
-    foreach ($proxy in (Get-StubProxyAddresses $Entry)) {
-        if ($proxy -match '^(?i:smtp:)') { $addresses.Add($proxy.Substring(5)) }
-    }
-    return , $addresses
 }
 
 function Find-StubMatches {
