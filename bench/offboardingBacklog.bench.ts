@@ -4,16 +4,18 @@
  *
  * Shapes (stub Exchange at 20 ms per cmdlet and 500 ms per connect, real pwsh, SaaS Manager
  * simulator, the real composition root with EXO_SESSIONS = 1, 2, 4, 8):
- *   backlog     many leavers (500 with BENCH_FULL=1, else 100), 25 distribution lists
+ *   backlog     500 leavers (BENCH_LEAVERS to change), 25 distribution lists
  *   big tenant  25 leavers, 500 distribution lists
  * Each leaver is in 3 lists (plus a security group and a Microsoft 365 group that stay untouched).
  * Prints wall time, Exchange cmdlets, runs per minute, peak RSS per session and in all, and the
  * reference script's figures; by default the script runs a few leavers of the shape and its time
- * is scaled linearly (it does exactly the same work per leaver), BENCH_FULL=1 runs it on every leaver.
+ * is scaled linearly (it does exactly the same work per leaver, and its one connect is counted once),
+ * BENCH_FULL=1 runs it on every leaver.
  * Then both at realistic latency (300 ms per cmdlet, 8 s connect), projected from the call counts.
  *
- *   npm run bench -- offboardingBacklog                  (default shapes, about 10 minutes here)
- *   BENCH_FULL=1 npm run bench -- offboardingBacklog     (500 leavers, full reference runs; long)
+ *   npm run bench -- offboardingBacklog                  (about 12 minutes here)
+ *   BENCH_FULL=1 npm run bench -- offboardingBacklog     (the script on every leaver too; 15 more minutes)
+ *   BENCH_LEAVERS=100 npm run bench -- offboardingBacklog  (a quicker backlog)
  *   BENCH_SESSIONS=4,8 npm run bench -- offboardingBacklog
  *   BENCH_SHAPE=big npm run bench -- offboardingBacklog  (only the shapes whose name holds this)
  */
@@ -31,6 +33,7 @@ import { seedLargeTenant, STUB_APP_ID, STUB_ORGANIZATION } from '../sandbox/exch
 import { SaasManagerSimulator } from '../sandbox/saasManagerSimulator';
 
 const FULL = process.env.BENCH_FULL === '1';
+const LEAVERS = Number(process.env.BENCH_LEAVERS ?? 500);
 const SESSIONS = (process.env.BENCH_SESSIONS ?? '1,2,4,8').split(',').map(Number);
 const CMDLET_MS = 20;
 const CONNECT_MS = 500;
@@ -47,7 +50,7 @@ interface Shape {
 }
 
 const SHAPES: Shape[] = [
-  { name: 'backlog', leavers: FULL ? 500 : 100, groups: 25, referenceLeavers: FULL ? 500 : 10, target: 10 },
+  { name: 'backlog', leavers: LEAVERS, groups: 25, referenceLeavers: FULL ? LEAVERS : 10, target: 10 },
   { name: 'big tenant', leavers: 25, groups: 500, referenceLeavers: FULL ? 25 : 3, target: 40 },
 ];
 
@@ -199,6 +202,13 @@ async function measureProduct(
       .filter(
         (call) => call.cmdlet !== 'Connect-ExchangeOnline' && call.cmdlet !== 'Disconnect-ExchangeOnline',
       );
+    if (process.env.BENCH_DEBUG) {
+      const byName = new Map<string, number>();
+      for (const call of cmdlets) byName.set(call.cmdlet, (byName.get(call.cmdlet) ?? 0) + 1);
+      console.log(
+        `  cmdlets per leaver: ${[...byName].map(([name, n]) => `${name} ${fmt(n / shape.leavers, 1)}`).join(', ')}`,
+      );
+    }
     return {
       wallMs,
       cmdlets: cmdlets.length,
@@ -281,7 +291,7 @@ async function main(): Promise<void> {
   const powerShell = findPowerShell(process.env);
   const described = await describePowerShell(powerShell);
   console.log(
-    `offboarding backlog: stub Exchange ${CMDLET_MS} ms per cmdlet, ${CONNECT_MS} ms per connect; PowerShell ${described.version} (${described.source}); ${FULL ? 'full shapes' : 'default shapes (BENCH_FULL=1 for 500 leavers)'}`,
+    `offboarding backlog: stub Exchange ${CMDLET_MS} ms per cmdlet, ${CONNECT_MS} ms per connect; PowerShell ${described.version} (${described.source}); ${FULL ? 'the script on every leaver' : 'the script on a few leavers, scaled (BENCH_FULL=1 for all)'}`,
   );
   const certificate = createTestCertificate({ keySize: 2048 });
   for (const shape of SHAPES.filter((candidate) => candidate.name.includes(process.env.BENCH_SHAPE ?? ''))) {
