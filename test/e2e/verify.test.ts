@@ -152,6 +152,9 @@ describe('verify: drift of completed runs (CLI, Azurite table, real pwsh)', () =
       ['removeFromDistributionGroups', 'planned', 'done'],
     ]);
 
+    const historyText = await runCli(['history', runId], env());
+    expect(historyText.stdout).toMatch(/^Attempt 2 \(repair, verify --repair\) {2}\S+ → \S+ {2}completed$/m);
+
     // Verified again: clean; the readable form says so.
     const again = await verify();
     expect(again.code).toBe(0);
@@ -159,7 +162,7 @@ describe('verify: drift of completed runs (CLI, Azurite table, real pwsh)', () =
     for (const line of again.stdout.split('\n')) expect([...line].length).toBeLessThanOrEqual(100);
   }, 300_000);
 
-  it("reports the manager's access removed and the mailbox turned back to Regular, changing nothing", async () => {
+  it("reports the manager's access removed and the mailbox turned back to Regular, changing nothing; --repair restores both", async () => {
     world = await EndToEndWorld.create(TENANT);
     const runId = await completedRun();
     const pat = world.tenant.mailbox('pat@contoso.com');
@@ -196,6 +199,18 @@ describe('verify: drift of completed runs (CLI, Azurite table, real pwsh)', () =
     );
     for (const line of text.stdout.split('\n')) expect([...line].length).toBeLessThanOrEqual(100);
     process.stdout.write(`\n[verify of a run that drifted]\n${text.stdout}\n`);
+
+    // --repair puts both back, in the run's order, and says so.
+    const repaired = await verify('--repair');
+    expect(repaired.code).toBe(0);
+    expect(repaired.stdout).toMatch(/^↺ repaired {2}run \S+ {2}Terminate Users {2}\(attempt 1\)$/m);
+    expect(repaired.stdout).toMatch(/^ {4}repair done: Converted Pat Leaver/m);
+    expect(repaired.stdout).toMatch(/^ {2}journalled as repair attempt 2$/m);
+    for (const line of repaired.stdout.split('\n')) expect([...line].length).toBeLessThanOrEqual(100);
+    expect(world.tenant.mailbox('pat@contoso.com').recipientTypeDetails).toBe('SharedMailbox');
+    expect(world.tenant.fullAccessOn('pat@contoso.com')).toEqual(['boss@contoso.com']);
+    expect(changingCalls().map((c) => c.cmdlet)).toEqual(['Set-Mailbox', 'Add-MailboxPermission']);
+    process.stdout.write(`\n[verify --repair of that run]\n${repaired.stdout}\n`);
   }, 300_000);
 
   it('answers a usage error as one JSON document with exit 2', async () => {
