@@ -44,9 +44,9 @@ describe('verify: drift of completed runs (CLI, Azurite table, real pwsh)', () =
   const env = (extra: NodeJS.ProcessEnv = {}) =>
     world.env({ AzureWebJobsStorage: azurite.connectionString, ...extra });
   const verify = (...args: string[]) => runCli(['verify', ...args], env(), 120_000);
-  const completedRun = async (): Promise<string> => {
+  const completedRun = async (settings: NodeJS.ProcessEnv = {}): Promise<string> => {
     const runId = world.addWaitingRun(PAT);
-    const sweep = parseReport((await runCli(['sweep', '--json'], env(), 120_000)).stdout);
+    const sweep = parseReport((await runCli(['sweep', '--json'], env(settings), 120_000)).stdout);
     expect(sweep.runs.find((r) => r.runId === runId)).toMatchObject({
       outcome: 'completed',
       signalled: true,
@@ -211,6 +211,28 @@ describe('verify: drift of completed runs (CLI, Azurite table, real pwsh)', () =
     expect(world.tenant.fullAccessOn('pat@contoso.com')).toEqual(['boss@contoso.com']);
     expect(changingCalls().map((c) => c.cmdlet)).toEqual(['Set-Mailbox', 'Add-MailboxPermission']);
     process.stdout.write(`\n[verify --repair of that run]\n${repaired.stdout}\n`);
+  }, 300_000);
+
+  it("checks the run's own journalled plan: an auto-reply turned off is drift, against the very message the run set", async () => {
+    world = await EndToEndWorld.create(TENANT);
+    const runId = await completedRun({ EXO_ACTIONS: 'convertToShared,setAutoReply' });
+    expect(world.tenant.mailbox('pat@contoso.com').autoReply?.autoReplyState).toBe('Enabled');
+    world.tenant.updateMailbox('pat@contoso.com', (mailbox) => {
+      if (mailbox.autoReply) mailbox.autoReply.autoReplyState = 'Disabled';
+    });
+    world.tenant.clearCalls();
+
+    // verify runs with today's settings (EXO_ACTIONS back at the basic four): the plan is the run's.
+    const result = await verify('--json');
+    expect(result.code).toBe(1);
+    const run = verifyReport(result).runs[0];
+    expect(run).toMatchObject({ runId, verdict: 'drift' });
+    expect(run?.drift.map((d) => d.name)).toEqual(['setAutoReply']);
+    const history = JSON.parse((await runCli(['history', runId, '--json'], env())).stdout) as RunHistory;
+    const original = history.attempts[0]?.actions.find((a) => a.name === 'setAutoReply')?.changes?.[0]?.line;
+    expect(original).toMatch(/^Set-MailboxAutoReplyConfiguration .*-AutoReplyState Enabled/);
+    expect(run?.drift[0]?.changes).toEqual([original]);
+    expect(changingCalls()).toEqual([]);
   }, 300_000);
 
   it('answers a usage error as one JSON document with exit 2', async () => {
