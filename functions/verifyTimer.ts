@@ -4,6 +4,7 @@ import { loadConfig } from '../shared/config';
 import { ensureAppError } from '../shared/errors';
 import { invocationLogger } from '../shared/logging';
 import { logVerifyReport } from '../shared/verify/verifyReport';
+import { TIMER_BUDGET_MS } from './invocation';
 
 const DAY_MS = 24 * 3600 * 1000;
 
@@ -18,7 +19,8 @@ export async function verifyTimer(timer: Timer, context: InvocationContext): Pro
     const config = loadConfig(process.env);
     if (timer.isPastDue) logger.warn('this scheduled verify started late (the timer was past due)');
     const since = new Date(Date.now() - config.verify.sinceDays * DAY_MS);
-    const report = await verify(config, { logger, env: process.env }, { since, repair: false });
+    const deadline = new Date(Date.now() + TIMER_BUDGET_MS);
+    const report = await verify(config, { logger, env: process.env }, { since, repair: false, deadline });
     logVerifyReport(logger, report);
   } catch (thrown) {
     const error = ensureAppError(thrown);

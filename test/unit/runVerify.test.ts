@@ -260,6 +260,17 @@ describe('runVerify', () => {
     expect(exchange.plans).toEqual([]);
   });
 
+  it('starts no check after the deadline, and says how many runs were left', async () => {
+    await seedRun(RUN);
+    await seedRun(OTHER);
+    const report = await runVerify(deps, SETTINGS, { since, repair: false, deadline: clock.now() });
+    expect(report.runs).toEqual([]);
+    expect(report.warnings).toEqual([
+      "2 run(s) were left unverified because this verify's time budget ran out",
+    ]);
+    expect(exchange.plans).toEqual([]);
+  });
+
   it('only looks at runs with journal activity since the given moment', async () => {
     await seedRun(RUN);
     const report = await runVerify(deps, SETTINGS, {
