@@ -235,11 +235,18 @@ describe('verify: drift of completed runs (CLI, Azurite table, real pwsh)', () =
     expect(changingCalls()).toEqual([]);
   }, 300_000);
 
-  it('answers a usage error as one JSON document with exit 2', async () => {
+  it('answers a usage error, or --repair under DRY_RUN, as one JSON document with exit 2', async () => {
     world = await EndToEndWorld.create(TENANT);
     const result = await verify('--since', 'soon', '--json');
     expect(result.code).toBe(2);
     expect(JSON.parse(result.stdout)).toMatchObject({ error: { code: 'UsageError' } });
     expect(result.stdout.trim().split('\n')).toHaveLength(1);
+    // DRY_RUN=true: no repair may change Exchange.
+    const dry = await runCli(['verify', '--repair', '--json'], env({ DRY_RUN: 'true' }));
+    expect(dry.code).toBe(2);
+    expect(JSON.parse(dry.stdout)).toMatchObject({
+      error: { code: 'UsageError', message: expect.stringMatching(/DRY_RUN/) },
+    });
+    expect(world.tenant.calls()).toEqual([]);
   }, 60_000);
 });
