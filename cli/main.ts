@@ -8,17 +8,20 @@
  *   exo-workflow-sync sandbox [--json]
  *   exo-workflow-sync history <runId> [--json]
  *   exo-workflow-sync history --since 7d [--json]
+ *   exo-workflow-sync verify [--since 30d] [--repair] [--json]
  *
- * Exit codes: 0 nothing failed, 1 some run failed, 2 configuration or setup error (nothing processed).
+ * Exit codes: 0 nothing failed, 1 some run failed, 2 configuration or setup error (nothing processed);
+ * verify: 0 no drift left, 1 drift found (or a run could not be verified or repaired), 2 setup/usage.
  * stdout carries the report (with --json exactly one JSON document); progress and logs go to stderr.
  */
-import { check, recentRuns, runHistory, sweep } from '../shared/composition';
+import { check, recentRuns, runHistory, sweep, verify } from '../shared/composition';
 import { renderChecks } from '../shared/check/runChecks';
 import { loadConfig, loadHistoryConfig } from '../shared/config';
 import { parseSince, renderHistory, renderRunList } from '../shared/journal/historyView';
 import { ConfigError, ensureAppError } from '../shared/errors';
 import { streamLogger } from '../shared/logging';
 import { exitCodeFor, renderReport, wrap } from '../shared/sweep/report';
+import { renderVerifyReport, verifyExitCode } from '../shared/verify/verifyReport';
 import type { CliIo } from './io';
 import { progressPrinter, type ProgressPrinter } from './progress';
 
@@ -31,16 +34,20 @@ Commands:
   sandbox            run a real sweep against a built-in simulated tenant (no Azure needed)
   history <runId>    the run's journal: every attempt, each action's before-image and result
   history --since 7d runs with journal activity in the last 7 days (d, h or m), last outcome
+  verify             re-check completed runs (default: last 30 days) against Exchange and
+                     report each drift; --repair re-applies the drifted actions (no signal)
 
 Options:
   --dry-run          plan only: ask Exchange what would change, change nothing, signal nothing
   --json             print one JSON report on stdout
-  --since <age>      with history: list runs active within this age (e.g. 7d, 12h)
+  --since <age>      with history or verify: runs active within this age (e.g. 7d, 12h)
+  --repair           with verify: re-apply the actions that drifted, journalled as a repair
   --verbose          more detail on stderr
   --help             this text
 
 Exit codes: 0 success or nothing to do, 1 some run failed, 2 configuration or setup error
-(history: 0, or 2 for a run the journal does not know).
+(history: 0, or 2 for a run the journal does not know; verify: 0 no drift left, 1 drift found
+or a run could not be verified or repaired).
 Settings come from environment variables; see the README.`;
 
 interface ParsedArgs {
@@ -51,6 +58,7 @@ interface ParsedArgs {
   verbose: boolean;
   help: boolean;
   since?: string;
+  repair: boolean;
   unknown: string[];
 }
 
@@ -61,6 +69,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     dryRun: false,
     verbose: false,
     help: false,
+    repair: false,
     unknown: [],
   };
   for (let index = 0; index < argv.length; index++) {
@@ -74,6 +83,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     } else if (arg.startsWith('--since=')) parsed.since = arg.slice('--since='.length);
     else if (arg === '--json') parsed.json = true;
     else if (arg === '--dry-run') parsed.dryRun = true;
+    else if (arg === '--repair') parsed.repair = true;
     else if (arg === '--verbose') parsed.verbose = true;
     else if (arg === '--help' || arg === '-h') parsed.help = true;
     else if (arg.startsWith('-')) parsed.unknown.push(arg);
@@ -209,6 +219,33 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         }
         io.stdout.write(args.json ? `${JSON.stringify(history)}\n` : `${renderHistory(history)}\n`);
         return 0;
+      }
+      case 'verify': {
+        const ms = parseSince(args.since ?? '30d');
+        if (ms === undefined || args.positional.length > 0 || args.dryRun) {
+          const message = args.dryRun
+            ? 'verify changes nothing unless --repair is given; --dry-run does not apply'
+            : 'verify takes no run id; --since needs an age such as 30d, 12h or 30m';
+          return fail(
+            errorDocument('UsageError', message, 'run exo-workflow-sync --help'),
+            `error: ${message}\n`,
+          );
+        }
+        const config = loadConfig(io.env);
+        if (args.repair && config.dryRun) {
+          const message = 'DRY_RUN is true, so verify --repair may not change Exchange';
+          return fail(
+            errorDocument('UsageError', message, 'run verify without --repair, or unset DRY_RUN'),
+            `error: ${message}\n`,
+          );
+        }
+        const report = await verify(
+          config,
+          { logger, env: io.env },
+          { since: new Date(Date.now() - ms), repair: args.repair },
+        );
+        io.stdout.write(args.json ? `${JSON.stringify(report)}\n` : `${renderVerifyReport(report)}\n`);
+        return verifyExitCode(report);
       }
       case 'sandbox': {
         // Loaded on demand: the sandbox brings the simulators, which production runs never need.

@@ -103,6 +103,12 @@ param WORKFLOW_FAILURE_ACTION_NAME string = ''
 @description('Days the run journal keeps a run after its last activity (pruned by the timer).')
 param EXO_JOURNAL_DAYS string = '400'
 
+@description('NCRONTAB (six fields, UTC) for the verify timer (re-checks completed runs, reports drift, changes nothing). Empty: no verify timer.')
+param VERIFY_SCHEDULE string = ''
+
+@description('Days back the verify timer looks for completed runs (journal activity).')
+param VERIFY_SINCE_DAYS string = '30'
+
 @description('Name of the certificate in Key Vault.')
 param EXO_CERTIFICATE_NAME string = 'exo-app-only'
 
@@ -288,6 +294,9 @@ var appSettings = {
   EXO_MAX_ATTEMPTS: EXO_MAX_ATTEMPTS
   WORKFLOW_FAILURE_ACTION_NAME: WORKFLOW_FAILURE_ACTION_NAME
   EXO_JOURNAL_DAYS: EXO_JOURNAL_DAYS
+  // Verify (issue 17): the daily drift report, off unless scheduled
+  VERIFY_SCHEDULE: VERIFY_SCHEDULE
+  VERIFY_SINCE_DAYS: VERIFY_SINCE_DAYS
   // Fan-out (issue 14): the queue trigger takes at most EXO_SESSIONS messages at once per instance
   // (batchSize = sessions, newBatchThreshold 0), so instances x sessions stays within the cap.
   EXO_SESSIONS: EXO_SESSIONS

@@ -39,6 +39,8 @@ import { TableJournalRows, TablePendingRuns, TableRunRecords } from './runRecord
 import { SaasManagerClient } from './saasManager/saasManagerClient';
 import type { RunReport, SweepReport } from './sweep/report';
 import { runSweep, type SweepRequest, type SweepSettings } from './sweep/runSweep';
+import { runVerify, type VerifyRequest } from './verify/runVerify';
+import type { VerifyReport } from './verify/verifyReport';
 
 export interface Runtime {
   logger: Logger;
@@ -247,6 +249,28 @@ function buildDependencies(config: Config, runtime: Runtime, deadline?: Date, le
 /** Run one sweep (or one rerun) with real adapters. */
 export async function sweep(config: Config, runtime: Runtime, request: SweepRequest): Promise<SweepReport> {
   return runSweep(buildDependencies(config, runtime, request.deadline), sweepSettings(config), request);
+}
+
+/** Re-check completed runs against Exchange (`verify`, the verify timer); with `repair`, re-apply drift. */
+export async function verify(
+  config: Config,
+  runtime: Runtime,
+  request: VerifyRequest,
+): Promise<VerifyReport> {
+  const deps = buildDependencies(config, runtime);
+  return runVerify(
+    {
+      journal: deps.journal,
+      exchange: deps.exchange,
+      ...(deps.certificates ? { certificates: deps.certificates } : {}),
+      claims: deps.claims,
+      clock: deps.clock,
+      logger: deps.logger,
+      host: deps.host,
+    },
+    { exchange: sweepSettings(config).exchange },
+    request,
+  );
 }
 
 /** Run every check, changing nothing. */

@@ -137,6 +137,14 @@ export const SETTINGS = {
     description: 'days the run journal keeps a run after its last activity (pruned by the timer)',
     default: '400',
   },
+  VERIFY_SCHEDULE: {
+    description:
+      'NCRONTAB (six fields) for the verify timer, e.g. "0 30 5 * * *" (daily); unset: no verify timer',
+  },
+  VERIFY_SINCE_DAYS: {
+    description: 'the verify timer re-checks completed runs with journal activity in this many days',
+    default: '30',
+  },
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -219,6 +227,8 @@ export interface Config {
   httpBudgetMs: number;
   /** SWEEP_MODE: whether the timer sweeps itself or fans the runs out on the exo-runs queue. */
   sweepMode: 'inline' | 'queue';
+  /** The verify timer: its schedule (absent: no verify timer) and how far back it looks. */
+  verify: { schedule?: string; sinceDays: number };
 }
 
 /** Only what `history` and retention need (storage and EXO_JOURNAL_DAYS): no sweep settings required. */
@@ -353,6 +363,8 @@ const settingsSchema = {
   EXO_MAX_ATTEMPTS: integerSetting('EXO_MAX_ATTEMPTS', 1, 100),
   WORKFLOW_FAILURE_ACTION_NAME: optional,
   EXO_JOURNAL_DAYS: integerSetting('EXO_JOURNAL_DAYS', 1, 3650),
+  VERIFY_SCHEDULE: optional,
+  VERIFY_SINCE_DAYS: integerSetting('VERIFY_SINCE_DAYS', 1, 3650),
 } satisfies Record<SettingName, z.ZodType>;
 
 const schema = z.object({
@@ -445,6 +457,16 @@ function crossSettingProblems(raw: Record<string, string | undefined>): string[]
   const fields = (env.SWEEP_SCHEDULE ?? DEFAULTS.SWEEP_SCHEDULE).split(/\s+/);
   if (!(fields.length === 6 || fields.length === 5) || !fields.every((f) => NCRONTAB_FIELD.test(f)))
     invalid('SWEEP_SCHEDULE', 'must be an NCRONTAB expression with six fields, e.g. "0 0 * * * *" (hourly)');
+  const verifyFields = env.VERIFY_SCHEDULE?.split(/\s+/);
+  if (
+    verifyFields &&
+    (!(verifyFields.length === 6 || verifyFields.length === 5) ||
+      !verifyFields.every((f) => NCRONTAB_FIELD.test(f)))
+  )
+    invalid(
+      'VERIFY_SCHEDULE',
+      'must be an NCRONTAB expression with six fields, e.g. "0 30 5 * * *" (daily at 05:30)',
+    );
   return problems;
 }
 
@@ -508,6 +530,10 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
     schedule: e.SWEEP_SCHEDULE,
     httpBudgetMs: e.HTTP_SWEEP_BUDGET_SECONDS * 1000,
     sweepMode: e.SWEEP_MODE,
+    verify: {
+      ...(e.VERIFY_SCHEDULE ? { schedule: e.VERIFY_SCHEDULE } : {}),
+      sinceDays: e.VERIFY_SINCE_DAYS,
+    },
   };
 }
 

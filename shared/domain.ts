@@ -309,6 +309,8 @@ export interface AttemptStart {
   startedAt: string;
   /** The leaver's address as SaaS Manager sent it (untrusted text, for listing). */
   email: string;
+  /** Absent for a sweep's attempt; 'repair' for `verify --repair` re-applying a completed run's drifted actions. */
+  purpose?: 'repair';
 }
 
 /** An action's look, journalled BEFORE its change runs. */
@@ -352,7 +354,12 @@ export interface AttemptEnd {
   signalled: boolean;
   gaveUp?: boolean;
   subjects?: RunSubjects;
+  /** The plan the attempt ran (without its pins, which the run record holds): what `verify` re-checks. */
+  plan?: JournalPlan;
 }
+
+/** A run's plan as journalled: everything but the pinned subjects. */
+export type JournalPlan = Omit<RunPlan, 'pinned'>;
 
 /** The run's counters, kept next to its attempts (bounded attempts, `history --since`). */
 export interface RunJournalState {

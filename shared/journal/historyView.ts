@@ -41,7 +41,7 @@ function renderAttempt(attempt: AttemptHistory): string[] {
     : 'no end recorded (interrupted, or still running)';
   lines.push(
     ...wrap(
-      `Attempt ${attempt.attempt}  ${attempt.startedAt} → ${end?.endedAt ?? '?'}  ${outcome}`,
+      `Attempt ${attempt.attempt}${attempt.purpose === 'repair' ? ' (repair, verify --repair)' : ''}  ${attempt.startedAt} → ${end?.endedAt ?? '?'}  ${outcome}`,
       '',
       '  ',
     ),

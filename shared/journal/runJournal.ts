@@ -123,10 +123,11 @@ export class RowRunJournal implements RunJournal {
   }
 
   async endAttempt(runId: string, attempt: number, end: AttemptEnd): Promise<void> {
-    const { subjects, ...rest } = end;
+    const { subjects, plan, ...rest } = end;
     await this.rows.merge(runId, attemptKey(attempt), {
       ...withoutUndefined(rest),
       ...jsonProps('subjects', subjects as JsonValue | undefined),
+      ...jsonProps('plan', plan as unknown as JsonValue | undefined),
     });
   }
 
@@ -276,6 +277,7 @@ function attemptOf(runId: string, row: Row): AttemptHistory {
     actions: [],
     signals: [],
   };
+  if (text(row, 'purpose') === 'repair') attempt.purpose = 'repair';
   const endedAt = text(row, 'endedAt');
   const outcome = text(row, 'outcome');
   if (endedAt !== undefined && (outcome === 'completed' || outcome === 'failed' || outcome === 'skipped')) {
@@ -288,6 +290,9 @@ function attemptOf(runId: string, row: Row): AttemptHistory {
     const subjects = readJson(row, 'subjects');
     if (subjects && typeof subjects === 'object')
       end.subjects = subjects as unknown as AttemptEnd['subjects'];
+    const plan = readJson(row, 'plan');
+    if (plan && typeof plan === 'object' && !Array.isArray(plan) && Array.isArray(plan.actions))
+      end.plan = plan as unknown as AttemptEnd['plan'];
     attempt.end = end;
   }
   return attempt;

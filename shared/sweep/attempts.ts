@@ -6,8 +6,10 @@ import type {
   ActionLook,
   ExchangeApply,
   JournalLook,
+  JournalPlan,
   JournalResult,
   PlannedAction,
+  RunPlan,
   RunJournalState,
 } from '../domain';
 
@@ -105,4 +107,10 @@ export function journalResults(looks: readonly ActionLook[], apply: ExchangeAppl
     }
   }
   return results;
+}
+
+/** The plan as the journal keeps it: without its pins (the run record holds who the run is about). */
+export function journalPlan(plan: RunPlan): JournalPlan {
+  const { pinned: _pinned, ...rest } = plan;
+  return rest;
 }

@@ -44,6 +44,7 @@ import {
   DEFAULT_MAX_ATTEMPTS,
   gaveUpMessage,
   journalLooks,
+  journalPlan,
   journalResults,
   plannedLooks,
 } from './attempts';
@@ -427,6 +428,7 @@ export async function runSweep(
         ...(result.detail !== undefined ? { detail: result.detail } : {}),
         ...(gaveUp ? { gaveUp: true } : {}),
         ...(result.subjects ? { subjects: result.subjects } : {}),
+        ...(context.plan ? { plan: journalPlan(context.plan) } : {}),
       });
       await journalled.putState(state);
     } catch (thrown) {
@@ -575,6 +577,7 @@ export async function runSweep(
     }
 
     let plan = planned.plan;
+    context.plan = plan;
     let actions: ActionResult[];
     if (plan.actions.every((action) => action.skipReason !== undefined)) {
       if (journal && context.attempt !== undefined)
@@ -761,6 +764,8 @@ interface AttemptContext {
   attempt?: number;
   /** Set when the failure cannot succeed by retrying (no such mailbox, a refused identity, a protected recipient). */
   final: boolean;
+  /** The plan the attempt ran, once planned (journalled with the attempt's end, for `verify`). */
+  plan?: RunPlan;
 }
 
 /** The plan bound to a run record's leaver and manager. */

@@ -23,7 +23,10 @@ interface Registration {
   handlerType: string;
 }
 
-function loadEntryPoint(): { programmingModel: { name: string }; registrations: Registration[] } {
+function loadEntryPoint(settings: NodeJS.ProcessEnv = {}): {
+  programmingModel: { name: string };
+  registrations: Registration[];
+} {
   const { main } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { main: string };
   if (!existsSync(join(root, 'dist', 'functions'))) {
     throw new Error('dist/ is missing: run `npm run build` first (`npm test` does it through pretest)');
@@ -38,7 +41,12 @@ function loadEntryPoint(): { programmingModel: { name: string }; registrations: 
   `;
   const output = execFileSync(process.execPath, ['-e', script], {
     cwd: root,
-    env: { ...process.env, NODE_PATH: join(root, 'test', 'support', 'functionsHost') },
+    env: {
+      ...process.env,
+      VERIFY_SCHEDULE: '',
+      ...settings,
+      NODE_PATH: join(root, 'test', 'support', 'functionsHost'),
+    },
     encoding: 'utf8',
     timeout: 30_000,
   });
@@ -55,7 +63,7 @@ describe('function registration (compiled entry point)', () => {
     return bindings[0] as Binding;
   };
 
-  it('registers exactly the six functions with the v4 programming model', () => {
+  it('registers exactly the six functions with the v4 programming model (VERIFY_SCHEDULE unset)', () => {
     expect(recorded.programmingModel.name).toBe('@azure/functions');
     expect([...byName.keys()].sort()).toEqual([
       'processRun',
@@ -66,6 +74,20 @@ describe('function registration (compiled entry point)', () => {
       'sweepTimer',
     ]);
     for (const registration of recorded.registrations) expect(registration.handlerType).toBe('function');
+  });
+
+  it('registers the verify timer only when VERIFY_SCHEDULE is set, scheduled from it, never on startup', () => {
+    expect(byName.has('verifyTimer')).toBe(false);
+    const scheduled = loadEntryPoint({ VERIFY_SCHEDULE: '0 30 5 * * *' });
+    const names = scheduled.registrations.map((r) => r.metadata.name);
+    expect(names.sort()).toEqual([...byName.keys(), 'verifyTimer'].sort());
+    const verify = scheduled.registrations.find((r) => r.metadata.name === 'verifyTimer');
+    const binding = Object.values(verify?.metadata.bindings ?? {}).find((b) => b.direction === 'in');
+    expect(binding).toMatchObject({
+      type: 'timerTrigger',
+      schedule: '%VERIFY_SCHEDULE%',
+      runOnStartup: false,
+    });
   });
 
   it('exposes GET runs/{runId} (the run journal) behind a function key', () => {

@@ -110,6 +110,41 @@ function contract(name: string, make: () => { rows: JournalRows; records: RunRec
       });
     });
 
+    it('keeps the plan an attempt ran (for verify) and marks a repair attempt', async () => {
+      const { rows, records } = make();
+      const journal = new RowRunJournal(rows, records);
+      const plan = {
+        runId: RUN,
+        mailbox: 'adele@contoso.com',
+        manager: 'boss@contoso.com',
+        actions: [
+          { name: 'convertToShared' as const },
+          { name: 'grantManagerSendAs' as const, skipReason: 'no' },
+        ],
+        options: {
+          autoMapping: false,
+          autoReply: {
+            internalMessage: '<p>Gone</p>',
+            externalMessage: 'x'.repeat(40_000),
+            externalAudience: 'All' as const,
+          },
+        },
+        policy: { acceptSharedLeavers: false, protectedRecipients: ['ceo@contoso.com'] },
+      };
+      const first = await journal.startAttempt(start(RUN));
+      await journal.endAttempt(RUN, first, {
+        endedAt: '2026-11-29T12:00:06.500Z',
+        outcome: 'completed',
+        signalled: true,
+        plan,
+      });
+      const repair = await journal.startAttempt({ ...start(RUN), purpose: 'repair' });
+      const history = await journal.read(RUN);
+      expect(history?.attempts[0]?.end?.plan).toEqual(plan);
+      expect(history?.attempts[0]?.purpose).toBeUndefined();
+      expect(history?.attempts.find((a) => a.attempt === repair)?.purpose).toBe('repair');
+    });
+
     it('lists runs by last activity and prunes the old ones, run records included', async () => {
       const { rows, records } = make();
       const journal = new RowRunJournal(rows, records);

@@ -216,6 +216,21 @@ describe('loadConfig', () => {
     expect(config.trelica.clientSecret.reveal()).toBe('s3cr3t-value');
   });
 
+  it('has no verify timer unless VERIFY_SCHEDULE is set, and checks its schedule and VERIFY_SINCE_DAYS', () => {
+    expect(loadConfig(valid).verify).toEqual({ sinceDays: 30 });
+    expect(loadConfig({ ...valid, VERIFY_SCHEDULE: ' ', VERIFY_SINCE_DAYS: '' }).verify).toEqual({
+      sinceDays: 30,
+    });
+    expect(loadConfig({ ...valid, VERIFY_SCHEDULE: '0 30 5 * * *', VERIFY_SINCE_DAYS: '7' }).verify).toEqual({
+      schedule: '0 30 5 * * *',
+      sinceDays: 7,
+    });
+    expect(problemsOf({ ...valid, VERIFY_SCHEDULE: 'daily', VERIFY_SINCE_DAYS: '0' })).toEqual([
+      expect.stringMatching(/^VERIFY_SINCE_DAYS must be a whole number from 1 to 3650/),
+      expect.stringMatching(/^VERIFY_SCHEDULE must be an NCRONTAB expression .*\(got "daily"\)$/),
+    ]);
+  });
+
   it('documents a default for every defaulted setting in the settings table', () => {
     for (const name of Object.keys(DEFAULTS)) expect(Object.keys(SETTINGS)).toContain(name);
   });

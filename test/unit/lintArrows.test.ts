@@ -63,6 +63,17 @@ describe('lint keeps the arrows', () => {
     expect(messages).toEqual([expect.stringContaining('imports ports, never adapters')]);
   }, 60_000);
 
+  test('the verify use case importing the composition root or an adapter fails lint', async () => {
+    const messages = await restrictedImports(
+      'shared/verify/runVerify.ts',
+      "import { verify } from '../composition';\nimport { TableRunRecords } from '../runRecords/tableRunRecords';\nexport const v = [verify, TableRunRecords];\n",
+    );
+    expect(messages).toEqual([
+      expect.stringContaining('imports ports, never adapters'),
+      expect.stringContaining('imports ports, never adapters'),
+    ]);
+  }, 60_000);
+
   test('an adapter importing another adapter fails lint', async () => {
     const messages = await restrictedImports(
       'shared/runRecords/fileRunRecords.ts',
