@@ -432,6 +432,11 @@ export class ExchangeStubTenant {
     const temporary = `${this.statePath}.${process.pid}.${randomUUID()}.tmp`;
     writeFileSync(temporary, JSON.stringify(state));
     renameSync(temporary, this.statePath);
+    // A fresh token: the stub's sessions see this change on their next call, even a read that may
+    // otherwise lag another session's writes by a moment (see Read-StubState in the module).
+    const edited = path.join(this.dir, 'tenant.edited');
+    writeFileSync(`${edited}.tmp`, randomUUID());
+    renameSync(`${edited}.tmp`, edited);
   }
 }
 

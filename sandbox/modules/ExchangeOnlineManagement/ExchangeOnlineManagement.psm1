@@ -60,14 +60,18 @@ class ServerBusyException : System.InvalidOperationException {
 }
 
 function Import-StubNative {
-    # StubNative.cs compiled once per machine and version of it: Add-Type costs a second or more of CPU,
-    # and every session (process) imports this module. Compiled to a file of its own name first and
-    # then renamed into place, so sessions starting together never load a half-written assembly.
+    # StubNative.cs compiled once per user and version of it: Add-Type costs a second or more of CPU,
+    # and every session (process) imports this module. The cache is the user's own folder (never a
+    # shared temp folder another account could plant an assembly in), else this tenant's folder.
+    # Compiled to a file of its own name first and then renamed into place, so sessions starting
+    # together never load a half-written assembly.
     if ($null -ne ('ExoWorkflowSync.Stub.StubNative' -as [type])) { return }
     $source = [System.IO.File]::ReadAllText([System.IO.Path]::Combine($PSScriptRoot, 'StubNative.cs'))
     $stamp = "$source`n$($PSVersionTable.PSVersion)`n$([System.Environment]::Version)"
     $hash = [System.Convert]::ToHexString([System.Security.Cryptography.SHA256]::HashData([System.Text.Encoding]::UTF8.GetBytes($stamp))).Substring(0, 16)
-    $folder = [System.IO.Path]::Combine([System.IO.Path]::GetTempPath(), 'exo-stub-native', $hash)
+    $cache = [System.Environment]::GetFolderPath([System.Environment+SpecialFolder]::LocalApplicationData)
+    if ([string]::IsNullOrEmpty($cache)) { $cache = $script:TenantFolder }
+    $folder = [System.IO.Path]::Combine($cache, 'exo-workflow-sync', 'stub-native', $hash)
     $assembly = [System.IO.Path]::Combine($folder, 'StubNative.dll')
     if (-not [System.IO.File]::Exists($assembly)) {
         $null = [System.IO.Directory]::CreateDirectory($folder)
@@ -77,8 +81,6 @@ function Import-StubNative {
     }
     Add-Type -Path $assembly
 }
-Import-StubNative
-
 $script:ServerName = 'AM6PR04A010DC02.EURPRD04.PROD.OUTLOOK.COM'
 $script:Connection = $null
 $script:StateCache = $null
@@ -86,6 +88,9 @@ $script:StateCache = $null
 $script:TenantFolder = [System.IO.Path]::GetFullPath([System.IO.Path]::Combine($PSScriptRoot, '..', '..'))
 $script:StubStatePath = [System.IO.Path]::Combine($script:TenantFolder, 'tenant.json')
 $script:StubLogPath = [System.IO.Path]::Combine($script:TenantFolder, 'calls.jsonl')
+$script:StubEditPath = [System.IO.Path]::Combine($script:TenantFolder, 'tenant.edited')
+# How stale a read may be with respect to another session's writes (see Read-StubState).
+$script:ReadLagMs = 250
 $script:DataCmdlets = [string[]]@(
     'Get-Mailbox', 'Set-Mailbox', 'Get-Recipient', 'Get-MailboxPermission', 'Add-MailboxPermission',
     'Get-RecipientPermission', 'Add-RecipientPermission', 'Get-DistributionGroupMember', 'Remove-DistributionGroupMember',
@@ -98,6 +103,7 @@ $script:MailUserTypes = [string[]]@('MailUser', 'GuestMailUser')
 $script:GroupTypes = [string[]]@('MailUniversalDistributionGroup', 'MailUniversalSecurityGroup', 'MailNonUniversalGroup', 'GroupMailbox', 'RoomList', 'DynamicDistributionGroup')
 $script:StaticGroupTypes = [string[]]@('MailUniversalDistributionGroup', 'MailUniversalSecurityGroup', 'MailNonUniversalGroup', 'RoomList')
 $script:JsonOptions = [System.Text.Json.JsonSerializerOptions]::new()
+Import-StubNative
 
 # ---------------------------------------------------------------------------------------------------------
 # Connection
@@ -649,7 +655,7 @@ function Remove-DistributionGroupMember {
 function Enter-StubCmdlet {
     param([string]$Name, [System.Collections.IDictionary]$Bound, $Cmdlet, [switch]$Data)
     Write-StubLog $Name $Bound
-    $state = Read-StubState
+    $state = Read-StubState -MayLag:$Data
     Wait-StubLatency $state $Name
     # Several sessions (processes) share the tenant. Every write is an atomic rename, so a Get-* cmdlet
     # reads a whole state without the tenant lock (unless a fault it may hit counts down, a write);
@@ -657,7 +663,7 @@ function Enter-StubCmdlet {
     # return), so none loses another's change.
     if ($Data) {
         if ($Name.StartsWith('Get-', [System.StringComparison]::Ordinal) -and -not (Test-StubCountedFault $state $Name)) {
-            $state = Read-StubState
+            $state = Read-StubState -MayLag
             Test-StubConnected -Name $Name -Cmdlet $Cmdlet
             Invoke-StubFaults $state $Name $Bound $Cmdlet
             return $state
@@ -720,19 +726,8 @@ function Lock-StubState {
     # An exclusive open of <tenant>/tenant.lock; the OS drops it with the process (a killed session).
     if ($null -ne $script:LockStream) { return }
     $path = [System.IO.Path]::Combine($script:TenantFolder, 'tenant.lock')
-    $deadline = [datetime]::UtcNow.AddSeconds(60)
-    while ($true) {
-        try {
-            $script:LockStream = [System.IO.FileStream]::new($path, [System.IO.FileMode]::OpenOrCreate, [System.IO.FileAccess]::ReadWrite, [System.IO.FileShare]::None)
-            return
-        } catch [System.IO.DirectoryNotFoundException], [System.IO.FileNotFoundException] {
-            # The tenant is gone (disposed): fail now, as reading its state would.
-            throw
-        } catch [System.IO.IOException] {
-            if ([datetime]::UtcNow -gt $deadline) { throw "The ExchangeOnlineManagement stub could not lock '$path' within 60 s." }
-            [System.Threading.Thread]::Sleep(2)
-        }
-    }
+    $script:LockStream = [ExoWorkflowSync.Stub.StubNative]::OpenExclusive($path, [System.IO.FileMode]::OpenOrCreate, [System.IO.FileAccess]::ReadWrite, 60000)
+    if ($null -eq $script:LockStream) { throw "The ExchangeOnlineManagement stub could not lock '$path' within 60 s." }
 }
 
 function Unlock-StubState {
@@ -842,18 +837,8 @@ function Write-StubLog {
     $line = [System.Text.Json.JsonSerializer]::Serialize($entry, [object], $script:JsonOptions)
     $bytes = [System.Text.Encoding]::UTF8.GetBytes($line + "`n")
     # An exclusive open is the log's own lock (sessions append at once); the tenant lock stays free.
-    $deadline = [datetime]::UtcNow.AddSeconds(60)
-    while ($true) {
-        try {
-            $stream = [System.IO.FileStream]::new($path, [System.IO.FileMode]::Append, [System.IO.FileAccess]::Write, [System.IO.FileShare]::None)
-            break
-        } catch [System.IO.DirectoryNotFoundException], [System.IO.FileNotFoundException] {
-            throw
-        } catch [System.IO.IOException] {
-            if ([datetime]::UtcNow -gt $deadline) { throw "The ExchangeOnlineManagement stub could not append to '$path' within 60 s." }
-            [System.Threading.Thread]::Sleep(1)
-        }
-    }
+    $stream = [ExoWorkflowSync.Stub.StubNative]::OpenExclusive($path, [System.IO.FileMode]::Append, [System.IO.FileAccess]::Write, 60000)
+    if ($null -eq $stream) { throw "The ExchangeOnlineManagement stub could not append to '$path' within 60 s." }
     try { $stream.Write($bytes, 0, $bytes.Length) } finally { $stream.Dispose() }
 }
 
@@ -892,16 +877,36 @@ function ConvertTo-StubLogValue {
 # State: JSON file, re-read when it changes, written atomically
 
 function Read-StubState {
+    # -MayLag (reads only): Exchange Online is only eventually consistent between sessions, and so is
+    # the stub. A read may keep using a state it checked less than $script:ReadLagMs ago, so sessions
+    # re-parse one another's writes a few times a second rather than on every call (on a large tenant
+    # that parse would be the benchmark's biggest cost, which the real service does not have). A
+    # change always reads the latest state, under the tenant lock, and whatever the test's hand
+    # changes (ExchangeStubTenant writes tenant.edited with the state) is seen by the next call.
+    param([switch]$MayLag)
     $path = $script:StubStatePath
+    $cache = $script:StateCache
+    $edit = Get-StubEditStamp
+    if ($MayLag -and $null -ne $cache -and $cache.Path -eq $path -and $cache.Edit -eq $edit -and
+        ([datetime]::UtcNow - $cache.CheckedAt).TotalMilliseconds -lt $script:ReadLagMs) {
+        return $cache.State
+    }
     $info = [System.IO.FileInfo]::new($path)
     if (-not $info.Exists) { throw "The ExchangeOnlineManagement stub state file '$path' does not exist." }
     $stamp = "$($info.LastWriteTimeUtc.Ticks):$($info.Length)"
-    if ($null -ne $script:StateCache -and $script:StateCache.Path -eq $path -and $script:StateCache.Stamp -eq $stamp) {
-        return $script:StateCache.State
+    if ($null -ne $cache -and $cache.Path -eq $path -and $cache.Stamp -eq $stamp) {
+        $cache.CheckedAt = [datetime]::UtcNow
+        $cache.Edit = $edit
+        return $cache.State
     }
     $state = [ExoWorkflowSync.Stub.StubNative]::ParseState([System.IO.File]::ReadAllText($path))
-    $script:StateCache = @{ Path = $path; Stamp = $stamp; State = $state; Index = $null }
+    $script:StateCache = @{ Path = $path; Stamp = $stamp; State = $state; Index = $null; CheckedAt = [datetime]::UtcNow; Edit = $edit }
     return $state
+}
+
+function Get-StubEditStamp {
+    # What ExchangeStubTenant last wrote to tenant.edited (a fresh token with each of its writes).
+    try { return [System.IO.File]::ReadAllText($script:StubEditPath) } catch [System.IO.IOException] { return '' }
 }
 
 function Save-StubState {
@@ -914,8 +919,12 @@ function Save-StubState {
     $info = [System.IO.FileInfo]::new($path)
     # Our own write: keep the parsed state (and its index: identities never change) for the next call.
     $index = $null
-    if ($null -ne $script:StateCache -and [object]::ReferenceEquals($script:StateCache.State, $State)) { $index = $script:StateCache.Index }
-    $script:StateCache = @{ Path = $path; Stamp = "$($info.LastWriteTimeUtc.Ticks):$($info.Length)"; State = $State; Index = $index }
+    $edit = ''
+    if ($null -ne $script:StateCache) {
+        $edit = $script:StateCache.Edit
+        if ([object]::ReferenceEquals($script:StateCache.State, $State)) { $index = $script:StateCache.Index }
+    }
+    $script:StateCache = @{ Path = $path; Stamp = "$($info.LastWriteTimeUtc.Ticks):$($info.Length)"; State = $State; Index = $index; CheckedAt = [datetime]::UtcNow; Edit = $edit }
 }
 
 function New-StubTable {

@@ -79,7 +79,7 @@ function Get-StubSetMailboxChanges {
 function Add-StubMailboxProperties {
     # What Get-Mailbox shows of the catalogue's state.
     param([System.Collections.IDictionary]$Object, $Entry)
-    $state = Read-StubState
+    $state = Read-StubState -MayLag
     $nameOf = {
         param($Guid)
         $found = Find-StubByGuid $state $Guid
