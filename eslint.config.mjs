@@ -36,7 +36,7 @@ export default tseslint.config(
   // The arrows: product -> never test; the use case -> ports only; adapter -> never another adapter.
   { files: PRODUCT, rules: { 'no-restricted-imports': ['error', { patterns: [TEST_CODE] }] } },
   {
-    files: ['shared/sweep/**/*.ts'],
+    files: ['shared/sweep/**/*.ts', 'shared/undo/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -45,7 +45,8 @@ export default tseslint.config(
             TEST_CODE,
             {
               group: [...ADAPTERS.map((adapter) => `../${adapter}/*`), '../composition', '../config'],
-              message: 'the sweep use case imports ports, never adapters, config or the composition root',
+              message:
+                'a use case (sweep, undo) imports ports, never adapters, config or the composition root',
             },
           ],
         },
@@ -65,6 +66,7 @@ export default tseslint.config(
                 ...ADAPTERS.filter((other) => other !== adapter).map((other) => `../${other}/*`),
                 '../composition',
                 '../sweep/*',
+                '../undo/*',
               ],
               message: 'an adapter never imports another adapter, the use case or the composition root',
             },

@@ -39,6 +39,7 @@ import { TableJournalRows, TablePendingRuns, TableRunRecords } from './runRecord
 import { SaasManagerClient } from './saasManager/saasManagerClient';
 import type { RunReport, SweepReport } from './sweep/report';
 import { runSweep, type SweepRequest, type SweepSettings } from './sweep/runSweep';
+import { runUndo, type UndoReport, type UndoRequest } from './undo/runUndo';
 
 export interface Runtime {
   logger: Logger;
@@ -247,6 +248,23 @@ function buildDependencies(config: Config, runtime: Runtime, deadline?: Date, le
 /** Run one sweep (or one rerun) with real adapters. */
 export async function sweep(config: Config, runtime: Runtime, request: SweepRequest): Promise<SweepReport> {
   return runSweep(buildDependencies(config, runtime, request.deadline), sweepSettings(config), request);
+}
+
+/** Undo one run from its journal (`undo <runId>`, POST /api/runs/{runId}/undo); never signals. */
+export async function undo(config: Config, runtime: Runtime, request: UndoRequest): Promise<UndoReport> {
+  const deps = buildDependencies(config, runtime);
+  return runUndo(
+    {
+      exchange: deps.exchange,
+      journal: deps.journal,
+      ...(deps.certificates ? { certificates: deps.certificates } : {}),
+      clock: deps.clock,
+      logger: deps.logger,
+      host: deps.host,
+    },
+    { exchange: sweepSettings(config).exchange },
+    request,
+  );
 }
 
 /** Run every check, changing nothing. */

@@ -372,6 +372,9 @@ export interface RunJournalState {
   finalFailure?: boolean;
   /** The failure action was POSTed and answered (signalled or notWaiting). */
   failureSignalled?: SignalResult;
+  /** 'undo': this journal is the undo of run `undoOf` (its id is `undo-<runId>`); absent for a run. */
+  kind?: 'undo';
+  undoOf?: string;
 }
 
 export interface ActionHistory extends JournalLook {
@@ -421,4 +424,67 @@ export interface ExchangeLoad {
 export interface QueuedRun {
   runId: string;
   workflowName: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Undo (issue 17): restore what a run changed, from its journal's before- and after-images
+
+/**
+ * An undo step's status: `planned` (a dry run, or before apply), `done` restored, `already` as before
+ * the run, `drift` someone changed it after the run (left alone unless forced), `skipped` cannot or
+ * need not be restored (cancelled meetings; the result of the change is unknown), `failed`.
+ */
+export type UndoStatus = 'planned' | 'done' | 'already' | 'drift' | 'failed' | 'skipped';
+
+/** One change of the run to restore: the action, its before-image and the state its apply left. */
+export interface UndoStep {
+  action: ActionName;
+  before: JsonValue;
+  after: JsonValue;
+}
+
+export interface UndoPlan {
+  /** The undo's own journal id: `undo-<runId>`. */
+  undoId: string;
+  runId: string;
+  /** Already in reverse order of the run's actions. */
+  steps: UndoStep[];
+  /** Restore a drifted property anyway. */
+  force: boolean;
+}
+
+export interface UndoStepLook {
+  action: ActionName;
+  status: UndoStatus;
+  detail?: string;
+  cmdlets?: string[];
+  warnings?: string[];
+  /** The current state the step compared (JSON-plain). */
+  current?: JsonValue;
+  changes?: PlannedChange[];
+}
+
+export interface ExchangeUndoLook {
+  steps: UndoStepLook[];
+  /** Hand to undoApply; absent for a dry run or when nothing is planned. */
+  lookId?: string;
+  cmdletCalls: number;
+  /** The look as a whole had no answer (every step failed with this). */
+  failure?: string;
+}
+
+export interface UndoStepApplied {
+  action: ActionName;
+  status: UndoStatus;
+  detail?: string;
+  cmdlets?: string[];
+  warnings?: string[];
+  after?: JsonValue;
+}
+
+export interface ExchangeUndoApply {
+  steps: UndoStepApplied[];
+  cmdletCalls: number;
+  unknown?: string;
+  notApplied?: string;
 }

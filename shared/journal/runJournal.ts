@@ -136,7 +136,12 @@ export class RowRunJournal implements RunJournal {
   }
 
   async putState(state: RunJournalState): Promise<void> {
-    await this.rows.upsert(state.runId, STATE_ROW, { kind: 'state', ...withoutUndefined(state) });
+    const { kind, ...rest } = state;
+    await this.rows.upsert(state.runId, STATE_ROW, {
+      kind: 'state',
+      ...withoutUndefined(rest),
+      ...(kind === 'undo' ? { journalKind: 'undo' } : {}),
+    });
   }
 
   async read(runId: string): Promise<RunHistory | undefined> {
@@ -260,6 +265,9 @@ function stateOf(runId: string, row: Row): RunJournalState {
   const failureSignalled = text(row, 'failureSignalled');
   if (failureSignalled === 'signalled' || failureSignalled === 'notWaiting')
     state.failureSignalled = failureSignalled;
+  if (text(row, 'journalKind') === 'undo') state.kind = 'undo';
+  const undoOf = text(row, 'undoOf');
+  if (undoOf !== undefined) state.undoOf = undoOf;
   return state;
 }
 

@@ -55,7 +55,7 @@ describe('function registration (compiled entry point)', () => {
     return bindings[0] as Binding;
   };
 
-  it('registers exactly the six functions with the v4 programming model', () => {
+  it('registers exactly the seven functions with the v4 programming model', () => {
     expect(recorded.programmingModel.name).toBe('@azure/functions');
     expect([...byName.keys()].sort()).toEqual([
       'processRun',
@@ -64,6 +64,7 @@ describe('function registration (compiled entry point)', () => {
       'runPoisoned',
       'sweepHttp',
       'sweepTimer',
+      'undoHttp',
     ]);
     for (const registration of recorded.registrations) expect(registration.handlerType).toBe('function');
   });
@@ -73,6 +74,15 @@ describe('function registration (compiled entry point)', () => {
       type: 'httpTrigger',
       route: 'runs/{runId}',
       methods: ['GET'],
+      authLevel: 'function',
+    });
+  });
+
+  it('exposes POST runs/{runId}/undo behind a function key', () => {
+    expect(trigger('undoHttp')).toMatchObject({
+      type: 'httpTrigger',
+      route: 'runs/{runId}/undo',
+      methods: ['POST'],
       authLevel: 'function',
     });
   });
