@@ -5,7 +5,8 @@
  * `already`; a property someone changed after the run is reported as drift and left alone (or
  * restored with --force); an undo of an undo and an unknown run are refused.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { RunHistory } from '../../shared/domain';
 import type { UndoReport } from '../../shared/undo/runUndo';
 import { startAzuriteStorage, type AzuriteStorage } from '../support/azurite';
@@ -145,6 +146,117 @@ describe('undo of a run (CLI, Azurite table, real pwsh, stub Exchange)', () => {
     const forced = parseUndo((await runCli(['undo', runId, '--force', '--json'], env(), 120_000)).stdout);
     expect(forced.steps.map((s) => s.status)).toEqual(['already', 'already', 'already', 'done']);
     expect(world.tenant.mailbox('pat@contoso.com').recipientTypeDetails).toBe('UserMailbox');
+  }, 240_000);
+
+  it('restores the catalogue (auto-reply, forwarding, visibility, protocols, rules, hold, SendOnBehalf) and says meetings cannot come back', async () => {
+    const inDays = (days: number) => new Date(Date.now() + days * 24 * 3600 * 1000).toISOString();
+    world = await EndToEndWorld.create({
+      mailboxes: [
+        { address: 'boss@contoso.com', displayName: 'The Boss' },
+        {
+          address: 'pat@contoso.com',
+          displayName: 'Pat Leaver',
+          catalogue: {
+            autoReply: {
+              autoReplyState: 'Disabled',
+              internalMessage: '<html><body>Back soon</body></html>',
+              externalMessage: '',
+              externalAudience: 'Known',
+            },
+            cas: {
+              owaEnabled: true,
+              activeSyncEnabled: true,
+              popEnabled: false,
+              imapEnabled: true,
+              ewsEnabled: true,
+              mapiEnabled: true,
+            },
+            inboxRules: [
+              { ruleIdentity: '1', name: 'To my gmail', enabled: true, forwardTo: ['pat@gmail.com'] },
+              { ruleIdentity: '2', name: 'Newsletters', enabled: true, moveToFolder: 'News' },
+            ],
+            calendarEvents: [
+              { id: 'e1', subject: 'Weekly 1:1', start: inDays(2), end: inDays(2), isOrganizer: true },
+            ],
+          },
+        },
+      ],
+      groups: [],
+    });
+    const profiles = join(world.workDir, 'profiles.json');
+    writeFileSync(
+      profiles,
+      JSON.stringify({
+        profiles: {
+          'Terminate Users': {
+            actions: [
+              'hideFromAddressLists',
+              {
+                name: 'setAutoReply',
+                internalMessage: '{leaver.name} has left.',
+                externalMessage: '{leaver.name} has left.',
+                externalAudience: 'All',
+              },
+              'forwardToManager',
+              'grantManagerSendOnBehalf',
+              { name: 'disableProtocols', protocols: ['OWA', 'ActiveSync', 'POP', 'IMAP', 'EWS'] },
+              { name: 'disableInboxRules', scope: 'forwardingOrDeleting' },
+              'cancelMeetings',
+              { name: 'litigationHold', durationDays: 365 },
+            ],
+          },
+        },
+      }),
+    );
+    const runId = world.addWaitingRun(PAT);
+    const before = world.tenant.mailbox('pat@contoso.com');
+    const sweep = parseReport(
+      (await runCli(['sweep', '--json'], env({ EXO_PROFILES_PATH: profiles }), 120_000)).stdout,
+    );
+    expect(sweep.runs[0]?.actions.map((a) => a.status)).toEqual(Array(8).fill('done'));
+
+    const dry = await runCli(['undo', runId, '--dry-run'], env({ EXO_PROFILES_PATH: profiles }), 120_000);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(/skipped +cancelMeetings: Cancelled meetings cannot be restored/);
+
+    const undo = parseUndo(
+      (await runCli(['undo', runId, '--json'], env({ EXO_PROFILES_PATH: profiles }), 120_000)).stdout,
+    );
+    expect(undo.steps.map((s) => [s.action, s.status])).toEqual([
+      ['litigationHold', 'done'],
+      ['cancelMeetings', 'skipped'],
+      ['disableInboxRules', 'done'],
+      ['disableProtocols', 'done'],
+      ['grantManagerSendOnBehalf', 'done'],
+      ['forwardToManager', 'done'],
+      ['setAutoReply', 'done'],
+      ['hideFromAddressLists', 'done'],
+    ]);
+    const after = world.tenant.mailbox('pat@contoso.com');
+    expect(after.autoReply).toEqual(before.autoReply);
+    expect(after.cas).toEqual(before.cas);
+    expect(after.inboxRules).toEqual(before.inboxRules);
+    expect(after.hiddenFromAddressListsEnabled ?? false).toBe(false);
+    expect(after.forwardingAddress ?? '').toBe('');
+    expect(after.deliverToMailboxAndForward ?? false).toBe(false);
+    expect(after.grantSendOnBehalfTo ?? []).toEqual([]);
+    expect(after.litigationHoldEnabled ?? false).toBe(false);
+    // The meeting stays cancelled: the plan said so.
+    expect(after.calendarEvents?.[0]?.cancelled).toBe(true);
+
+    const again = parseUndo(
+      (await runCli(['undo', runId, '--json'], env({ EXO_PROFILES_PATH: profiles }), 120_000)).stdout,
+    );
+    expect(again.steps.map((s) => s.status)).toEqual([
+      'already',
+      'skipped',
+      'already',
+      'already',
+      'already',
+      'already',
+      'already',
+      'already',
+    ]);
   }, 240_000);
 
   it('refuses a run the journal does not know (exit 2, RunNotFound)', async () => {
