@@ -451,6 +451,8 @@ export interface UndoPlan {
   steps: UndoStep[];
   /** Restore a drifted property anyway. */
   force: boolean;
+  /** Who the run's Guids are ("Name <address>"), from its record: text for messages, never an identity. */
+  labels?: Record<string, string>;
 }
 
 export interface UndoStepLook {

@@ -78,7 +78,15 @@ function Get-ExoUndoLookCore {
         cmdletCalls = 0
     }
     $Context.result = $run
-    $state = @{ run = $run; force = $force; mailboxes = @{} }
+    # Who the Guids are, from the run's record (text for messages only, never an identity).
+    $labels = @{}
+    if ($request['labels'] -is [System.Collections.IDictionary]) {
+        foreach ($key in $request['labels'].Keys) {
+            $parsed = [guid]::Empty
+            if ([guid]::TryParse([string]$key, [ref]$parsed)) { $labels[$parsed.ToString()] = Limit-ExoText ([string]$request['labels'][$key]) 200 }
+        }
+    }
+    $state = @{ run = $run; force = $force; mailboxes = @{}; labels = $labels }
     foreach ($raw in $steps) {
         $name = if ($raw -is [System.Collections.IDictionary]) { $raw['action'] } else { $null }
         $shown = if ($name -is [string]) { $name } else { 'unknown' }
@@ -190,9 +198,16 @@ function Get-ExoUndoRecipient {
     return ConvertTo-ExoSubject $found[0]
 }
 
+function Get-ExoUndoLabel {
+    # "Name <address> (guid)" when the run's record knows the Guid, else the Guid.
+    param($State, [string]$Guid)
+    if ($State.labels.ContainsKey($Guid)) { return "$($State.labels[$Guid]) ($Guid)" }
+    return $Guid
+}
+
 function Set-ExoUndoDecision {
     # current = before -> already; current = after -> planned; else drift (planned anyway with force).
-    param($State, $Action, [bool]$IsBefore, [bool]$IsAfter, [string]$What, [string]$Current, [scriptblock]$Plan)
+    param($State, $Action, [bool]$IsBefore, [bool]$IsAfter, [string]$What, [string]$Current, [scriptblock]$Plan, [string]$Verb = 'restore', [string]$Done = 'Restored')
     if ($IsBefore) { Set-ExoActionStatus $Action 'already' "$What is already as before the run ($Current)."; return }
     if (-not $IsAfter -and -not $State.force) {
         Set-ExoActionStatus $Action 'drift' "$What was changed by someone else after the run (now $Current); left alone (--force restores it anyway)."
@@ -200,8 +215,8 @@ function Set-ExoUndoDecision {
     }
     $null = & $Plan
     $note = if ($IsAfter) { '' } else { " (drift: now $Current; restored because of --force)" }
-    Set-ExoActionStatus $Action 'planned' "Would restore $What$note."
-    $Action._doneDetail = "Restored $What$note."
+    Set-ExoActionStatus $Action 'planned' "Would $Verb $What$note."
+    $Action._doneDetail = "$Done $What$note."
 }
 
 function Test-ExoUndoText {
@@ -233,7 +248,7 @@ function Get-ExoUndoFullAccess {
     $has = $false
     foreach ($entry in $existing) { if ((Test-ExoRights (Get-ExoProp $entry 'AccessRights') 'FullAccess') -and -not (ConvertTo-ExoBool (Get-ExoProp $entry 'Deny'))) { $has = $true } }
     $Action.before = [ordered]@{ mailbox = $mailbox; trustee = $trustee; fullAccess = $has }
-    Set-ExoUndoDecision $State $Action (-not $has) $has "FullAccess of $trustee to $mailbox (the grant the run made)" $(if ($has) { 'granted' } else { 'not granted' }) {
+    Set-ExoUndoDecision $State $Action (-not $has) $has "the FullAccess the run granted $(Get-ExoUndoLabel $State $trustee) to $(Get-ExoUndoLabel $State $mailbox)" $(if ($has) { 'granted' } else { 'not granted' }) -Verb 'remove' -Done 'Removed' -Plan {
         Add-ExoPlannedChange -Action $Action -Name 'Remove-MailboxPermission' -Parameters ([ordered]@{ Identity = $mailbox; User = $trustee; AccessRights = 'FullAccess'; InheritanceType = 'All'; Confirm = [switch]$false })
     }
     $Action._after = [ordered]@{ mailbox = $mailbox; trustee = $trustee; fullAccess = $false }
@@ -251,7 +266,7 @@ function Get-ExoUndoSendAs {
         if ((Test-ExoRights (Get-ExoProp $entry 'AccessRights') 'SendAs') -and ($allow.Length -eq 0 -or $allow -eq 'Allow')) { $has = $true }
     }
     $Action.before = [ordered]@{ mailbox = $mailbox; trustee = $trustee; sendAs = $has }
-    Set-ExoUndoDecision $State $Action (-not $has) $has "SendAs of $trustee on $mailbox (the grant the run made)" $(if ($has) { 'granted' } else { 'not granted' }) {
+    Set-ExoUndoDecision $State $Action (-not $has) $has "the SendAs the run granted $(Get-ExoUndoLabel $State $trustee) on $(Get-ExoUndoLabel $State $mailbox)" $(if ($has) { 'granted' } else { 'not granted' }) -Verb 'remove' -Done 'Removed' -Plan {
         Add-ExoPlannedChange -Action $Action -Name 'Remove-RecipientPermission' -Parameters ([ordered]@{ Identity = $mailbox; Trustee = $trustee; AccessRights = 'SendAs'; Confirm = [switch]$false })
     }
     $Action._after = [ordered]@{ mailbox = $mailbox; trustee = $trustee; sendAs = $false }
@@ -272,6 +287,13 @@ function Get-ExoUndoGroups {
     foreach ($group in $groups) { $null = $current.Add([string](Get-ExoProp $group 'Guid')) }
     $Action.before = [ordered]@{ member = $mailbox.guid; distributionGroups = @($current) }
     $missing = @($removed | Where-Object { -not $current.Contains($_) })
+    $groupLabels = @{}
+    foreach ($entry in @($Before['memberOf'])) {
+        if ($entry -is [System.Collections.IDictionary] -and $entry['guid'] -is [string]) {
+            $groupLabels[[string]$entry['guid']] = (Limit-ExoText ([string]$entry['displayName']) 120) + ' <' + (Limit-ExoText ([string]$entry['address']) 120) + '>'
+        }
+    }
+    $shown = (@(foreach ($guid in $missing) { if ($groupLabels.ContainsKey($guid)) { "$($groupLabels[$guid]) ($guid)" } else { $guid } }) -join ', ')
     foreach ($guid in $missing) {
         Add-ExoPlannedChange -Action $Action -Name 'Add-DistributionGroupMember' -Parameters ([ordered]@{ Identity = $guid; Member = $mailbox.guid; BypassSecurityGroupManagerCheck = [switch]$true; Confirm = [switch]$false })
     }
@@ -280,8 +302,8 @@ function Get-ExoUndoGroups {
         Set-ExoActionStatus $Action 'already' "$($mailbox.label) is already back in the $(Format-ExoCount $removed.Count 'distribution group') the run removed it from."
         return
     }
-    Set-ExoActionStatus $Action 'planned' "Would add $($mailbox.label) back to $(Format-ExoCount $missing.Count 'distribution group'): $($missing -join ', ')."
-    $Action._doneDetail = "Added $($mailbox.label) back to $(Format-ExoCount $missing.Count 'distribution group'): $($missing -join ', ')."
+    Set-ExoActionStatus $Action 'planned' "Would add $($mailbox.label) back to $(Format-ExoCount $missing.Count 'distribution group'): $shown."
+    $Action._doneDetail = "Added $($mailbox.label) back to $(Format-ExoCount $missing.Count 'distribution group'): $shown."
 }
 
 function Get-ExoUndoHide {
@@ -315,21 +337,25 @@ function Get-ExoUndoAutoReply {
             ((Get-ExoMessageBody ([string]$Image['internalMessage'])) -ceq (Get-ExoMessageBody $now.internalMessage)) -and
             ((Get-ExoMessageBody ([string]$Image['externalMessage'])) -ceq (Get-ExoMessageBody $now.externalMessage))
     }
-    $state = [string]$Before['autoReplyState']
-    if (@('Enabled', 'Disabled', 'Scheduled') -cnotcontains $state) { $state = 'Disabled' }
+    $replyState = [string]$Before['autoReplyState']
+    if (@('Enabled', 'Disabled', 'Scheduled') -cnotcontains $replyState) { $replyState = 'Disabled' }
+    if ($replyState -eq 'Scheduled' -and -not (& $same $Before)) {
+        Set-ExoActionStatus $Action 'skipped' "The automatic reply of $(Get-ExoUndoLabel $State $mailbox) was Scheduled before the run; the journal has no start and end times, so it is not restored automatically (set it again by hand)."
+        return
+    }
     $audience = [string]$Before['externalAudience']
     if (@('None', 'Known', 'All') -cnotcontains $audience) { $audience = 'All' }
-    Set-ExoUndoDecision $State $Action (& $same $Before) (& $same $After) "the automatic reply of $mailbox ($state)" $now.autoReplyState {
+    Set-ExoUndoDecision $State $Action (& $same $Before) (& $same $After) "the automatic reply of $(Get-ExoUndoLabel $State $mailbox) ($replyState)" $now.autoReplyState {
         Add-ExoPlannedChange -Action $Action -Name 'Set-MailboxAutoReplyConfiguration' -Parameters ([ordered]@{
                 Identity         = $mailbox
-                AutoReplyState   = $state
+                AutoReplyState   = $replyState
                 InternalMessage  = [string]$Before['internalMessage']
                 ExternalMessage  = [string]$Before['externalMessage']
                 ExternalAudience = $audience
                 Confirm          = [switch]$false
             })
     }
-    $Action._after = [ordered]@{ mailbox = $mailbox; autoReplyState = $state }
+    $Action._after = [ordered]@{ mailbox = $mailbox; autoReplyState = $replyState }
 }
 
 function Get-ExoUndoForwarding {
@@ -366,7 +392,7 @@ function Get-ExoUndoSendOnBehalf {
     $has = $false
     foreach ($holder in @(Get-ExoProp $mailbox.raw 'GrantSendOnBehalfTo')) { if ($null -ne $holder -and (Test-ExoSameRecipient $holder $trustee)) { $has = $true } }
     $Action.before = [ordered]@{ mailbox = $mailbox.guid; trustee = $trustee.guid; sendOnBehalf = $has }
-    Set-ExoUndoDecision $State $Action (-not $has) $has "SendOnBehalf of $($trustee.label) on $($mailbox.label) (the grant the run made)" $(if ($has) { 'granted' } else { 'not granted' }) {
+    Set-ExoUndoDecision $State $Action (-not $has) $has "the SendOnBehalf the run granted $($trustee.label) on $($mailbox.label)" $(if ($has) { 'granted' } else { 'not granted' }) -Verb 'remove' -Done 'Removed' -Plan {
         Add-ExoPlannedChange -Action $Action -Name 'Set-Mailbox' -Parameters ([ordered]@{ Identity = $mailbox.guid; GrantSendOnBehalfTo = [ordered]@{ Remove = $trustee.guid }; Confirm = [switch]$false })
     }
     $Action._after = [ordered]@{ mailbox = $mailbox.guid; trustee = $trustee.guid; sendOnBehalf = $false }
@@ -391,11 +417,11 @@ function Get-ExoUndoProtocols {
     }
     $Action.before = $now
     $Action._after = $restored
-    if ($names.Count -eq 0) { Set-ExoActionStatus $Action 'already' "The protocols the run turned off for $mailbox are already on again."; return }
+    if ($names.Count -eq 0) { Set-ExoActionStatus $Action 'already' "The protocols the run turned off for $(Get-ExoUndoLabel $State $mailbox) are already on again."; return }
     $parameters.Confirm = [switch]$false
     Add-ExoPlannedChange -Action $Action -Name 'Set-CASMailbox' -Parameters $parameters
-    Set-ExoActionStatus $Action 'planned' "Would turn $($names -join ', ') back on for $mailbox."
-    $Action._doneDetail = "Turned $($names -join ', ') back on for $mailbox."
+    Set-ExoActionStatus $Action 'planned' "Would turn $($names -join ', ') back on for $(Get-ExoUndoLabel $State $mailbox)."
+    $Action._doneDetail = "Turned $($names -join ', ') back on for $(Get-ExoUndoLabel $State $mailbox)."
 }
 
 function Get-ExoUndoInboxRules {

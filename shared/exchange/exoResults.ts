@@ -258,6 +258,7 @@ export function undoPayload(plan: UndoPlan, whatIf: boolean): Record<string, unk
     force: plan.force,
     whatIf,
     steps: plan.steps.map((step) => ({ action: step.action, before: step.before, after: step.after })),
+    labels: { ...(plan.labels ?? {}) },
   };
 }
 

@@ -171,7 +171,10 @@ export async function runUndo(
     });
   }
   const { steps, unknown } = undoSteps(history);
-  const plan: UndoPlan = { undoId, runId, steps, force: request.force };
+  const labels: Record<string, string> = {};
+  for (const who of [history.record?.leaver, history.record?.manager])
+    if (who) labels[who.guid] = `${who.displayName} <${who.address}>`;
+  const plan: UndoPlan = { undoId, runId, steps, force: request.force, labels };
 
   const report = (
     outcome: UndoReport['outcome'],

@@ -217,7 +217,7 @@ describe('undo of a run (CLI, Azurite table, real pwsh, stub Exchange)', () => {
 
     const dry = await runCli(['undo', runId, '--dry-run'], env({ EXO_PROFILES_PATH: profiles }), 120_000);
     expect(dry.code).toBe(0);
-    expect(dry.stdout).toMatch(/skipped +cancelMeetings: Cancelled meetings cannot be restored/);
+    expect(dry.stdout).toMatch(/skipped +cancelMeetings\n +Cancelled meetings cannot be restored/);
 
     const undo = parseUndo(
       (await runCli(['undo', runId, '--json'], env({ EXO_PROFILES_PATH: profiles }), 120_000)).stdout,
