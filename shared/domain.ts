@@ -329,6 +329,8 @@ export interface JournalResult {
   cmdlets?: string[];
   warnings?: string[];
   after?: JsonValue;
+  /** Expiring delegation: when the timer removes this grant (ISO 8601; the profile's delegationDays). */
+  expiresAt?: string;
 }
 
 /** A signal POST and its answer ('requested' is written before the POST). */
@@ -372,6 +374,8 @@ export interface RunJournalState {
   finalFailure?: boolean;
   /** The failure action was POSTed and answered (signalled or notWaiting). */
   failureSignalled?: SignalResult;
+  /** The earliest grant of the run not yet removed by the expiry sweep (expiring delegation). */
+  nextExpiryAt?: string;
   /** 'undo': this journal is the undo of run `undoOf` (its id is `undo-<runId>`); absent for a run. */
   kind?: 'undo';
   undoOf?: string;
@@ -441,6 +445,8 @@ export interface UndoStep {
   action: ActionName;
   before: JsonValue;
   after: JsonValue;
+  /** The grant's expiry, when the run's profile made it expire. */
+  expiresAt?: string;
 }
 
 export interface UndoPlan {

@@ -167,6 +167,8 @@ export interface RunJournal {
   putState(state: RunJournalState): Promise<void>;
   /** The whole journal of one run; undefined when it has none. */
   read(runId: string): Promise<RunHistory | undefined>;
+  /** Runs with a grant due to expire (nextExpiryAt before `now`), earliest first, at most `limit`. */
+  dueForExpiry(now: Date, limit: number): Promise<RunJournalState[]>;
   /** Runs with activity at or after `since`, newest first. */
   list(since: Date): Promise<RunJournalState[]>;
   /** Remove every run whose last activity is before `before`; answers how many runs were removed. */

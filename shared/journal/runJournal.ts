@@ -108,6 +108,7 @@ export class RowRunJournal implements RunJournal {
         ...jsonProps('cmdlets', result.cmdlets),
         ...jsonProps('warnings', result.warnings),
         ...jsonProps('after', result.after),
+        ...(result.expiresAt !== undefined ? { expiresAt: result.expiresAt } : {}),
       });
     }
   }
@@ -172,6 +173,18 @@ export class RowRunJournal implements RunJournal {
       ...(state ? { state } : {}),
       attempts: ordered,
     };
+  }
+
+  async dueForExpiry(now: Date, limit: number): Promise<RunJournalState[]> {
+    const found = await this.rows.rowsNamed(STATE_ROW, {
+      property: 'nextExpiryAt',
+      below: now.toISOString(),
+    });
+    return found
+      .map(({ runId, row }) => stateOf(runId, row))
+      .filter((state) => state.nextExpiryAt !== undefined && state.nextExpiryAt !== '')
+      .sort((a, b) => (a.nextExpiryAt ?? '').localeCompare(b.nextExpiryAt ?? ''))
+      .slice(0, limit);
   }
 
   async list(since: Date): Promise<RunJournalState[]> {
@@ -265,6 +278,8 @@ function stateOf(runId: string, row: Row): RunJournalState {
   const failureSignalled = text(row, 'failureSignalled');
   if (failureSignalled === 'signalled' || failureSignalled === 'notWaiting')
     state.failureSignalled = failureSignalled;
+  const nextExpiryAt = text(row, 'nextExpiryAt');
+  if (nextExpiryAt !== undefined) state.nextExpiryAt = nextExpiryAt;
   if (text(row, 'journalKind') === 'undo') state.kind = 'undo';
   const undoOf = text(row, 'undoOf');
   if (undoOf !== undefined) state.undoOf = undoOf;
@@ -329,6 +344,8 @@ function actionOf(row: Row): ActionHistory {
     if (Array.isArray(warnings)) result.warnings = warnings.filter((c): c is string => typeof c === 'string');
     const after = readJson(row, 'after');
     if (after !== undefined) result.after = after;
+    const expiresAt = text(row, 'expiresAt');
+    if (expiresAt !== undefined) result.expiresAt = expiresAt;
     action.result = result;
   }
   return action;

@@ -39,6 +39,8 @@ export interface UndoDependencies {
   clock: Clock;
   logger: Logger;
   host?: string;
+  /** Close the Exchange session when done (default true; the expiry sweep closes it once, at its end). */
+  closeWhenDone?: boolean;
 }
 
 export interface UndoSettings {
@@ -52,6 +54,11 @@ export interface UndoRequest {
   dryRun: boolean;
   /** Restore properties someone changed after the run (drift) anyway. */
   force: boolean;
+  /**
+   * Expiring delegation: only the grants whose expiry (the profile's delegationDays) is at or before
+   * this moment (the expiry sweep).
+   */
+  expiredBy?: Date;
 }
 
 export interface UndoStepReport {
@@ -79,6 +86,8 @@ export interface UndoReport {
   attempt?: number;
   cmdletCalls: number;
   summary: Record<UndoStatus, number>;
+  /** With expiredBy: the earliest expiry of a grant still to come (absent: none left). */
+  laterExpiry?: string;
 }
 
 /** Actions whose changes cannot be reversed: the plan says so. */
@@ -127,7 +136,12 @@ export function undoSteps(history: RunHistory): { steps: UndoStep[]; unknown: Un
         continue;
       }
       if (action.before === undefined || after === undefined || afterUnknown) continue;
-      steps.push({ action: name, before: action.before, after });
+      steps.push({
+        action: name,
+        before: action.before,
+        after,
+        ...(result.expiresAt !== undefined ? { expiresAt: result.expiresAt } : {}),
+      });
     }
   }
   // A change a later attempt made (or found already made) is not unknown any more.
@@ -170,7 +184,18 @@ export async function runUndo(
       hint: 'check the id, the storage (AzureWebJobsStorage or EXO_RUN_RECORDS_DIR) and EXO_JOURNAL_DAYS',
     });
   }
-  const { steps, unknown } = undoSteps(history);
+  const planned = undoSteps(history);
+  const due = request.expiredBy?.toISOString();
+  // The expiry sweep: only the grants that are due, and nothing about other changes.
+  const steps =
+    due === undefined
+      ? planned.steps
+      : planned.steps.filter((step) => step.expiresAt !== undefined && step.expiresAt <= due);
+  const unknown = due === undefined ? planned.unknown : [];
+  const later = planned.steps
+    .map((step) => step.expiresAt)
+    .filter((at): at is string => at !== undefined && due !== undefined && at > due)
+    .sort()[0];
   const labels: Record<string, string> = {};
   for (const who of [history.record?.leaver, history.record?.manager])
     if (who) labels[who.guid] = `${who.displayName} <${who.address}>`;
@@ -205,6 +230,7 @@ export async function runUndo(
       ...(attempt !== undefined ? { attempt } : {}),
       cmdletCalls,
       summary,
+      ...(later !== undefined ? { laterExpiry: later } : {}),
     };
   };
 
@@ -235,7 +261,7 @@ export async function runUndo(
       runId: undoId,
       workflowId: first?.workflowId ?? '',
       workflowName: first?.workflowName ?? '',
-      sweepId: randomUUID(),
+      sweepId: `${due === undefined ? 'undo' : 'expiry'}-${randomUUID()}`,
       host: deps.host ?? '',
       startedAt: startedAt.toISOString(),
       email: first?.email ?? '',
@@ -302,7 +328,7 @@ export async function runUndo(
     deps.logger.info(`undo of run ${runId}: ${outcome}`, { runId, undoId, attempt });
     return report(outcome, results, cmdletCalls, attempt);
   } finally {
-    await deps.exchange.close();
+    if (deps.closeWhenDone !== false) await deps.exchange.close();
   }
 }
 
