@@ -277,6 +277,7 @@ function undoDependencies(config: Config, runtime: Runtime): UndoDependencies {
   return {
     exchange: deps.exchange,
     journal: deps.journal,
+    claims: deps.claims,
     ...(deps.certificates ? { certificates: deps.certificates } : {}),
     clock: deps.clock,
     logger: deps.logger,

@@ -18,7 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../errors';
 import { isRecord } from '../guards';
-import type { CertificateSource, Clock, ExchangeShell, Logger, RunJournal } from '../ports';
+import type { CertificateSource, Clock, ExchangeShell, Logger, RunClaims, RunJournal } from '../ports';
 import type {
   ActionName,
   AttemptOutcome,
@@ -39,6 +39,8 @@ export interface UndoDependencies {
   clock: Clock;
   logger: Logger;
   host?: string;
+  /** The sweeps' run claims: an undo holds the run's claim, so no sweep works on it meanwhile. */
+  claims?: RunClaims;
   /** Close the Exchange session when done (default true; the expiry sweep closes it once, at its end). */
   closeWhenDone?: boolean;
 }
@@ -249,6 +251,17 @@ export async function runUndo(
     return { auth: 'certificate', organization: target.organization, appId: target.appId, certificate };
   };
 
+  // No sweep may work on the run while it is undone (a run still waiting would be changed again).
+  const claim = request.dryRun ? undefined : await deps.claims?.tryClaim(runId);
+  if (!request.dryRun && deps.claims && !claim) {
+    throw new AppError(
+      'UndoNotPossible',
+      `a sweep is working on run ${runId} right now; nothing was changed`,
+      {
+        hint: 'try the undo again when the sweep has finished',
+      },
+    );
+  }
   try {
     if (request.dryRun) {
       const look = await deps.exchange.undoLook(plan, connection, true);
@@ -328,6 +341,7 @@ export async function runUndo(
     deps.logger.info(`undo of run ${runId}: ${outcome}`, { runId, undoId, attempt });
     return report(outcome, results, cmdletCalls, attempt);
   } finally {
+    await claim?.release().catch(() => undefined);
     if (deps.closeWhenDone !== false) await deps.exchange.close();
   }
 }
