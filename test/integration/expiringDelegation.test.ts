@@ -6,6 +6,9 @@
  * grant that existed before), journals it, and its report lists them; `history` shows the expiry.
  */
 import { writeFileSync } from 'node:fs';
+import { InvocationContext, type Timer } from '@azure/functions';
+import { sweepTimer } from '../../functions/sweepTimer';
+import { createTestCertificate } from '../../sandbox/certificates';
 import { join } from 'node:path';
 import { runHistory, sweep } from '../../shared/composition';
 import { loadConfig } from '../../shared/config';
@@ -21,7 +24,7 @@ describe('expiring delegation (delegationDays)', () => {
   let world: EndToEndWorld;
   let azurite: AzuriteStorage;
   beforeEach(async () => {
-    azurite = await startAzuriteStorage();
+    azurite = await startAzuriteStorage({ queue: true });
   }, 30_000);
   afterEach(async () => {
     await world?.dispose();
@@ -141,5 +144,60 @@ describe('expiring delegation (delegationDays)', () => {
 
     now = new Date(now.getTime() + DAY);
     expect((await run()).expired).toBeUndefined();
+  }, 240_000);
+
+  it('is done by the timer in queue mode too, after the fan-out, one log line per grant', async () => {
+    // A certificate valid since before the clock is set back.
+    world = await EndToEndWorld.create(
+      { mailboxes: [{ address: 'boss@contoso.com' }, { address: 'pat@contoso.com' }] },
+      {},
+      createTestCertificate({ keySize: 1024, notBefore: new Date(Date.now() - 10 * DAY) }),
+    );
+    const profiles = join(world.workDir, 'profiles.json');
+    writeFileSync(
+      profiles,
+      JSON.stringify({
+        profiles: { 'Terminate Users': { delegationDays: 1, actions: ['grantManagerFullAccess'] } },
+      }),
+    );
+    const pat = world.addWaitingRun({
+      name: 'Pat',
+      email: 'pat@contoso.com',
+      lineManager: { email: 'boss@contoso.com' },
+    });
+    const env = world.env({ AzureWebJobsStorage: azurite.connectionString, EXO_PROFILES_PATH: profiles });
+    // Offboarded two days ago (an inline sweep with the clock set back): the grant expired yesterday.
+    const then = new Date(Date.now() - 2 * DAY);
+    const offboarded = await sweep(
+      loadConfig(env),
+      { logger: silentLogger, env, clock: { now: () => then } },
+      { dryRun: false },
+    );
+    expect(offboarded.runs[0]?.outcome).toBe('completed');
+    expect(world.tenant.fullAccessOn('pat@contoso.com')).toEqual(['boss@contoso.com']);
+
+    const saved = { ...process.env };
+    try {
+      for (const [key, value] of Object.entries({ ...env, SWEEP_MODE: 'queue' }))
+        if (value !== undefined) process.env[key] = value;
+      const logs: string[] = [];
+      const context = new InvocationContext({
+        invocationId: 'timer',
+        functionName: 'sweepTimer',
+        logHandler: (_level, ...args) => logs.push(args.map(String).join(' ')),
+      });
+      const timer: Timer = {
+        isPastDue: false,
+        schedule: { adjustForDST: false },
+        scheduleStatus: { last: '', next: '', lastUpdated: '' },
+      };
+      await sweepTimer(timer, context);
+      expect(world.tenant.fullAccessOn('pat@contoso.com')).toEqual([]);
+      expect(
+        logs.some((line) => line.includes(`expired delegation: run ${pat} grantManagerFullAccess done`)),
+      ).toBe(true);
+    } finally {
+      process.env = saved;
+    }
   }, 240_000);
 });
