@@ -177,7 +177,7 @@ export async function runUndo(
   const state = await journal.getState(runId);
   if (state?.kind === 'undo' || runId.startsWith('undo-')) {
     throw new AppError('UndoOfUndo', `${runId} is the journal of an undo; an undo is never undone`, {
-      hint: `run the original run again (rerun) or undo ${state?.undoOf ?? 'the original run'} with --force`,
+      hint: `to make the run's changes again, restart its workflow run in SaaS Manager; history ${runId} shows what the undo did`,
     });
   }
   const history = await journal.read(runId);
@@ -338,6 +338,11 @@ export async function runUndo(
       kind: 'undo',
       undoOf: runId,
     });
+    // Undone in full: nothing of the run is left for the expiry sweep to remove.
+    if (due === undefined && !failed && state?.nextExpiryAt !== undefined) {
+      const { nextExpiryAt: _undone, ...rest } = (await journal.getState(runId)) ?? state;
+      await journal.putState(rest);
+    }
     deps.logger.info(`undo of run ${runId}: ${outcome}`, { runId, undoId, attempt });
     return report(outcome, results, cmdletCalls, attempt);
   } finally {
