@@ -36,8 +36,8 @@ export default tseslint.config(
   // The arrows: product -> never test; the use case -> ports only; adapter -> never another adapter.
   { files: PRODUCT, rules: { 'no-restricted-imports': ['error', { patterns: [TEST_CODE] }] } },
   {
-    // The use cases: the sweep, and verify (issue 17).
-    files: ['shared/sweep/**/*.ts', 'shared/verify/**/*.ts'],
+    // The use cases: the sweep, verify and undo (issue 17).
+    files: ['shared/sweep/**/*.ts', 'shared/verify/**/*.ts', 'shared/undo/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -46,7 +46,8 @@ export default tseslint.config(
             TEST_CODE,
             {
               group: [...ADAPTERS.map((adapter) => `../${adapter}/*`), '../composition', '../config'],
-              message: 'a use case imports ports, never adapters, config or the composition root',
+              message:
+                'a use case (sweep, verify, undo) imports ports, never adapters, config or the composition root',
             },
           ],
         },
@@ -67,6 +68,7 @@ export default tseslint.config(
                 '../composition',
                 '../sweep/*',
                 '../verify/*',
+                '../undo/*',
               ],
               message: 'an adapter never imports another adapter, the use case or the composition root',
             },

@@ -9,12 +9,13 @@
  *   exo-workflow-sync history <runId> [--json]
  *   exo-workflow-sync history --since 7d [--json]
  *   exo-workflow-sync verify [--since 30d] [--repair] [--json]
+ *   exo-workflow-sync undo <runId> [--dry-run] [--force] [--json]
  *
  * Exit codes: 0 nothing failed, 1 some run failed, 2 configuration or setup error (nothing processed);
  * verify: 0 no drift left, 1 drift found (or a run could not be verified or repaired), 2 setup/usage.
  * stdout carries the report (with --json exactly one JSON document); progress and logs go to stderr.
  */
-import { check, recentRuns, runHistory, sweep, verify } from '../shared/composition';
+import { check, recentRuns, runHistory, sweep, undo, verify } from '../shared/composition';
 import { renderChecks } from '../shared/check/runChecks';
 import { loadConfig, loadHistoryConfig } from '../shared/config';
 import { parseSince, renderHistory, renderRunList } from '../shared/journal/historyView';
@@ -22,6 +23,7 @@ import { ConfigError, ensureAppError } from '../shared/errors';
 import { streamLogger } from '../shared/logging';
 import { exitCodeFor, renderReport, wrap } from '../shared/sweep/report';
 import { renderVerifyReport, verifyExitCode } from '../shared/verify/verifyReport';
+import { renderUndo, undoExitCode } from '../shared/undo/report';
 import type { CliIo } from './io';
 import { progressPrinter, type ProgressPrinter } from './progress';
 
@@ -36,18 +38,20 @@ Commands:
   history --since 7d runs with journal activity in the last 7 days (d, h or m), last outcome
   verify             re-check completed runs (default: last 30 days) against Exchange and
                      report each drift; --repair re-applies the drifted actions (no signal)
+  undo <runId>       restore what the run changed, from its journal (newest change first); never signals
 
 Options:
   --dry-run          plan only: ask Exchange what would change, change nothing, signal nothing
   --json             print one JSON report on stdout
   --since <age>      with history or verify: runs active within this age (e.g. 7d, 12h)
   --repair           with verify: re-apply the actions that drifted, journalled as a repair
+  --force            with undo: restore properties someone changed after the run (drift) anyway
   --verbose          more detail on stderr
   --help             this text
 
 Exit codes: 0 success or nothing to do, 1 some run failed, 2 configuration or setup error
-(history: 0, or 2 for a run the journal does not know; verify: 0 no drift left, 1 drift found
-or a run could not be verified or repaired).
+(history and undo: 2 for a run the journal does not know; undo: 1 when a step failed; verify:
+0 no drift left, 1 drift found or a run could not be verified or repaired).
 Settings come from environment variables; see the README.`;
 
 interface ParsedArgs {
@@ -55,6 +59,7 @@ interface ParsedArgs {
   positional: string[];
   json: boolean;
   dryRun: boolean;
+  force: boolean;
   verbose: boolean;
   help: boolean;
   since?: string;
@@ -67,6 +72,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     positional: [],
     json: false,
     dryRun: false,
+    force: false,
     verbose: false,
     help: false,
     repair: false,
@@ -84,6 +90,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     else if (arg === '--json') parsed.json = true;
     else if (arg === '--dry-run') parsed.dryRun = true;
     else if (arg === '--repair') parsed.repair = true;
+    else if (arg === '--force') parsed.force = true;
     else if (arg === '--verbose') parsed.verbose = true;
     else if (arg === '--help' || arg === '-h') parsed.help = true;
     else if (arg.startsWith('-')) parsed.unknown.push(arg);
@@ -246,6 +253,28 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         );
         io.stdout.write(args.json ? `${JSON.stringify(report)}\n` : `${renderVerifyReport(report)}\n`);
         return verifyExitCode(report);
+      }
+      case 'undo': {
+        const runId = args.positional[0];
+        if (runId === undefined || !/^(undo-)?[0-9a-f]{24}$/i.test(runId)) {
+          const message = 'undo needs a SaaS Manager run id (24 hexadecimal characters)';
+          return fail(
+            errorDocument(
+              'UsageError',
+              message,
+              'take the id from the run in SaaS Manager, the report or history --since',
+            ),
+            `error: ${message}\n`,
+          );
+        }
+        const config = loadConfig(io.env);
+        const report = await undo(
+          config,
+          { logger, env: io.env },
+          { runId: runId.toLowerCase(), dryRun: args.dryRun || config.dryRun, force: args.force },
+        );
+        io.stdout.write(args.json ? `${JSON.stringify(report)}\n` : `${renderUndo(report)}\n`);
+        return undoExitCode(report);
       }
       case 'sandbox': {
         // Loaded on demand: the sandbox brings the simulators, which production runs never need.

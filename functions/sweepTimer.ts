@@ -1,10 +1,10 @@
 import { app, type InvocationContext, type Timer } from '@azure/functions';
-import { fanOut, pruneJournal, sweep } from '../shared/composition';
+import { expireDelegations, fanOut, pruneJournal, sweep } from '../shared/composition';
 import { loadConfig } from '../shared/config';
 import { ensureAppError } from '../shared/errors';
 import { invocationLogger } from '../shared/logging';
 import { TIMER_BUDGET_MS } from './invocation';
-import { logReport } from '../shared/sweep/report';
+import { logExpired, logReport } from '../shared/sweep/report';
 
 /** Scheduled sweep. The invocation fails only on setup errors; a failed run is in the log and is retried next time. */
 export async function sweepTimer(timer: Timer, context: InvocationContext): Promise<void> {
@@ -15,6 +15,12 @@ export async function sweepTimer(timer: Timer, context: InvocationContext): Prom
     if (config.sweepMode === 'queue') {
       // Fan-out: one exo-runs message per waiting run; the processRun queue trigger does the work.
       await fanOut(config, { logger, env: process.env });
+      // Expiring delegation: the due grants are removed here (the sweep does it in inline mode).
+      try {
+        logExpired(logger, await expireDelegations(config, { logger, env: process.env }));
+      } catch (thrown) {
+        logger.warn(`expiring delegation failed: ${ensureAppError(thrown).describe()}`);
+      }
     } else {
       const started = Date.now();
       const report = await sweep(

@@ -5,7 +5,12 @@ import { dirname } from 'node:path';
 
 // The output folder is dist/ (the build) unless named (the benchmarks' own build, .bench/).
 const outDir = process.argv[2] ?? 'dist';
-const assets = ['shared/exchange/ExoActions.psm1', 'shared/exchange/ExoCatalogue.ps1', 'sandbox/modules'];
+const assets = [
+  'shared/exchange/ExoActions.psm1',
+  'shared/exchange/ExoCatalogue.ps1',
+  'shared/exchange/ExoUndo.ps1',
+  'sandbox/modules',
+];
 for (const asset of assets) {
   const target = `${outDir}/${asset}`;
   rmSync(target, { recursive: true, force: true });

@@ -41,6 +41,8 @@ import type { RunReport, SweepReport } from './sweep/report';
 import { runSweep, type SweepRequest, type SweepSettings } from './sweep/runSweep';
 import { runVerify, type VerifyRequest } from './verify/runVerify';
 import type { VerifyReport } from './verify/verifyReport';
+import { runUndo, type UndoDependencies, type UndoReport, type UndoRequest } from './undo/runUndo';
+import { expireGrants, type ExpiredGrant } from './undo/expireGrants';
 
 export interface Runtime {
   logger: Logger;
@@ -246,9 +248,48 @@ function buildDependencies(config: Config, runtime: Runtime, deadline?: Date, le
   };
 }
 
-/** Run one sweep (or one rerun) with real adapters. */
+/**
+ * Run one sweep (or one rerun) with real adapters. A whole real sweep then removes the grants whose
+ * delegation expired (the profile's delegationDays) and lists them in `expired`.
+ */
 export async function sweep(config: Config, runtime: Runtime, request: SweepRequest): Promise<SweepReport> {
-  return runSweep(buildDependencies(config, runtime, request.deadline), sweepSettings(config), request);
+  const report = await runSweep(
+    buildDependencies(config, runtime, request.deadline),
+    sweepSettings(config),
+    request,
+  );
+  if (request.dryRun || request.runId !== undefined) return report;
+  try {
+    const expired = await expireDelegations(config, runtime);
+    return expired.length > 0 ? { ...report, expired } : report;
+  } catch (thrown) {
+    // Never the sweep's failure: the due grants stay due and the next sweep tries again.
+    const error = ensureAppError(thrown);
+    return { ...report, warnings: [...report.warnings, `expiring delegation failed: ${error.describe()}`] };
+  }
+}
+
+/** Expiring delegation: remove the grants that are due (the timer, in both sweep modes). */
+export async function expireDelegations(config: Config, runtime: Runtime): Promise<ExpiredGrant[]> {
+  return expireGrants(undoDependencies(config, runtime), { exchange: sweepSettings(config).exchange });
+}
+
+function undoDependencies(config: Config, runtime: Runtime): UndoDependencies {
+  const deps = buildDependencies(config, runtime);
+  return {
+    exchange: deps.exchange,
+    journal: deps.journal,
+    claims: deps.claims,
+    ...(deps.certificates ? { certificates: deps.certificates } : {}),
+    clock: deps.clock,
+    logger: deps.logger,
+    host: deps.host,
+  };
+}
+
+/** Undo one run from its journal (`undo <runId>`, POST /api/runs/{runId}/undo); never signals. */
+export async function undo(config: Config, runtime: Runtime, request: UndoRequest): Promise<UndoReport> {
+  return runUndo(undoDependencies(config, runtime), { exchange: sweepSettings(config).exchange }, request);
 }
 
 /** Re-check completed runs against Exchange (`verify`, the verify timer); with `repair`, re-apply drift. */

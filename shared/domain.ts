@@ -331,6 +331,8 @@ export interface JournalResult {
   cmdlets?: string[];
   warnings?: string[];
   after?: JsonValue;
+  /** Expiring delegation: when the timer removes this grant (ISO 8601; the profile's delegationDays). */
+  expiresAt?: string;
 }
 
 /** A signal POST and its answer ('requested' is written before the POST). */
@@ -379,6 +381,11 @@ export interface RunJournalState {
   finalFailure?: boolean;
   /** The failure action was POSTed and answered (signalled or notWaiting). */
   failureSignalled?: SignalResult;
+  /** The earliest grant of the run not yet removed by the expiry sweep (expiring delegation). */
+  nextExpiryAt?: string;
+  /** 'undo': this journal is the undo of run `undoOf` (its id is `undo-<runId>`); absent for a run. */
+  kind?: 'undo';
+  undoOf?: string;
 }
 
 export interface ActionHistory extends JournalLook {
@@ -428,4 +435,71 @@ export interface ExchangeLoad {
 export interface QueuedRun {
   runId: string;
   workflowName: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Undo (issue 17): restore what a run changed, from its journal's before- and after-images
+
+/**
+ * An undo step's status: `planned` (a dry run, or before apply), `done` restored, `already` as before
+ * the run, `drift` someone changed it after the run (left alone unless forced), `skipped` cannot or
+ * need not be restored (cancelled meetings; the result of the change is unknown), `failed`.
+ */
+export type UndoStatus = 'planned' | 'done' | 'already' | 'drift' | 'failed' | 'skipped';
+
+/** One change of the run to restore: the action, its before-image and the state its apply left. */
+export interface UndoStep {
+  action: ActionName;
+  before: JsonValue;
+  after: JsonValue;
+  /** The grant's expiry, when the run's profile made it expire. */
+  expiresAt?: string;
+}
+
+export interface UndoPlan {
+  /** The undo's own journal id: `undo-<runId>`. */
+  undoId: string;
+  runId: string;
+  /** Already in reverse order of the run's actions. */
+  steps: UndoStep[];
+  /** Restore a drifted property anyway. */
+  force: boolean;
+  /** Who the run's Guids are ("Name <address>"), from its record: text for messages, never an identity. */
+  labels?: Record<string, string>;
+}
+
+export interface UndoStepLook {
+  action: ActionName;
+  status: UndoStatus;
+  detail?: string;
+  cmdlets?: string[];
+  warnings?: string[];
+  /** The current state the step compared (JSON-plain). */
+  current?: JsonValue;
+  changes?: PlannedChange[];
+}
+
+export interface ExchangeUndoLook {
+  steps: UndoStepLook[];
+  /** Hand to undoApply; absent for a dry run or when nothing is planned. */
+  lookId?: string;
+  cmdletCalls: number;
+  /** The look as a whole had no answer (every step failed with this). */
+  failure?: string;
+}
+
+export interface UndoStepApplied {
+  action: ActionName;
+  status: UndoStatus;
+  detail?: string;
+  cmdlets?: string[];
+  warnings?: string[];
+  after?: JsonValue;
+}
+
+export interface ExchangeUndoApply {
+  steps: UndoStepApplied[];
+  cmdletCalls: number;
+  unknown?: string;
+  notApplied?: string;
 }

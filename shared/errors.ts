@@ -86,6 +86,9 @@ export type QueueCode =
 /** The sweep use case itself: a rerun of a run that is not there, or not waiting. */
 export type SweepCode = 'RunNotFound' | 'RunNotWaiting';
 
+/** Undo of a run (issue 17): an undo is never undone, and the journal must say what the run changed. */
+export type UndoCode = 'UndoOfUndo' | 'UndoNotPossible';
+
 export type ErrorCode =
   | 'ConfigInvalid'
   | 'Unexpected'
@@ -95,12 +98,15 @@ export type ErrorCode =
   | ExchangeCode
   | RunRecordCode
   | QueueCode
-  | SweepCode;
+  | SweepCode
+  | UndoCode;
 
 /** What our HTTP API answers per code; anything not listed is our failure (500). */
 const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   RunNotFound: 404,
   RunNotWaiting: 409,
+  UndoOfUndo: 409,
+  UndoNotPossible: 409,
 };
 
 export interface AppErrorOptions {

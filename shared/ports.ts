@@ -13,6 +13,8 @@ import type {
   ExchangeLook,
   ExchangeResolution,
   ExchangeRunResult,
+  ExchangeUndoApply,
+  ExchangeUndoLook,
   JournalLook,
   JournalResult,
   JournalSignal,
@@ -25,6 +27,7 @@ import type {
   ShellProbe,
   SignalResult,
   StoredRunRecord,
+  UndoPlan,
   WaitingStep,
   WorkflowRun,
 } from './domain';
@@ -96,6 +99,21 @@ export interface ExchangeShell {
   look(plan: RunPlan, connection: () => Promise<ExchangeConnection>, dryRun: boolean): Promise<ExchangeLook>;
   /** Phase 2 (apply): perform what the look `lookId` planned, in the same PowerShell session. */
   apply(plan: RunPlan, lookId: string, connection: () => Promise<ExchangeConnection>): Promise<ExchangeApply>;
+  /**
+   * Undo, phase 1: per step, compare Exchange's current state with the run's images (by the Guids the
+   * journal recorded) and plan what restores it. Changes nothing; a dry run keeps nothing.
+   */
+  undoLook(
+    plan: UndoPlan,
+    connection: () => Promise<ExchangeConnection>,
+    dryRun: boolean,
+  ): Promise<ExchangeUndoLook>;
+  /** Undo, phase 2: perform what the undo look `lookId` planned, in the same PowerShell session. */
+  undoApply(
+    plan: UndoPlan,
+    lookId: string,
+    connection: () => Promise<ExchangeConnection>,
+  ): Promise<ExchangeUndoApply>;
   /** Start PowerShell and find the Exchange module, without connecting (for `check`). */
   probe(): Promise<ShellProbe>;
   /** Disconnect-ExchangeOnline and stop the process. Safe to call when nothing was started. */
@@ -149,6 +167,8 @@ export interface RunJournal {
   putState(state: RunJournalState): Promise<void>;
   /** The whole journal of one run; undefined when it has none. */
   read(runId: string): Promise<RunHistory | undefined>;
+  /** Runs with a grant due to expire (nextExpiryAt before `now`), earliest first, at most `limit`. */
+  dueForExpiry(now: Date, limit: number): Promise<RunJournalState[]>;
   /** Runs with activity at or after `since`, newest first. */
   list(since: Date): Promise<RunJournalState[]>;
   /** Remove every run whose last activity is before `before`; answers how many runs were removed. */

@@ -87,7 +87,21 @@ export interface Profile {
   options: ProfileOptions;
   /** Run variable role -> SaaS Manager variable name. */
   variables: Partial<Record<RunVariableRole, string>>;
+  /**
+   * Expiring delegation (issue 17): the FullAccess, SendAs, SendOnBehalf and forwarding a run grants
+   * are removed by the timer this many days later. Absent: they stay.
+   */
+  delegationDays?: number;
 }
+
+/** The actions whose grants `delegationDays` makes expire. */
+export const EXPIRING_GRANTS: readonly ActionName[] = [
+  'grantManagerFullAccess',
+  'grantManagerSendAs',
+  'grantManagerSendOnBehalf',
+  'forwardToManager',
+];
+export const MAX_DELEGATION_DAYS = 3650;
 
 export function defaultProfileOptions(autoMapping: boolean): ProfileOptions {
   return {
@@ -188,6 +202,7 @@ const VARIABLE_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 
 const profileSchema = z.strictObject({
   description: z.string().optional(),
+  delegationDays: days(MAX_DELEGATION_DAYS).optional(),
   actions: z.array(z.unknown()).min(1, 'must list at least one action'),
   variables: z
     .strictObject(
@@ -289,7 +304,17 @@ export function parseProfiles(
       }
       variables[role as RunVariableRole] = variable;
     }
-    profiles[workflow] = { source: settings.source, actions, options, variables };
+    const delegationDays =
+      isRecord(value) && shape.success && typeof value.delegationDays === 'number'
+        ? value.delegationDays
+        : undefined;
+    profiles[workflow] = {
+      source: settings.source,
+      actions,
+      options,
+      variables,
+      ...(delegationDays !== undefined ? { delegationDays } : {}),
+    };
   }
   for (const workflow of settings.workflowNames) {
     if (

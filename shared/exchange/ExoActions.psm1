@@ -56,7 +56,12 @@ $script:ExchangeCmdlets = [string[]]@(
     'Remove-MobileDevice',
     'Get-InboxRule',
     'Disable-InboxRule',
-    'Remove-CalendarEvents'
+    'Remove-CalendarEvents',
+    # Undo (ExoUndo.ps1).
+    'Remove-MailboxPermission',
+    'Remove-RecipientPermission',
+    'Add-DistributionGroupMember',
+    'Enable-InboxRule'
 )
 
 $script:KnownActions = [string[]]@(
@@ -1540,5 +1545,8 @@ function Initialize-ExoPreferences {
 . ([System.IO.Path]::Combine($PSScriptRoot, 'ExoCatalogue.ps1'))
 # A parse error there is only reported, not thrown: refuse to load without it.
 if (-not (Test-Path -LiteralPath Function:\Get-ExoCatalogueLook)) { throw 'ExoActions could not load ExoCatalogue.ps1.' }
+# Undo of a run (issue 17).
+. ([System.IO.Path]::Combine($PSScriptRoot, 'ExoUndo.ps1'))
+if (-not (Test-Path -LiteralPath Function:\Get-ExoUndoLookCore)) { throw 'ExoActions could not load ExoUndo.ps1.' }
 
-Export-ModuleMember -Function Connect-ExoSession, Invoke-ExoRunPlan, Resolve-ExoRun, Get-ExoRunLook, Invoke-ExoRunApply, Disconnect-ExoSession, Get-ExoStatus, Get-ExoProbe
+Export-ModuleMember -Function Connect-ExoSession, Invoke-ExoRunPlan, Resolve-ExoRun, Get-ExoRunLook, Invoke-ExoRunApply, Get-ExoUndoLook, Invoke-ExoUndoApply, Disconnect-ExoSession, Get-ExoStatus, Get-ExoProbe

@@ -16,8 +16,14 @@ import type {
   JsonValue,
   PlannedChange,
   RecipientRef,
+  ExchangeUndoApply,
+  ExchangeUndoLook,
   RunPlan,
   RunSubjects,
+  UndoPlan,
+  UndoStatus,
+  UndoStepApplied,
+  UndoStepLook,
 } from '../domain';
 import { isRecord } from '../guards';
 
@@ -231,4 +237,87 @@ export function redact(text: string, max = 500): string {
     .replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ')
     .trim();
   return cleaned.length > max ? `${cleaned.slice(0, max)}…` : cleaned;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Undo (issue 17)
+
+const UNDO_STATUSES: ReadonlySet<string> = new Set<UndoStatus>([
+  'planned',
+  'done',
+  'already',
+  'drift',
+  'failed',
+  'skipped',
+]);
+
+/** What Get-ExoUndoLook reads: the journal's images per step (reverse order) and the switches. */
+export function undoPayload(plan: UndoPlan, whatIf: boolean): Record<string, unknown> {
+  return {
+    runId: plan.undoId,
+    force: plan.force,
+    whatIf,
+    steps: plan.steps.map((step) => ({ action: step.action, before: step.before, after: step.after })),
+    labels: { ...(plan.labels ?? {}) },
+  };
+}
+
+function undoEntry(entry: Record<string, unknown>, fallback: ActionName): UndoStepApplied {
+  const known = typeof entry.status === 'string' && UNDO_STATUSES.has(entry.status);
+  const step: UndoStepApplied = {
+    action: typeof entry.name === 'string' ? (entry.name as ActionName) : fallback,
+    status: known ? (entry.status as UndoStatus) : 'failed',
+  };
+  const detail = known ? entry.detail : 'PowerShell returned an unknown status for this step.';
+  if (typeof detail === 'string' && detail.length > 0) step.detail = redact(detail, 2000);
+  const cmdlets = strings(entry.cmdlets);
+  if (cmdlets.length > 0) step.cmdlets = cmdlets;
+  const warnings = strings(entry.warnings);
+  if (warnings.length > 0) step.warnings = warnings;
+  return step;
+}
+
+/** The undo look's answer, one entry per step in the plan's order. */
+export function undoLookOf(plan: UndoPlan, value: Record<string, unknown>): ExchangeUndoLook {
+  const entries = Array.isArray(value.actions) ? value.actions.filter(isRecord) : [];
+  const steps = plan.steps.map((planned, index): UndoStepLook => {
+    const entry = entries[index];
+    if (!entry || entry.name !== planned.action)
+      return {
+        action: planned.action,
+        status: 'failed',
+        detail: 'PowerShell returned no result for this step.',
+      };
+    const look: UndoStepLook = undoEntry(entry, planned.action);
+    if (entry.before !== undefined && entry.before !== null) look.current = plainJson(entry.before);
+    const changes = (Array.isArray(entry.changes) ? entry.changes : [])
+      .filter(isRecord)
+      .map((change): PlannedChange => ({
+        cmdlet: typeof change.cmdlet === 'string' ? change.cmdlet : '',
+        parameters: isRecord(change.parameters)
+          ? (plainJson(change.parameters) as Record<string, JsonValue>)
+          : {},
+        line: typeof change.line === 'string' ? change.line : '',
+      }));
+    if (changes.length > 0) look.changes = changes;
+    return look;
+  });
+  return {
+    steps,
+    cmdletCalls: typeof value.cmdletCalls === 'number' ? value.cmdletCalls : 0,
+    ...(typeof value.lookId === 'string' && /^[0-9a-f-]{36}$/i.test(value.lookId)
+      ? { lookId: value.lookId }
+      : {}),
+  };
+}
+
+/** The undo apply's answer: one entry per planned step, in order. */
+export function undoAppliedOf(value: Record<string, unknown>): ExchangeUndoApply {
+  const entries = Array.isArray(value.actions) ? value.actions.filter(isRecord) : [];
+  const steps = entries.map((entry) => {
+    const step = undoEntry(entry, 'convertToShared');
+    if (entry.after !== undefined && entry.after !== null) step.after = plainJson(entry.after);
+    return step;
+  });
+  return { steps, cmdletCalls: typeof value.cmdletCalls === 'number' ? value.cmdletCalls : 0 };
 }

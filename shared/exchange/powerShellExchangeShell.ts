@@ -30,8 +30,11 @@ import type {
   ExchangeLook,
   ExchangeResolution,
   ExchangeRunResult,
+  ExchangeUndoApply,
+  ExchangeUndoLook,
   RunPlan,
   ShellProbe,
+  UndoPlan,
 } from '../domain';
 import { childEnvironment } from './childEnvironment';
 import { connectErrorCode, connectHint, describeProcessError } from './connectErrors';
@@ -45,6 +48,9 @@ import {
   planPayload,
   redact,
   subjectsOf,
+  undoAppliedOf,
+  undoLookOf,
+  undoPayload,
 } from './exoResults';
 import { encodeDataLine, parseResultLine } from './exoProtocol';
 import { POWERSHELL_SETUP_HINT, type FoundPowerShell, type PowerShellLaunch } from './findPowerShell';
@@ -164,6 +170,52 @@ export class PowerShellExchangeShell implements ExchangeShell {
     return this.#exclusive(() => this.#apply(plan, lookId, connection));
   }
 
+  undoLook(
+    plan: UndoPlan,
+    connection: () => Promise<ExchangeConnection>,
+    dryRun: boolean,
+  ): Promise<ExchangeUndoLook> {
+    return this.#exclusive(async () => {
+      const answer = await this.#call(
+        { runId: plan.undoId },
+        connection,
+        'Get-ExoUndoLook',
+        undoPayload(plan, dryRun),
+        true,
+      );
+      if (!answer.ok) {
+        return {
+          steps: plan.steps.map((step) => ({ action: step.action, status: 'failed', detail: answer.reason })),
+          cmdletCalls: 0,
+          failure: answer.reason,
+        };
+      }
+      return undoLookOf(plan, answer.value);
+    });
+  }
+
+  undoApply(
+    plan: UndoPlan,
+    lookId: string,
+    connection: () => Promise<ExchangeConnection>,
+  ): Promise<ExchangeUndoApply> {
+    return this.#exclusive(async () => {
+      const answer = await this.#call(
+        { runId: plan.undoId },
+        connection,
+        'Invoke-ExoUndoApply',
+        { runId: plan.undoId, lookId },
+        false,
+      );
+      if (!answer.ok) {
+        return answer.refused
+          ? { steps: [], cmdletCalls: 0, notApplied: answer.reason }
+          : { steps: [], cmdletCalls: 0, unknown: answer.reason };
+      }
+      return undoAppliedOf(answer.value);
+    });
+  }
+
   probe(): Promise<ShellProbe> {
     return this.#exclusive(() => this.#probe());
   }
@@ -252,9 +304,15 @@ export class PowerShellExchangeShell implements ExchangeShell {
 
   /** One run call (plan or resolution): connect on first need, then the answer or why there is none. */
   async #call(
-    plan: RunPlan,
+    plan: Pick<RunPlan, 'runId'>,
     connection: () => Promise<ExchangeConnection>,
-    command: 'Invoke-ExoRunPlan' | 'Resolve-ExoRun' | 'Get-ExoRunLook' | 'Invoke-ExoRunApply',
+    command:
+      | 'Invoke-ExoRunPlan'
+      | 'Resolve-ExoRun'
+      | 'Get-ExoRunLook'
+      | 'Invoke-ExoRunApply'
+      | 'Get-ExoUndoLook'
+      | 'Invoke-ExoUndoApply',
     payload: Record<string, unknown>,
     readOnly: boolean,
   ): Promise<

@@ -18,8 +18,11 @@ import type {
   ExchangeLook,
   ExchangeResolution,
   ExchangeRunResult,
+  ExchangeUndoApply,
+  ExchangeUndoLook,
   RunPlan,
   ShellProbe,
+  UndoPlan,
 } from '../domain';
 import { ThrottleGovernor, type ThrottleEvent } from './throttleGovernor';
 
@@ -199,6 +202,47 @@ export class SessionPool implements ExchangeShell, RunAdmission {
     }
   }
 
+  /** Undo, phase 1, on any free session; remembered for its apply like a run's look. */
+  async undoLook(
+    plan: UndoPlan,
+    connection: () => Promise<ExchangeConnection>,
+    dryRun: boolean,
+  ): Promise<ExchangeUndoLook> {
+    let holder: Slot | undefined;
+    const result = await this.#governed(plan.undoId, (shell, slot) => {
+      holder = slot;
+      return shell.undoLook(plan, connection, dryRun);
+    });
+    if (result.lookId !== undefined && holder) {
+      if (this.#looks.size >= 256) this.#looks.delete(this.#looks.keys().next().value as string);
+      this.#looks.set(result.lookId, holder);
+    }
+    return result;
+  }
+
+  /** Undo, phase 2, on the session that made the look (as apply). */
+  async undoApply(
+    plan: UndoPlan,
+    lookId: string,
+    connection: () => Promise<ExchangeConnection>,
+  ): Promise<ExchangeUndoApply> {
+    const slot = this.#looks.get(lookId);
+    this.#looks.delete(lookId);
+    if (!slot || !this.#slots.includes(slot)) {
+      return this.#governed(plan.undoId, (shell) => shell.undoApply(plan, lookId, connection));
+    }
+    await this.#acquireSlot(slot);
+    try {
+      slot.events = [];
+      const value = await slot.shell.undoApply(plan, lookId, connection);
+      this.governor.record(slot.events);
+      return value;
+    } finally {
+      slot.events = [];
+      this.#release(slot);
+    }
+  }
+
   probe(): Promise<ShellProbe> {
     return this.#withSlot(async (slot) => slot.shell.probe());
   }
@@ -241,6 +285,8 @@ export class SessionPool implements ExchangeShell, RunAdmission {
       resolveRun: (plan, connection) => this.resolveRun(plan, connection),
       look: (plan, connection, dryRun) => this.look(plan, connection, dryRun),
       apply: (plan, lookId, connection) => this.apply(plan, lookId, connection),
+      undoLook: (plan, connection, dryRun) => this.undoLook(plan, connection, dryRun),
+      undoApply: (plan, lookId, connection) => this.undoApply(plan, lookId, connection),
       probe: () => this.probe(),
       close: () => Promise.resolve(),
     };

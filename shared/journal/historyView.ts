@@ -25,6 +25,8 @@ export function renderHistory(history: RunHistory): string {
       ...(state.lastOutcome ? [`last ${state.lastOutcome}`] : []),
       ...(state.gaveUpAt ? [`gave up ${state.gaveUpAt}`] : []),
       ...(state.failureSignalled ? [`failure action ${state.failureSignalled}`] : []),
+      ...(state.nextExpiryAt ? [`next grant expires ${state.nextExpiryAt}`] : []),
+      ...(state.kind === 'undo' ? [`undo of run ${state.undoOf ?? '?'}`] : []),
     ];
     lines.push(...wrap(`  state:   ${parts.join(', ')}`, '', '           '));
   }
@@ -77,7 +79,11 @@ function resultOf(action: ActionHistory): string {
 }
 
 function detailOf(action: ActionHistory): string {
-  if (action.result) return action.result.detail ?? '';
+  if (action.result) {
+    const detail = action.result.detail ?? '';
+    // Expiring delegation: when the timer removes this grant.
+    return action.result.expiresAt ? `${detail} Expires ${action.result.expiresAt}.`.trim() : detail;
+  }
   if (action.resultUnknown)
     return `the before-image was journalled but no result: the change may or may not have run (${action.detail ?? ''})`;
   return action.detail ?? '';

@@ -108,6 +108,7 @@ export class RowRunJournal implements RunJournal {
         ...jsonProps('cmdlets', result.cmdlets),
         ...jsonProps('warnings', result.warnings),
         ...jsonProps('after', result.after),
+        ...(result.expiresAt !== undefined ? { expiresAt: result.expiresAt } : {}),
       });
     }
   }
@@ -137,7 +138,12 @@ export class RowRunJournal implements RunJournal {
   }
 
   async putState(state: RunJournalState): Promise<void> {
-    await this.rows.upsert(state.runId, STATE_ROW, { kind: 'state', ...withoutUndefined(state) });
+    const { kind, ...rest } = state;
+    await this.rows.upsert(state.runId, STATE_ROW, {
+      kind: 'state',
+      ...withoutUndefined(rest),
+      ...(kind === 'undo' ? { journalKind: 'undo' } : {}),
+    });
   }
 
   async read(runId: string): Promise<RunHistory | undefined> {
@@ -168,6 +174,18 @@ export class RowRunJournal implements RunJournal {
       ...(state ? { state } : {}),
       attempts: ordered,
     };
+  }
+
+  async dueForExpiry(now: Date, limit: number): Promise<RunJournalState[]> {
+    const found = await this.rows.rowsNamed(STATE_ROW, {
+      property: 'nextExpiryAt',
+      below: now.toISOString(),
+    });
+    return found
+      .map(({ runId, row }) => stateOf(runId, row))
+      .filter((state) => state.nextExpiryAt !== undefined && state.nextExpiryAt !== '')
+      .sort((a, b) => (a.nextExpiryAt ?? '').localeCompare(b.nextExpiryAt ?? ''))
+      .slice(0, limit);
   }
 
   async list(since: Date): Promise<RunJournalState[]> {
@@ -261,6 +279,11 @@ function stateOf(runId: string, row: Row): RunJournalState {
   const failureSignalled = text(row, 'failureSignalled');
   if (failureSignalled === 'signalled' || failureSignalled === 'notWaiting')
     state.failureSignalled = failureSignalled;
+  const nextExpiryAt = text(row, 'nextExpiryAt');
+  if (nextExpiryAt !== undefined) state.nextExpiryAt = nextExpiryAt;
+  if (text(row, 'journalKind') === 'undo') state.kind = 'undo';
+  const undoOf = text(row, 'undoOf');
+  if (undoOf !== undefined) state.undoOf = undoOf;
   return state;
 }
 
@@ -326,6 +349,8 @@ function actionOf(row: Row): ActionHistory {
     if (Array.isArray(warnings)) result.warnings = warnings.filter((c): c is string => typeof c === 'string');
     const after = readJson(row, 'after');
     if (after !== undefined) result.after = after;
+    const expiresAt = text(row, 'expiresAt');
+    if (expiresAt !== undefined) result.expiresAt = expiresAt;
     action.result = result;
   }
   return action;

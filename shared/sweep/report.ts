@@ -46,6 +46,20 @@ export interface SweepReport {
   /** Runs seen but left for the next sweep because the time budget ran out. */
   deferred: number;
   stats: SweepStats;
+  /**
+   * Expiring delegation: the grants the timer's sweep removed (or found gone, or could not remove)
+   * because their profile's delegationDays ran out. Absent when none was due.
+   */
+  expired?: ExpiredGrantReport[];
+}
+
+/** One due grant of the expiry sweep (the undo step that removed it). */
+export interface ExpiredGrantReport {
+  runId: string;
+  action?: string;
+  status: string;
+  detail?: string;
+  cmdlets?: string[];
 }
 
 export interface SweepStats {
@@ -127,6 +141,20 @@ export function renderReport(report: SweepReport): string {
     ),
   );
   for (const warning of report.warnings) lines.push(...wrap(`Warning: ${warning}`, '', '  '));
+  if (report.expired && report.expired.length > 0) {
+    lines.push(
+      '',
+      `Expired delegation (${report.expired.length} grant${report.expired.length === 1 ? '' : 's'} due):`,
+    );
+    for (const grant of report.expired)
+      lines.push(
+        ...wrap(
+          `${grant.status.padEnd(8)} run ${grant.runId} ${grant.action ?? ''}${grant.detail ? `: ${grant.detail}` : ''}`,
+          '  ',
+          '             ',
+        ),
+      );
+  }
   return lines.join('\n');
 }
 
@@ -188,4 +216,14 @@ export function logReport(logger: Logger, report: SweepReport): void {
     { ...s, deferred: report.deferred, dryRun: report.dryRun },
   );
   for (const warning of report.warnings) logger.warn(warning);
+  logExpired(logger, report.expired ?? []);
+}
+
+/** One line per due grant of the expiry sweep (the timer logs these in both sweep modes). */
+export function logExpired(logger: Logger, expired: readonly ExpiredGrantReport[]): void {
+  for (const grant of expired) {
+    const line = `expired delegation: run ${grant.runId} ${grant.action ?? ''} ${grant.status}${grant.detail ? `: ${grant.detail}` : ''}`;
+    if (grant.status === 'failed') logger.warn(line, { runId: grant.runId, status: grant.status });
+    else logger.info(line, { runId: grant.runId, status: grant.status });
+  }
 }

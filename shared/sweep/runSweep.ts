@@ -26,6 +26,7 @@ import type {
   ActionResult,
   ExchangeConnection,
   ExchangeLoad,
+  JournalResult,
   RunJournalState,
   RunPlan,
   RunRecord,
@@ -35,7 +36,7 @@ import type {
   WaitingStep,
   WorkflowRun,
 } from '../domain';
-import type { Profile } from '../profiles';
+import { EXPIRING_GRANTS, type Profile } from '../profiles';
 import { planRun } from './plan';
 import { summarize, type RunReport, type SweepReport } from './report';
 import { lookResult, mergeApplied } from './twoPhase';
@@ -408,6 +409,12 @@ export async function runSweep(
       },
       { maxAttempts },
     );
+    // Expiring delegation: the earliest grant still to be removed by the expiry sweep.
+    if (
+      context.nextExpiryAt !== undefined &&
+      !(state.nextExpiryAt !== undefined && state.nextExpiryAt <= context.nextExpiryAt)
+    )
+      state.nextExpiryAt = context.nextExpiryAt;
     let result: RunReport = { ...report, attempt };
     if (gaveUp) {
       result = {
@@ -625,8 +632,20 @@ export async function runSweep(
         const applied = await deps.exchange.apply(plan, look.lookId, connection);
         exchangeCmdletCalls += applied.cmdletCalls;
         actions = mergeApplied(look.actions, applied);
-        if (journal && context.attempt !== undefined)
-          await journal.recordResults(run.runId, context.attempt, journalResults(look.actions, applied));
+        if (journal && context.attempt !== undefined) {
+          const results = withExpiry(
+            journalResults(look.actions, applied),
+            profileOf(settings, step).profile?.delegationDays,
+            clock.now(),
+          );
+          await journal.recordResults(run.runId, context.attempt, results);
+          for (const result of results)
+            if (
+              result.expiresAt !== undefined &&
+              !(context.nextExpiryAt !== undefined && context.nextExpiryAt <= result.expiresAt)
+            )
+              context.nextExpiryAt = result.expiresAt;
+        }
       }
     }
 
@@ -748,6 +767,17 @@ export async function runSweep(
 }
 
 /** The workflow's profile, when the settings have one for it. */
+/** Expiring delegation: a grant this attempt made expires `days` from now. */
+function withExpiry(results: JournalResult[], days: number | undefined, now: Date): JournalResult[] {
+  if (days === undefined) return results;
+  const expiresAt = new Date(now.getTime() + days * 24 * 3600 * 1000).toISOString();
+  return results.map((result) =>
+    result.status === 'done' && (EXPIRING_GRANTS as readonly string[]).includes(result.name)
+      ? { ...result, expiresAt }
+      : result,
+  );
+}
+
 function profileOf(settings: SweepSettings, step: WaitingStep): { profile?: Profile } {
   const profile = settings.profiles?.[step.workflowName];
   return profile ? { profile } : {};
@@ -766,6 +796,8 @@ interface AttemptContext {
   final: boolean;
   /** The plan the attempt ran, once planned (journalled with the attempt's end, for `verify`). */
   plan?: RunPlan;
+  /** The earliest expiry of a grant this attempt made (the profile's delegationDays). */
+  nextExpiryAt?: string;
 }
 
 /** The plan bound to a run record's leaver and manager. */

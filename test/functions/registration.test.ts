@@ -63,7 +63,7 @@ describe('function registration (compiled entry point)', () => {
     return bindings[0] as Binding;
   };
 
-  it('registers exactly the six functions with the v4 programming model (VERIFY_SCHEDULE unset)', () => {
+  it('registers exactly the seven functions with the v4 programming model (VERIFY_SCHEDULE unset)', () => {
     expect(recorded.programmingModel.name).toBe('@azure/functions');
     expect([...byName.keys()].sort()).toEqual([
       'processRun',
@@ -72,6 +72,7 @@ describe('function registration (compiled entry point)', () => {
       'runPoisoned',
       'sweepHttp',
       'sweepTimer',
+      'undoHttp',
     ]);
     for (const registration of recorded.registrations) expect(registration.handlerType).toBe('function');
   });
@@ -95,6 +96,15 @@ describe('function registration (compiled entry point)', () => {
       type: 'httpTrigger',
       route: 'runs/{runId}',
       methods: ['GET'],
+      authLevel: 'function',
+    });
+  });
+
+  it('exposes POST runs/{runId}/undo behind a function key', () => {
+    expect(trigger('undoHttp')).toMatchObject({
+      type: 'httpTrigger',
+      route: 'runs/{runId}/undo',
+      methods: ['POST'],
       authLevel: 'function',
     });
   });

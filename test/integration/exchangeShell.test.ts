@@ -9,6 +9,7 @@ import {
   CATALOGUE_CMDLETS,
   CHANGE_CMDLETS as CHANGE_CMDLET_NAMES,
   RUN_CMDLETS,
+  UNDO_CMDLETS,
 } from '../support/exchangeCmdlets';
 import path from 'node:path';
 import {
@@ -33,7 +34,7 @@ import {
 
 const cert = createTestCertificate({ keySize: 1024 });
 const CHANGE_CMDLETS = new Set(CHANGE_CMDLET_NAMES);
-const OUR_CMDLETS = [...RUN_CMDLETS, ...CATALOGUE_CMDLETS];
+const OUR_CMDLETS = [...RUN_CMDLETS, ...CATALOGUE_CMDLETS, ...UNDO_CMDLETS];
 
 interface LogEntry {
   level: string;

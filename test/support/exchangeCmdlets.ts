@@ -26,3 +26,10 @@ export const CATALOGUE_CMDLETS = [
   'Disable-InboxRule',
   'Remove-CalendarEvents',
 ];
+/** The cmdlets only undo (and the expiry of delegation) calls. */
+export const UNDO_CMDLETS = [
+  'Remove-MailboxPermission',
+  'Remove-RecipientPermission',
+  'Add-DistributionGroupMember',
+  'Enable-InboxRule',
+];

@@ -20,8 +20,11 @@ import type {
   ExchangeConnection,
   ExchangeResolution,
   ExchangeRunResult,
+  ExchangeUndoApply,
+  ExchangeUndoLook,
   RecipientRef,
   RunPlan,
+  UndoPlan,
   RunRecord,
   RunSubjects,
   StoredRunRecord,
@@ -219,6 +222,34 @@ export class FakeExchangeShell implements ExchangeShell {
       .filter((result) => result.status === 'done')
       .map((result): ActionApplied => ({ ...result, after: { fake: result.name } }));
     return { actions, cmdletCalls: actions.length };
+  }
+
+  /** Undo plans looked at (every step is planned, and done by undoApply). */
+  readonly undoPlans: { plan: UndoPlan; dryRun: boolean }[] = [];
+
+  async undoLook(
+    plan: UndoPlan,
+    connection: () => Promise<ExchangeConnection>,
+    dryRun: boolean,
+  ): Promise<ExchangeUndoLook> {
+    if (!this.started) {
+      this.started = true;
+      this.processesStarted += 1;
+      this.connections.push(await connection());
+    }
+    this.undoPlans.push({ plan, dryRun });
+    return {
+      steps: plan.steps.map((step) => ({ action: step.action, status: 'planned', current: step.after })),
+      cmdletCalls: plan.steps.length,
+      ...(dryRun || plan.steps.length === 0 ? {} : { lookId: '00000000-0000-0000-0000-00000000undo' }),
+    };
+  }
+
+  async undoApply(plan: UndoPlan): Promise<ExchangeUndoApply> {
+    return {
+      steps: plan.steps.map((step) => ({ action: step.action, status: 'done', after: step.before })),
+      cmdletCalls: plan.steps.length,
+    };
   }
 
   async resolveRun(

@@ -154,6 +154,27 @@ describe('the profile file', () => {
     ]);
   });
 
+  it('reads delegationDays (expiring delegation) and says which profile has a wrong one', () => {
+    const settings = { source: 'p.json', workflowNames: ['Leavers'], autoMapping: true };
+    const good = parseProfiles(
+      { profiles: { Leavers: { delegationDays: 90, actions: ['grantManagerFullAccess'] } } },
+      settings,
+    );
+    expect(good.ok && good.profiles.Leavers?.delegationDays).toBe(90);
+    const none = parseProfiles({ profiles: { Leavers: { actions: ['grantManagerFullAccess'] } } }, settings);
+    expect(none.ok && none.profiles.Leavers).not.toHaveProperty('delegationDays');
+    for (const wrong of [0, 3651, 1.5, '90']) {
+      const result = parseProfiles(
+        { profiles: { Leavers: { delegationDays: wrong, actions: ['grantManagerFullAccess'] } } },
+        settings,
+      );
+      expect(result).toEqual({
+        ok: false,
+        problems: ['$.profiles.Leavers.delegationDays: must be a whole number of days from 1 to 3650'],
+      });
+    }
+  });
+
   it('names an unreadable or broken file', () => {
     const missing = configError(() =>
       loadConfig({ ...BASE_ENV, EXO_PROFILES_PATH: '/nonexistent/profiles.json' }),

@@ -30,7 +30,11 @@
         'Remove-MobileDevice',
         'Get-InboxRule',
         'Disable-InboxRule',
-        'Remove-CalendarEvents'
+        'Remove-CalendarEvents',
+        'Remove-MailboxPermission',
+        'Remove-RecipientPermission',
+        'Add-DistributionGroupMember',
+        'Enable-InboxRule'
     )
     CmdletsToExport   = @()
     VariablesToExport = @()

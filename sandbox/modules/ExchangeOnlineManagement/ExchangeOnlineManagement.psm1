@@ -43,6 +43,9 @@ class ManagementObjectAmbiguousException : System.InvalidOperationException {
 class MemberNotFoundException : System.InvalidOperationException {
     MemberNotFoundException([string]$message) : base($message) {}
 }
+class MemberAlreadyExistsException : System.InvalidOperationException {
+    MemberAlreadyExistsException([string]$message) : base($message) {}
+}
 class RecipientTaskException : System.InvalidOperationException {
     RecipientTaskException([string]$message) : base($message) {}
 }
@@ -95,7 +98,8 @@ $script:DataCmdlets = [string[]]@(
     'Get-Mailbox', 'Set-Mailbox', 'Get-Recipient', 'Get-MailboxPermission', 'Add-MailboxPermission',
     'Get-RecipientPermission', 'Add-RecipientPermission', 'Get-DistributionGroupMember', 'Remove-DistributionGroupMember',
     'Get-MailboxStatistics', 'Get-MailboxAutoReplyConfiguration', 'Set-MailboxAutoReplyConfiguration', 'Get-CASMailbox',
-    'Set-CASMailbox', 'Get-MobileDevice', 'Remove-MobileDevice', 'Get-InboxRule', 'Disable-InboxRule', 'Remove-CalendarEvents'
+    'Set-CASMailbox', 'Get-MobileDevice', 'Remove-MobileDevice', 'Get-InboxRule', 'Disable-InboxRule', 'Remove-CalendarEvents',
+    'Remove-MailboxPermission', 'Remove-RecipientPermission', 'Add-DistributionGroupMember', 'Enable-InboxRule'
 )
 $script:MailboxTypes = [string[]]@('UserMailbox', 'SharedMailbox', 'RoomMailbox', 'EquipmentMailbox', 'LinkedMailbox', 'SchedulingMailbox', 'DiscoveryMailbox', 'TeamMailbox')
 # Mail-enabled users without a mailbox here (MailUser, GuestMailUser) and contacts (MailContact).
@@ -719,7 +723,7 @@ function Test-StubConnected {
 # ---------------------------------------------------------------------------------------------------------
 # Tenant lock (issue 14: several sessions at once) and injected throttling
 
-$script:ChangeCmdlets = [System.Collections.Generic.HashSet[string]]::new([string[]]@('Set-Mailbox', 'Add-MailboxPermission', 'Add-RecipientPermission', 'Remove-DistributionGroupMember'), [System.StringComparer]::Ordinal)
+$script:ChangeCmdlets = [System.Collections.Generic.HashSet[string]]::new([string[]]@('Set-Mailbox', 'Add-MailboxPermission', 'Add-RecipientPermission', 'Remove-DistributionGroupMember', 'Remove-MailboxPermission', 'Remove-RecipientPermission', 'Add-DistributionGroupMember'), [System.StringComparer]::Ordinal)
 $script:LockStream = $null
 
 function Lock-StubState {
@@ -1343,6 +1347,7 @@ function New-StubException {
         'ManagementObjectNotFoundException' { return [ManagementObjectNotFoundException]::new($Message) }
         'ManagementObjectAmbiguousException' { return [ManagementObjectAmbiguousException]::new($Message) }
         'MemberNotFoundException' { return [MemberNotFoundException]::new($Message) }
+        'MemberAlreadyExistsException' { return [MemberAlreadyExistsException]::new($Message) }
         'RecipientTaskException' { return [RecipientTaskException]::new($Message) }
         'OperationRequiresGroupManagerException' { return [OperationRequiresGroupManagerException]::new($Message) }
         'ADOperationException' { return [ADOperationException]::new($Message) }
@@ -1374,6 +1379,8 @@ function Stop-StubConnect {
 # The offboarding catalogue's cmdlets (issue 15) and their Set-Mailbox / Get-Mailbox parts.
 . ([System.IO.Path]::Combine($PSScriptRoot, 'StubCatalogue.ps1'))
 . ([System.IO.Path]::Combine($PSScriptRoot, 'StubMailboxCatalogue.ps1'))
+. ([System.IO.Path]::Combine($PSScriptRoot, 'StubUndo.ps1'))
 
+Export-ModuleMember -Function Remove-MailboxPermission, Remove-RecipientPermission, Add-DistributionGroupMember, Enable-InboxRule
 Export-ModuleMember -Function Get-MailboxStatistics, Get-MailboxAutoReplyConfiguration, Set-MailboxAutoReplyConfiguration, Get-CASMailbox, Set-CASMailbox, Get-MobileDevice, Remove-MobileDevice, Get-InboxRule, Disable-InboxRule, Remove-CalendarEvents
 Export-ModuleMember -Function Connect-ExchangeOnline, Disconnect-ExchangeOnline, Get-ConnectionInformation, Get-Mailbox, Set-Mailbox, Get-Recipient, Get-MailboxPermission, Add-MailboxPermission, Get-RecipientPermission, Add-RecipientPermission, Get-DistributionGroupMember, Remove-DistributionGroupMember
