@@ -74,11 +74,33 @@ export function openCertificate(
     password: new Secret(material.password),
     thumbprint: thumbprintOf(leaf),
     subject: subjectOf(leaf),
-    notBefore: leaf.validFromDate,
-    expiresOn: leaf.validToDate,
+    notBefore: validityDate(leaf, 'from'),
+    expiresOn: validityDate(leaf, 'to'),
     ...(origin.version === undefined ? {} : { version: origin.version }),
     source: origin.source,
   };
+}
+
+/**
+ * The certificate's validity bound as a Date. `validFromDate` / `validToDate` are newer than Node 20,
+ * which `engines` still allows; there only the text form exists ("Jan  1 00:00:00 2027 GMT"), which
+ * `Date` reads.
+ */
+export function validityDate(certificate: X509Certificate, bound: 'from' | 'to'): Date {
+  const withDates = certificate as X509Certificate & { validFromDate?: Date; validToDate?: Date };
+  const date = bound === 'from' ? withDates.validFromDate : withDates.validToDate;
+  if (date instanceof Date) return date;
+  const parsed = new Date(bound === 'from' ? certificate.validFrom : certificate.validTo);
+  if (Number.isNaN(parsed.getTime())) {
+    throw new CertificateError(
+      'CertificateUnreadable',
+      `The certificate's validity (${bound}) could not be read`,
+      {
+        hint: 'export the certificate again as PFX or PEM',
+      },
+    );
+  }
+  return parsed;
 }
 
 /** Refuse a certificate that is expired or not yet valid at `now`. `renewHint` says how to replace it. */

@@ -1,10 +1,11 @@
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { inspect } from 'node:util';
 import forge from 'node-forge';
 import {
   assertCertificateCurrent,
   describeCertificate,
   openCertificate,
+  validityDate,
   type CertificateOrigin,
 } from '../../shared/certificates/certificateChecks';
 import { certificateWarnings } from '../../shared/certificateExpiry';
@@ -192,5 +193,20 @@ describe('validity against the clock', () => {
     expect(certificateWarnings(certificate, at(0.5))[0]).toContain('expires in less than a day');
     expect(certificateWarnings(certificate, at(-1))).toEqual([]);
     expect(certificateWarnings(certificate, at(5))[0]).toContain(alice.thumbprint);
+  });
+});
+
+describe('validityDate', () => {
+  it('reads the text form where the runtime has no validFromDate / validToDate (Node 20)', () => {
+    const real = new X509Certificate(createTestCertificate({ keySize: 2048 }).certificatePem);
+    const node20 = { validFrom: real.validFrom, validTo: real.validTo } as unknown as X509Certificate;
+    expect(validityDate(node20, 'to').getTime()).toBe(new Date(real.validTo).getTime());
+    expect(validityDate(node20, 'from').getTime()).toBe(new Date(real.validFrom).getTime());
+    expect(Number.isNaN(validityDate(node20, 'to').getTime())).toBe(false);
+  });
+
+  it('refuses a validity it cannot read', () => {
+    const broken = { validFrom: 'soon', validTo: 'later' } as unknown as X509Certificate;
+    expect(() => validityDate(broken, 'to')).toThrow(CertificateError);
   });
 });
