@@ -24,7 +24,6 @@ import type {
 import type {
   ActionName,
   ActionResult,
-  ExchangeConnection,
   ExchangeLoad,
   JournalResult,
   RunJournalState,
@@ -49,6 +48,7 @@ import {
   journalResults,
   plannedLooks,
 } from './attempts';
+import { exchangeConnection, type ExchangeTarget } from './exchangeConnection';
 
 export interface SweepDependencies {
   workflowApi: WorkflowApi;
@@ -84,9 +84,7 @@ export interface SweepSettings {
   maxAttempts?: number;
   /** WORKFLOW_FAILURE_ACTION_NAME: POSTed (once) when a run is given up, if the step offers it. */
   failureActionName?: string;
-  exchange:
-    | { auth: 'certificate'; organization: string; appId: string }
-    | { auth: 'managedIdentity'; organization: string; managedIdentityAccountId?: string };
+  exchange: ExchangeTarget;
 }
 
 export type SweepProgress =
@@ -128,7 +126,6 @@ export async function runSweep(
   let exchangeCmdletCalls = 0;
   /** True once a run's plan reached Exchange: from then on a setup failure must not lose the report. */
   let exchangeUsed = false;
-  let certificateChecked = false;
   /** Set when setup broke after Exchange work began: the sweep stops, and says why. */
   let abortAfter: string | undefined;
   let inFlight = 0;
@@ -136,23 +133,10 @@ export async function runSweep(
   const loadBefore = deps.admission?.load();
 
   // Lazily, on the first run that needs Exchange: load the certificate (cached by its source).
-  const connection = async (): Promise<ExchangeConnection> => {
-    const target = settings.exchange;
-    if (target.auth === 'managedIdentity') return target;
-    if (!deps.certificates) {
-      throw new AppError(
-        'CertificateSourceMissing',
-        'certificate authentication is configured but no certificate source was built',
-      );
-    }
-    const certificate = await deps.certificates.load();
-    if (!certificateChecked) {
-      certificateChecked = true;
-      // Reported, and so logged once by the boundary with the report.
-      warnings.push(...certificateWarnings(certificate, clock.now()));
-    }
-    return { auth: 'certificate', organization: target.organization, appId: target.appId, certificate };
-  };
+  // Reported, and so logged once by the boundary with the report.
+  const connection = exchangeConnection(settings.exchange, deps.certificates, (certificate) =>
+    warnings.push(...certificateWarnings(certificate, clock.now())),
+  );
 
   const outOfTime = (): boolean =>
     request.deadline !== undefined &&

@@ -22,7 +22,6 @@ import type { CertificateSource, Clock, ExchangeShell, Logger, RunClaims, RunJou
 import type {
   ActionName,
   AttemptOutcome,
-  ExchangeConnection,
   JournalLook,
   JournalResult,
   JsonValue,
@@ -31,6 +30,7 @@ import type {
   UndoStatus,
   UndoStep,
 } from '../domain';
+import { exchangeConnection, type ExchangeTarget } from '../sweep/exchangeConnection';
 
 export interface UndoDependencies {
   exchange: ExchangeShell;
@@ -46,9 +46,7 @@ export interface UndoDependencies {
 }
 
 export interface UndoSettings {
-  exchange:
-    | { auth: 'certificate'; organization: string; appId: string }
-    | { auth: 'managedIdentity'; organization: string; managedIdentityAccountId?: string };
+  exchange: ExchangeTarget;
 }
 
 export interface UndoRequest {
@@ -238,18 +236,7 @@ export async function runUndo(
 
   if (steps.length === 0) return report('nothing', [], 0);
 
-  const connection = async (): Promise<ExchangeConnection> => {
-    const target = settings.exchange;
-    if (target.auth === 'managedIdentity') return target;
-    if (!deps.certificates) {
-      throw new AppError(
-        'CertificateSourceMissing',
-        'certificate authentication is configured but no certificate source was built',
-      );
-    }
-    const certificate = await deps.certificates.load();
-    return { auth: 'certificate', organization: target.organization, appId: target.appId, certificate };
-  };
+  const connection = exchangeConnection(settings.exchange, deps.certificates);
 
   // No sweep may work on the run while it is undone (a run still waiting would be changed again).
   const claim = request.dryRun ? undefined : await deps.claims?.tryClaim(runId);

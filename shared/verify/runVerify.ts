@@ -11,13 +11,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { certificateWarnings } from '../certificateExpiry';
-import { AppError, ensureAppError } from '../errors';
+import { ensureAppError } from '../errors';
 import type { CertificateSource, Clock, ExchangeShell, Logger, RunClaims, RunJournal } from '../ports';
 import type {
   ActionLook,
   ActionResult,
   AttemptHistory,
-  ExchangeConnection,
   RunHistory,
   RunJournalState,
   RunPlan,
@@ -26,6 +25,7 @@ import type {
 import { journalLooks, journalPlan, journalResults } from '../sweep/attempts';
 import { mergeApplied } from '../sweep/twoPhase';
 import { summarizeVerify, type Drift, type VerifyReport, type VerifyRunReport } from './verifyReport';
+import { exchangeConnection, type ExchangeTarget } from '../sweep/exchangeConnection';
 
 export interface VerifyDependencies {
   journal: RunJournal;
@@ -41,9 +41,7 @@ export interface VerifyDependencies {
 }
 
 export interface VerifySettings {
-  exchange:
-    | { auth: 'certificate'; organization: string; appId: string }
-    | { auth: 'managedIdentity'; organization: string; managedIdentityAccountId?: string };
+  exchange: ExchangeTarget;
 }
 
 export interface VerifyRequest {
@@ -70,24 +68,10 @@ export async function runVerify(
   const warnings: string[] = [];
   const runs: VerifyRunReport[] = [];
   let exchangeCmdletCalls = 0;
-  let certificateChecked = false;
 
-  const connection = async (): Promise<ExchangeConnection> => {
-    const target = settings.exchange;
-    if (target.auth === 'managedIdentity') return target;
-    if (!deps.certificates) {
-      throw new AppError(
-        'CertificateSourceMissing',
-        'certificate authentication is configured but no certificate source was built',
-      );
-    }
-    const certificate = await deps.certificates.load();
-    if (!certificateChecked) {
-      certificateChecked = true;
-      warnings.push(...certificateWarnings(certificate, clock.now()));
-    }
-    return { auth: 'certificate', organization: target.organization, appId: target.appId, certificate };
-  };
+  const connection = exchangeConnection(settings.exchange, deps.certificates, (certificate) =>
+    warnings.push(...certificateWarnings(certificate, clock.now())),
+  );
 
   try {
     const states = await journal.list(request.since);

@@ -605,6 +605,33 @@ function Get-DistributionGroupMember {
     }
 }
 
+function Resolve-StubMembershipChange {
+    # What Add- and Remove-DistributionGroupMember check first, as Exchange does: a static mail-enabled
+    # group (a Microsoft 365 group has its own cmdlets), the bypass switch, and exactly one member.
+    # @{ group; recipient }, or $null after the error was written.
+    param($Cmdlet, $State, $Identity, $Member, [bool]$Bypass, [string]$Verb)
+    $cmdletName = "$($Verb)DistributionGroupMember"
+    $group = Resolve-StubSingle -Cmdlet $Cmdlet -State $State -Identity $Identity -Kind 'group' -CmdletName $cmdletName
+    if ($null -eq $group) { return $null }
+    $groupType = [string]$group['recipientTypeDetails']
+    if ($groupType -eq 'GroupMailbox') {
+        Write-StubError $Cmdlet "The group `"$($group['name'])`" is a Microsoft 365 group. Use $Verb-UnifiedGroupLinks to change its members." 'InvalidOperation' $Identity 'RecipientTaskException'
+        return $null
+    }
+    if ($script:StaticGroupTypes -notcontains $groupType) {
+        Write-StubNotFound $Cmdlet $Identity $cmdletName
+        return $null
+    }
+    # An app-only caller is never in ManagedBy, so Exchange insists on the bypass switch for every group.
+    if (-not $Bypass) {
+        Write-StubError $Cmdlet "You don't have sufficient permissions. This operation can only be performed by a manager of the group." 'PermissionDenied' $Identity 'OperationRequiresGroupManagerException'
+        return $null
+    }
+    $recipient = Resolve-StubSingle -Cmdlet $Cmdlet -State $State -Identity $Member -Kind 'recipient' -CmdletName $cmdletName
+    if ($null -eq $recipient) { return $null }
+    return @{ group = $group; recipient = $recipient }
+}
+
 function Remove-DistributionGroupMember {
     [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'High')]
     param(
@@ -617,24 +644,10 @@ function Remove-DistributionGroupMember {
     # The tenant lock taken for this change is released however the cmdlet ends.
     try {
     $state = Enter-StubCmdlet -Name 'Remove-DistributionGroupMember' -Bound $PSBoundParameters -Cmdlet $PSCmdlet -Data
-    $group = Resolve-StubSingle -Cmdlet $PSCmdlet -State $state -Identity $Identity -Kind 'group' -CmdletName 'RemoveDistributionGroupMember'
-    if ($null -eq $group) { return }
-    $groupType = [string]$group['recipientTypeDetails']
-    if ($groupType -eq 'GroupMailbox') {
-        Write-StubError $PSCmdlet "The group `"$($group['name'])`" is a Microsoft 365 group. Use Remove-UnifiedGroupLinks to change its members." 'InvalidOperation' $Identity 'RecipientTaskException'
-        return
-    }
-    if ($script:StaticGroupTypes -notcontains $groupType) {
-        Write-StubNotFound $PSCmdlet $Identity 'RemoveDistributionGroupMember'
-        return
-    }
-    # An app-only caller is never in ManagedBy, so Exchange insists on the bypass switch for every group.
-    if (-not $BypassSecurityGroupManagerCheck) {
-        Write-StubError $PSCmdlet "You don't have sufficient permissions. This operation can only be performed by a manager of the group." 'PermissionDenied' $Identity 'OperationRequiresGroupManagerException'
-        return
-    }
-    $recipient = Resolve-StubSingle -Cmdlet $PSCmdlet -State $state -Identity $Member -Kind 'recipient' -CmdletName 'RemoveDistributionGroupMember'
-    if ($null -eq $recipient) { return }
+    $target = Resolve-StubMembershipChange -Cmdlet $PSCmdlet -State $state -Identity $Identity -Member $Member -Bypass $BypassSecurityGroupManagerCheck -Verb 'Remove'
+    if ($null -eq $target) { return }
+    $group = $target.group
+    $recipient = $target.recipient
     $members = Get-StubList $group 'members' -Create
     $index = -1
     for ($i = 0; $i -lt $members.Count; $i++) {

@@ -113,23 +113,10 @@ function Add-DistributionGroupMember {
     )
     try {
     $state = Enter-StubCmdlet -Name 'Add-DistributionGroupMember' -Bound $PSBoundParameters -Cmdlet $PSCmdlet -Data
-    $group = Resolve-StubSingle -Cmdlet $PSCmdlet -State $state -Identity $Identity -Kind 'group' -CmdletName 'AddDistributionGroupMember'
-    if ($null -eq $group) { return }
-    $groupType = [string]$group['recipientTypeDetails']
-    if ($groupType -eq 'GroupMailbox') {
-        Write-StubError $PSCmdlet "The group `"$($group['name'])`" is a Microsoft 365 group. Use Add-UnifiedGroupLinks to change its members." 'InvalidOperation' $Identity 'RecipientTaskException'
-        return
-    }
-    if ($script:StaticGroupTypes -notcontains $groupType) {
-        Write-StubNotFound $PSCmdlet $Identity 'AddDistributionGroupMember'
-        return
-    }
-    if (-not $BypassSecurityGroupManagerCheck) {
-        Write-StubError $PSCmdlet "You don't have sufficient permissions. This operation can only be performed by a manager of the group." 'PermissionDenied' $Identity 'OperationRequiresGroupManagerException'
-        return
-    }
-    $recipient = Resolve-StubSingle -Cmdlet $PSCmdlet -State $state -Identity $Member -Kind 'recipient' -CmdletName 'AddDistributionGroupMember'
-    if ($null -eq $recipient) { return }
+    $target = Resolve-StubMembershipChange -Cmdlet $PSCmdlet -State $state -Identity $Identity -Member $Member -Bypass $BypassSecurityGroupManagerCheck -Verb 'Add'
+    if ($null -eq $target) { return }
+    $group = $target.group
+    $recipient = $target.recipient
     $members = Get-StubList $group 'members' -Create
     foreach ($existing in $members) {
         if ([string]::Equals([string]$existing, [string]$recipient['guid'], [System.StringComparison]::OrdinalIgnoreCase)) {
