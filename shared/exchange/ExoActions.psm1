@@ -584,13 +584,16 @@ function Save-ExoLook {
     $script:Looks[$LookId] = @{ runId = $RunId; state = $State; actions = $Actions }
 }
 
-function Invoke-ExoRunApplyCore {
-    param($Context, [string]$Payload)
+function Use-ExoLook {
+    # Phase 2's start, for a run's apply and an undo's: take the look the payload names (once: it is
+    # removed), check it is this run's and that the session is connected, and start the result.
+    # @{ look; run; state }.
+    param($Context, [string]$Payload, [string]$Kind)
     $request = Read-ExoPayload $Payload
     $lookId = $request['lookId']
     $runId = Limit-ExoText ([string]$request['runId']) 200
     if ($lookId -isnot [string] -or -not $script:Looks.Contains($lookId)) {
-        throw (New-ExoException 'LookNotFound' 'This PowerShell process holds no look for this run (it was restarted, or the look was applied already); nothing was changed.')
+        throw (New-ExoException 'LookNotFound' "This PowerShell process holds no $Kind for this run (it was restarted, or the look was applied already); nothing was changed.")
     }
     $look = $script:Looks[$lookId]
     if ($look.runId -ne $runId) { throw (New-ExoException 'PayloadInvalid' 'The look belongs to another run; nothing was changed.') }
@@ -602,6 +605,15 @@ function Invoke-ExoRunApplyCore {
     $Context.result = $run
     $state = $look.state
     $state.run = $run
+    return @{ look = $look; run = $run; state = $state }
+}
+
+function Invoke-ExoRunApplyCore {
+    param($Context, [string]$Payload)
+    $taken = Use-ExoLook -Context $Context -Payload $Payload -Kind 'look'
+    $look = $taken.look
+    $run = $taken.run
+    $state = $taken.state
     foreach ($action in $look.actions) {
         if ($action.status -ne 'planned') { continue }
         $result = New-ExoActionResult $action.name

@@ -122,22 +122,10 @@ function Get-ExoUndoLookCore {
 
 function Invoke-ExoUndoApplyCore {
     param($Context, [string]$Payload)
-    $request = Read-ExoPayload $Payload
-    $lookId = $request['lookId']
-    $runId = Limit-ExoText ([string]$request['runId']) 200
-    if ($lookId -isnot [string] -or -not $script:Looks.Contains($lookId)) {
-        throw (New-ExoException 'LookNotFound' 'This PowerShell process holds no undo look for this run (it was restarted, or the look was applied already); nothing was changed.')
-    }
-    $look = $script:Looks[$lookId]
-    if ($look.runId -ne $runId) { throw (New-ExoException 'PayloadInvalid' 'The look belongs to another run; nothing was changed.') }
-    $script:Looks.Remove($lookId)
-    if (-not $script:Connected) {
-        throw (New-ExoException 'NotConnected' 'This PowerShell session is not connected to Exchange Online (call Connect-ExoSession first).')
-    }
-    $run = [ordered]@{ ok = $true; runId = $runId; actions = [System.Collections.Generic.List[object]]::new(); cmdletCalls = 0 }
-    $Context.result = $run
-    $state = $look.state
-    $state.run = $run
+    $taken = Use-ExoLook -Context $Context -Payload $Payload -Kind 'undo look'
+    $look = $taken.look
+    $run = $taken.run
+    $state = $taken.state
     foreach ($action in $look.actions) {
         if ($action.status -ne 'planned') { continue }
         $result = New-ExoActionResult $action.name
