@@ -347,22 +347,30 @@ function Disable-InboxRule {
         [switch]$AlwaysDeleteOutlookRulesBlob,
         [switch]$Force
     )
-    $state = Enter-StubCmdlet -Name 'Disable-InboxRule' -Bound $PSBoundParameters -Cmdlet $PSCmdlet -Data
+    Set-StubInboxRuleEnabled -Cmdlet $PSCmdlet -Bound $PSBoundParameters -Identity $Identity -Mailbox $Mailbox -Enabled $false
+}
+
+function Set-StubInboxRuleEnabled {
+    # Disable-InboxRule and Enable-InboxRule: the rule by identity in the mailbox -Mailbox names
+    # (app-only access must name it); a rule already in that state gives Exchange's warning.
+    param($Cmdlet, [System.Collections.IDictionary]$Bound, $Identity, $Mailbox, [bool]$Enabled)
+    $verb = if ($Enabled) { 'Enable' } else { 'Disable' }
+    $state = Enter-StubCmdlet -Name "$verb-InboxRule" -Bound $Bound -Cmdlet $Cmdlet -Data
     if ($null -eq $Mailbox) {
-        Write-StubError $PSCmdlet 'The Mailbox parameter is required for app-only access.' 'InvalidArgument' $Identity 'RecipientTaskException'
+        Write-StubError $Cmdlet 'The Mailbox parameter is required for app-only access.' 'InvalidArgument' $Identity 'RecipientTaskException'
         return
     }
-    $owner = Resolve-StubSingle -Cmdlet $PSCmdlet -State $state -Identity $Mailbox -Kind 'mailbox' -CmdletName 'DisableInboxRule'
+    $owner = Resolve-StubSingle -Cmdlet $Cmdlet -State $state -Identity $Mailbox -Kind 'mailbox' -CmdletName "$($verb)InboxRule"
     if ($null -eq $owner) { return }
     $rule = $null
     foreach ($candidate in (Get-StubList $owner 'inboxRules')) { if (Test-StubRuleIdentity $owner $candidate $Identity) { $rule = $candidate; break } }
-    if ($null -eq $rule) { Write-StubNotFound $PSCmdlet $Identity 'DisableInboxRule'; return }
-    if (-not [bool]$rule['enabled']) {
-        $PSCmdlet.WriteWarning("The command completed successfully but no settings of '$(Get-StubRuleIdentity $owner $rule)' have been modified.")
+    if ($null -eq $rule) { Write-StubNotFound $Cmdlet $Identity "$($verb)InboxRule"; return }
+    if ([bool]$rule['enabled'] -eq $Enabled) {
+        $Cmdlet.WriteWarning("The command completed successfully but no settings of '$(Get-StubRuleIdentity $owner $rule)' have been modified.")
         return
     }
-    if ($PSCmdlet.ShouldProcess([string]$rule['name'], 'Disable-InboxRule')) {
-        $rule['enabled'] = $false
+    if ($Cmdlet.ShouldProcess([string]$rule['name'], "$verb-InboxRule")) {
+        $rule['enabled'] = $Enabled
         Save-StubState $state
     }
 }

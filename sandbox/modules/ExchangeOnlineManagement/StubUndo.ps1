@@ -142,22 +142,5 @@ function Enable-InboxRule {
         [switch]$AlwaysDeleteOutlookRulesBlob,
         [switch]$Force
     )
-    $state = Enter-StubCmdlet -Name 'Enable-InboxRule' -Bound $PSBoundParameters -Cmdlet $PSCmdlet -Data
-    if ($null -eq $Mailbox) {
-        Write-StubError $PSCmdlet 'The Mailbox parameter is required for app-only access.' 'InvalidArgument' $Identity 'RecipientTaskException'
-        return
-    }
-    $owner = Resolve-StubSingle -Cmdlet $PSCmdlet -State $state -Identity $Mailbox -Kind 'mailbox' -CmdletName 'EnableInboxRule'
-    if ($null -eq $owner) { return }
-    $rule = $null
-    foreach ($candidate in (Get-StubList $owner 'inboxRules')) { if (Test-StubRuleIdentity $owner $candidate $Identity) { $rule = $candidate; break } }
-    if ($null -eq $rule) { Write-StubNotFound $PSCmdlet $Identity 'EnableInboxRule'; return }
-    if ([bool]$rule['enabled']) {
-        $PSCmdlet.WriteWarning("The command completed successfully but no settings of '$(Get-StubRuleIdentity $owner $rule)' have been modified.")
-        return
-    }
-    if ($PSCmdlet.ShouldProcess([string]$rule['name'], 'Enable-InboxRule')) {
-        $rule['enabled'] = $true
-        Save-StubState $state
-    }
+    Set-StubInboxRuleEnabled -Cmdlet $PSCmdlet -Bound $PSBoundParameters -Identity $Identity -Mailbox $Mailbox -Enabled $true
 }
