@@ -3,6 +3,7 @@ import { runHistory } from '../shared/composition';
 import { loadHistoryConfig } from '../shared/config';
 import { ensureAppError } from '../shared/errors';
 import { invocationLogger } from '../shared/logging';
+import { problem } from './invocation';
 
 const RUN_ID = /^[0-9a-f]{24}$/i;
 
@@ -26,14 +27,6 @@ export async function runHistoryHttp(
     });
     return problem(500, error.code, error.message, error.hint);
   }
-}
-
-function problem(status: number, code: string, detail: string, hint?: string): HttpResponseInit {
-  return {
-    status,
-    headers: { 'content-type': 'application/problem+json' },
-    jsonBody: { status, title: code, detail, ...(hint ? { hint } : {}) },
-  };
 }
 
 app.http('runHistoryHttp', {

@@ -3,7 +3,7 @@ import { sweep } from '../shared/composition';
 import { loadConfig } from '../shared/config';
 import { ensureAppError } from '../shared/errors';
 import { invocationLogger } from '../shared/logging';
-import { HTTP_CALL_TIMEOUT_MS } from './invocation';
+import { HTTP_CALL_TIMEOUT_MS, problem } from './invocation';
 import { logReport } from '../shared/sweep/report';
 
 const RUN_ID = /^[0-9a-f]{24}$/i;
@@ -54,14 +54,6 @@ async function handle(
     });
     return problem(error.httpStatus, error.code, error.message, error.hint);
   }
-}
-
-function problem(status: number, code: string, detail: string, hint?: string): HttpResponseInit {
-  return {
-    status,
-    headers: { 'content-type': 'application/problem+json' },
-    jsonBody: { status, title: code, detail, ...(hint ? { hint } : {}) },
-  };
 }
 
 app.http('sweepHttp', { methods: ['POST'], authLevel: 'function', route: 'sweep', handler: sweepHttp });

@@ -3,7 +3,7 @@ import { undo } from '../shared/composition';
 import { loadConfig } from '../shared/config';
 import { ensureAppError } from '../shared/errors';
 import { invocationLogger } from '../shared/logging';
-import { HTTP_CALL_TIMEOUT_MS } from './invocation';
+import { HTTP_CALL_TIMEOUT_MS, problem } from './invocation';
 
 const RUN_ID = /^(undo-)?[0-9a-f]{24}$/i;
 
@@ -46,14 +46,6 @@ export async function undoHttp(request: HttpRequest, context: InvocationContext)
     logger.error(`undo of ${runId} failed: ${error.describe()}`, { code: error.code });
     return problem(error.httpStatus, error.code, error.message, error.hint);
   }
-}
-
-function problem(status: number, code: string, detail: string, hint?: string): HttpResponseInit {
-  return {
-    status,
-    headers: { 'content-type': 'application/problem+json' },
-    jsonBody: { status, title: code, detail, ...(hint ? { hint } : {}) },
-  };
 }
 
 app.http('undoHttp', {

@@ -12,6 +12,7 @@ import { LockFileClaims } from './claims/lockFileClaims';
 import { runChecks, type CheckResult } from './check/runChecks';
 import { FileCertificateSource } from './certificates/fileCertificateSource';
 import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import { hostname } from 'node:os';
 import type { Config, HistoryConfig, StorageConfig } from './config';
 import { FileJournalRows } from './runRecords/fileJournalRows';
@@ -167,7 +168,11 @@ function runClaims(storage: StorageConfig, logger: Logger): RunClaims {
               credential: storageCredential(storage),
               logger,
             })
-          : new LockFileClaims();
+          : // Next to the run records they guard (so two sandboxes or test worlds with the same run
+            // ids never share a claim); in the system temp folder when there is no records folder.
+            new LockFileClaims(
+              storage.runRecordsDir ? { directory: join(storage.runRecordsDir, '.claims') } : {},
+            );
     claimStores.set(key, claims);
   }
   return claims;
