@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { RunHistory } from '../../shared/domain';
 import type { UndoReport } from '../../shared/undo/runUndo';
 import { startAzuriteStorage, type AzuriteStorage } from '../support/azurite';
-import { EndToEndWorld, parseReport, runCli } from '../support/cliHarness';
+import { EndToEndWorld, parseJsonDocument, parseReport, runCli } from '../support/cliHarness';
 
 const TENANT = {
   mailboxes: [
@@ -37,9 +37,7 @@ function stateFile(path: string): unknown {
 }
 
 function parseUndo(stdout: string): UndoReport {
-  const lines = stdout.split('\n').filter((line) => line.trim() !== '');
-  if (lines.length !== 1) throw new Error(`expected one JSON line, got:\n${stdout}`);
-  return JSON.parse(lines[0] as string) as UndoReport;
+  return parseJsonDocument<UndoReport>(stdout);
 }
 
 describe('undo of a run (CLI, Azurite table, real pwsh, stub Exchange)', () => {

@@ -41,6 +41,25 @@ async function waitFor(condition: () => boolean, timeoutMs = 20_000): Promise<vo
   }
 }
 
+/** What runSweep needs around a pool: the fakes for SaaS Manager, claims and run records. */
+function sweepDeps(
+  api: FakeWorkflowApi,
+  sessions: SessionPool,
+  certificates: CertificateSource,
+  logger: Logger,
+): Parameters<typeof runSweep>[0] {
+  return {
+    workflowApi: api,
+    exchange: sessions,
+    admission: sessions,
+    certificates,
+    claims: new MemoryClaims(),
+    runRecords: new MemoryRunRecords(),
+    clock: { now: () => new Date() },
+    logger,
+  };
+}
+
 function setup(leaverCount: number, latencyMs = 0) {
   const leavers = Array.from({ length: leaverCount }, (_, i) => `leaver${i + 1}@contoso.com`);
   const tenant = ExchangeStubTenant.create({
@@ -90,20 +109,9 @@ describe('a sweep on a pool of sessions', () => {
     const sessions = pool(tenant, 4);
     const logger = recordingLogger();
 
-    const report = await runSweep(
-      {
-        workflowApi: api,
-        exchange: sessions,
-        admission: sessions,
-        certificates,
-        claims: new MemoryClaims(),
-        runRecords: new MemoryRunRecords(),
-        clock: { now: () => new Date() },
-        logger,
-      },
-      settings,
-      { dryRun: false },
-    );
+    const report = await runSweep(sweepDeps(api, sessions, certificates, logger), settings, {
+      dryRun: false,
+    });
 
     expect(report.summary).toEqual({ completed: 6, failed: 0, skipped: 0, planned: 0 });
     expect(report.runs.map((run) => run.runId)).toEqual(leavers.map((_, i) => id(i + 1)));
@@ -139,20 +147,9 @@ describe('a sweep on a pool of sessions', () => {
     const logger = recordingLogger();
     const sessions = pool(tenant, 3, logger, 60_000);
 
-    const report = await runSweep(
-      {
-        workflowApi: api,
-        exchange: sessions,
-        admission: sessions,
-        certificates,
-        claims: new MemoryClaims(),
-        runRecords: new MemoryRunRecords(),
-        clock: { now: () => new Date() },
-        logger,
-      },
-      settings,
-      { dryRun: false },
-    );
+    const report = await runSweep(sweepDeps(api, sessions, certificates, logger), settings, {
+      dryRun: false,
+    });
 
     expect(report.summary.completed).toBe(6);
     expect(api.signalled).toHaveLength(leavers.length);
@@ -174,16 +171,7 @@ describe('a sweep on a pool of sessions', () => {
     const victimGuid = tenant.mailbox(leavers[0] as string).guid;
     tenant.setFault({ cmdlet: 'Set-Mailbox', identity: victimGuid, mode: 'hang', seconds: 60 });
     const sessions = pool(tenant, 2);
-    const deps = {
-      workflowApi: api,
-      exchange: sessions,
-      admission: sessions,
-      certificates,
-      claims: new MemoryClaims(),
-      runRecords: new MemoryRunRecords(),
-      clock: { now: () => new Date() },
-      logger: recordingLogger(),
-    };
+    const deps = sweepDeps(api, sessions, certificates, recordingLogger());
 
     const sweeping = runSweep(deps, settings, { dryRun: false });
     await waitFor(() => tenant.state().faults[0]?.times === 0, 90_000);

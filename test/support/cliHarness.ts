@@ -139,10 +139,15 @@ export class EndToEndWorld {
   }
 }
 
-/** Exactly one JSON document on stdout, parsed. */
-export function parseReport(stdout: string): import('../../shared/sweep/report').SweepReport {
+/** Exactly one JSON document on stdout (the --json contract), parsed. */
+export function parseJsonDocument<T>(stdout: string): T {
   const lines = stdout.split('\n').filter((line) => line.trim() !== '');
   if (lines.length !== 1)
     throw new Error(`expected exactly one JSON line on stdout, got ${lines.length}:\n${stdout}`);
-  return JSON.parse(lines[0] as string) as import('../../shared/sweep/report').SweepReport;
+  return JSON.parse(lines[0] as string) as T;
+}
+
+/** A sweep's --json report. */
+export function parseReport(stdout: string): import('../../shared/sweep/report').SweepReport {
+  return parseJsonDocument(stdout);
 }
