@@ -296,7 +296,12 @@ export class ExchangeStubTenant {
   }
 
   state(): StubState {
-    return JSON.parse(readFileSync(this.statePath, 'utf8')) as StubState;
+    const { stubVersion: _version, ...state } = JSON.parse(
+      readFileSync(this.statePath, 'utf8'),
+    ) as StubState & {
+      stubVersion?: string;
+    };
+    return state;
   }
 
   /** Every cmdlet call since creation (or the last clearCalls), in order. */
@@ -430,7 +435,8 @@ export class ExchangeStubTenant {
   private write(state: StubState): void {
     // Atomic replace: a PowerShell process may be reading the file at the same moment.
     const temporary = `${this.statePath}.${process.pid}.${randomUUID()}.tmp`;
-    writeFileSync(temporary, JSON.stringify(state));
+    // A fresh version: no session's change journal leads to it, so each re-reads the whole file.
+    writeFileSync(temporary, JSON.stringify({ ...state, stubVersion: randomUUID() }));
     renameSync(temporary, this.statePath);
     // A fresh token: the stub's sessions see this change on their next call, even a read that may
     // otherwise lag another session's writes by a moment (see Read-StubState in the module).

@@ -18,7 +18,8 @@
   The tenant is the folder this module was copied into (ExchangeStubTenant puts a copy at
   <tenant>/modules/ExchangeOnlineManagement, so PSModulePath alone selects both the module and its
   tenant; the product gives PowerShell an allow-listed environment, so no variable could carry it):
-  Tenant state: JSON at <tenant>/tenant.json, re-read whenever the file changes, written atomically.
+  Tenant state: JSON at <tenant>/tenant.json, always whole and current, written atomically; sessions
+  follow one another's writes through <tenant>/tenant.journal (StubTenant in StubNative.cs).
   Call log: one JSON line per cmdlet call at <tenant>/calls.jsonl (certificates logged by thumbprint only).
 
   Recipients carry EmailAddresses as Exchange does (SMTP:primary, smtp:secondary, other proxies such as
@@ -86,12 +87,10 @@ function Import-StubNative {
 }
 $script:ServerName = 'AM6PR04A010DC02.EURPRD04.PROD.OUTLOOK.COM'
 $script:Connection = $null
-$script:StateCache = $null
 # <tenant>/modules/ExchangeOnlineManagement/ -> <tenant>/
 $script:TenantFolder = [System.IO.Path]::GetFullPath([System.IO.Path]::Combine($PSScriptRoot, '..', '..'))
 $script:StubStatePath = [System.IO.Path]::Combine($script:TenantFolder, 'tenant.json')
 $script:StubLogPath = [System.IO.Path]::Combine($script:TenantFolder, 'calls.jsonl')
-$script:StubEditPath = [System.IO.Path]::Combine($script:TenantFolder, 'tenant.edited')
 # How stale a read may be with respect to another session's writes (see Read-StubState).
 $script:ReadLagMs = 250
 $script:DataCmdlets = [string[]]@(
@@ -108,6 +107,7 @@ $script:GroupTypes = [string[]]@('MailUniversalDistributionGroup', 'MailUniversa
 $script:StaticGroupTypes = [string[]]@('MailUniversalDistributionGroup', 'MailUniversalSecurityGroup', 'MailNonUniversalGroup', 'RoomList')
 $script:JsonOptions = [System.Text.Json.JsonSerializerOptions]::new()
 Import-StubNative
+$script:Tenant = [ExoWorkflowSync.Stub.StubTenant]::new($script:TenantFolder, $script:ReadLagMs)
 
 # ---------------------------------------------------------------------------------------------------------
 # Connection
@@ -697,6 +697,15 @@ function Enter-StubCmdlet {
         if (-not $script:ChangeCmdlets.Contains($Name)) { Unlock-StubState }
         return $state
     }
+    if (Test-StubCountedFault $state $Name) {
+        # Counting the fault down is a write (e.g. a connect that fails once).
+        Lock-StubState
+        try {
+            $state = Read-StubState
+            Invoke-StubFaults $state $Name $Bound $Cmdlet
+        } finally { Unlock-StubState }
+        return $state
+    }
     Invoke-StubFaults $state $Name $Bound $Cmdlet
     return $state
 }
@@ -736,7 +745,12 @@ function Test-StubConnected {
 # ---------------------------------------------------------------------------------------------------------
 # Tenant lock (issue 14: several sessions at once) and injected throttling
 
-$script:ChangeCmdlets = [System.Collections.Generic.HashSet[string]]::new([string[]]@('Set-Mailbox', 'Add-MailboxPermission', 'Add-RecipientPermission', 'Remove-DistributionGroupMember', 'Remove-MailboxPermission', 'Remove-RecipientPermission', 'Add-DistributionGroupMember'), [System.StringComparer]::Ordinal)
+# Every cmdlet that writes the tenant holds its lock from its read to its return (each releases it in a
+# finally), so no session loses another's change and the change journal is one chain.
+$script:ChangeCmdlets = [System.Collections.Generic.HashSet[string]]::new([string[]]@(
+        'Set-Mailbox', 'Add-MailboxPermission', 'Add-RecipientPermission', 'Remove-DistributionGroupMember', 'Remove-MailboxPermission',
+        'Remove-RecipientPermission', 'Add-DistributionGroupMember', 'Set-MailboxAutoReplyConfiguration', 'Set-CASMailbox',
+        'Remove-MobileDevice', 'Disable-InboxRule', 'Enable-InboxRule', 'Remove-CalendarEvents'), [System.StringComparer]::Ordinal)
 $script:LockStream = $null
 
 function Lock-StubState {
@@ -895,53 +909,19 @@ function ConvertTo-StubLogValue {
 
 function Read-StubState {
     # -MayLag (reads only): Exchange Online is only eventually consistent between sessions, and so is
-    # the stub. A read may keep using a state it checked less than $script:ReadLagMs ago, so sessions
-    # re-parse one another's writes a few times a second rather than on every call (on a large tenant
-    # that parse would be the benchmark's biggest cost, which the real service does not have). A
-    # change always reads the latest state, under the tenant lock, and whatever the test's hand
-    # changes (ExchangeStubTenant writes tenant.edited with the state) is seen by the next call.
+    # the stub: a read may use this session's copy as it was less than $script:ReadLagMs ago. A change
+    # always reads the latest state, under the tenant lock, and whatever the test's hand changes
+    # (ExchangeStubTenant writes tenant.edited with the state) is seen by the next call. Other
+    # sessions' writes are followed through the tenant's change journal (StubTenant in StubNative.cs).
     param([switch]$MayLag)
-    $path = $script:StubStatePath
-    $cache = $script:StateCache
-    $edit = Get-StubEditStamp
-    if ($MayLag -and $null -ne $cache -and $cache.Path -eq $path -and $cache.Edit -eq $edit -and
-        ([datetime]::UtcNow - $cache.CheckedAt).TotalMilliseconds -lt $script:ReadLagMs) {
-        return $cache.State
-    }
-    $info = [System.IO.FileInfo]::new($path)
-    if (-not $info.Exists) { throw "The ExchangeOnlineManagement stub state file '$path' does not exist." }
-    $stamp = "$($info.LastWriteTimeUtc.Ticks):$($info.Length)"
-    if ($null -ne $cache -and $cache.Path -eq $path -and $cache.Stamp -eq $stamp) {
-        $cache.CheckedAt = [datetime]::UtcNow
-        $cache.Edit = $edit
-        return $cache.State
-    }
-    $state = [ExoWorkflowSync.Stub.StubNative]::ParseState([System.IO.File]::ReadAllText($path))
-    $script:StateCache = @{ Path = $path; Stamp = $stamp; State = $state; Index = $null; CheckedAt = [datetime]::UtcNow; Edit = $edit }
-    return $state
-}
-
-function Get-StubEditStamp {
-    # What ExchangeStubTenant last wrote to tenant.edited (a fresh token with each of its writes).
-    try { return [System.IO.File]::ReadAllText($script:StubEditPath) } catch [System.IO.IOException] { return '' }
+    if (-not [System.IO.File]::Exists($script:StubStatePath)) { throw "The ExchangeOnlineManagement stub state file '$($script:StubStatePath)' does not exist." }
+    return $script:Tenant.Read([bool]$MayLag)
 }
 
 function Save-StubState {
+    # Under the tenant lock: every change cmdlet holds it from its read to its return.
     param($State)
-    $path = $script:StubStatePath
-    $json = [System.Text.Json.JsonSerializer]::Serialize($State, [object], $script:JsonOptions)
-    $temporary = "$path.$PID.$([guid]::NewGuid().ToString('N')).tmp"
-    [System.IO.File]::WriteAllText($temporary, $json)
-    [System.IO.File]::Move($temporary, $path, $true)
-    $info = [System.IO.FileInfo]::new($path)
-    # Our own write: keep the parsed state (and its index: identities never change) for the next call.
-    $index = $null
-    $edit = ''
-    if ($null -ne $script:StateCache) {
-        $edit = $script:StateCache.Edit
-        if ([object]::ReferenceEquals($script:StateCache.State, $State)) { $index = $script:StateCache.Index }
-    }
-    $script:StateCache = @{ Path = $path; Stamp = "$($info.LastWriteTimeUtc.Ticks):$($info.Length)"; State = $State; Index = $index; CheckedAt = [datetime]::UtcNow; Edit = $edit }
+    $script:Tenant.Save($State)
 }
 
 function New-StubTable {
@@ -962,14 +942,15 @@ function Get-StubList {
 
 function Get-StubIndex {
     # Exchange looks recipients up by index, not by scanning the tenant; so does the stub, so that a
-    # benchmark over 1,000 groups measures the caller rather than the stub. Built once per state read
-    # (StubNative.cs: byGuid, byValue, all, membersOf).
+    # benchmark over 1,000 groups measures the caller rather than the stub. Built once per copy of the
+    # state (StubNative.cs: byGuid, byValue, all, membersOf) and kept in step with the journal.
     param($State)
-    $cache = $script:StateCache
-    if ($null -ne $cache -and [object]::ReferenceEquals($cache.State, $State) -and $null -ne $cache.Index) { return $cache.Index }
-    $index = [ExoWorkflowSync.Stub.StubNative]::BuildIndex($State)
-    if ($null -ne $cache -and [object]::ReferenceEquals($cache.State, $State)) { $cache.Index = $index }
-    return $index
+    $tenant = $script:Tenant
+    if ([object]::ReferenceEquals($tenant.State, $State)) {
+        if ($null -eq $tenant.Index) { $tenant.Index = [ExoWorkflowSync.Stub.StubNative]::BuildIndex($State) }
+        return $tenant.Index
+    }
+    return [ExoWorkflowSync.Stub.StubNative]::BuildIndex($State)
 }
 
 function Test-StubKind {

@@ -122,6 +122,8 @@ function Set-MailboxAutoReplyConfiguration {
         [switch]$DeclineEventsForScheduledOOF,
         [string]$OOFEventSubject
     )
+    # The tenant lock taken for this change is released however the cmdlet ends.
+    try {
     $state = Enter-StubCmdlet -Name 'Set-MailboxAutoReplyConfiguration' -Bound $PSBoundParameters -Cmdlet $PSCmdlet -Data
     $mailbox = Resolve-StubSingle -Cmdlet $PSCmdlet -State $state -Identity $Identity -Kind 'mailbox' -CmdletName 'SetMailboxAutoReplyConfiguration'
     if ($null -eq $mailbox) { return }
@@ -148,6 +150,7 @@ function Set-MailboxAutoReplyConfiguration {
         $mailbox['autoReply'] = $reply
         Save-StubState $state
     }
+    } finally { Unlock-StubState }
 }
 
 function Get-StubAutoReply {
@@ -206,6 +209,8 @@ function Set-CASMailbox {
         [bool]$OWAforDevicesEnabled,
         [bool]$UniversalOutlookEnabled
     )
+    # The tenant lock taken for this change is released however the cmdlet ends.
+    try {
     $state = Enter-StubCmdlet -Name 'Set-CASMailbox' -Bound $PSBoundParameters -Cmdlet $PSCmdlet -Data
     $mailbox = Resolve-StubSingle -Cmdlet $PSCmdlet -State $state -Identity $Identity -Kind 'mailbox' -CmdletName 'SetCASMailbox'
     if ($null -eq $mailbox) { return }
@@ -226,6 +231,7 @@ function Set-CASMailbox {
         $mailbox['cas'] = $cas
         Save-StubState $state
     }
+    } finally { Unlock-StubState }
 }
 
 function Get-StubCas {
@@ -269,6 +275,8 @@ function Remove-MobileDevice {
         [Parameter(Mandatory, Position = 0, ValueFromPipelineByPropertyName)]
         $Identity
     )
+    # The tenant lock taken for this change is released however the cmdlet ends.
+    try {
     $state = Enter-StubCmdlet -Name 'Remove-MobileDevice' -Bound $PSBoundParameters -Cmdlet $PSCmdlet -Data
     $found = Find-StubDevice $state $Identity
     if ($null -eq $found) { Write-StubNotFound $PSCmdlet $Identity 'RemoveMobileDevice'; return }
@@ -276,6 +284,7 @@ function Remove-MobileDevice {
         $null = (Get-StubList $found.owner 'mobileDevices').Remove($found.device)
         Save-StubState $state
     }
+    } finally { Unlock-StubState }
 }
 
 function Find-StubDevice {
@@ -355,6 +364,8 @@ function Set-StubInboxRuleEnabled {
     # (app-only access must name it); a rule already in that state gives Exchange's warning.
     param($Cmdlet, [System.Collections.IDictionary]$Bound, $Identity, $Mailbox, [bool]$Enabled)
     $verb = if ($Enabled) { 'Enable' } else { 'Disable' }
+    # The tenant lock taken for this change is released however the cmdlet ends.
+    try {
     $state = Enter-StubCmdlet -Name "$verb-InboxRule" -Bound $Bound -Cmdlet $Cmdlet -Data
     if ($null -eq $Mailbox) {
         Write-StubError $Cmdlet 'The Mailbox parameter is required for app-only access.' 'InvalidArgument' $Identity 'RecipientTaskException'
@@ -373,6 +384,7 @@ function Set-StubInboxRuleEnabled {
         $rule['enabled'] = $Enabled
         Save-StubState $state
     }
+    } finally { Unlock-StubState }
 }
 
 function Get-StubRuleIdentity {
@@ -423,6 +435,8 @@ function Remove-CalendarEvents {
         [switch]$PreviewOnly,
         [switch]$UseCustomRouting
     )
+    # The tenant lock taken for this change is released however the cmdlet ends.
+    try {
     $state = Enter-StubCmdlet -Name 'Remove-CalendarEvents' -Bound $PSBoundParameters -Cmdlet $PSCmdlet -Data
     $mailbox = Resolve-StubSingle -Cmdlet $PSCmdlet -State $state -Identity $Identity -Kind 'mailbox' -CmdletName 'RemoveCalendarEvents'
     if ($null -eq $mailbox) { return }
@@ -452,4 +466,5 @@ function Remove-CalendarEvents {
         foreach ($event in $hits) { $event['cancelled'] = $true }
         Save-StubState $state
     }
+    } finally { Unlock-StubState }
 }

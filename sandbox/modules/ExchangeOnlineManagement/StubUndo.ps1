@@ -127,7 +127,7 @@ function Add-DistributionGroupMember {
     }
     if ($PSCmdlet.ShouldProcess([string]$group['name'], "Add-DistributionGroupMember $($recipient['name'])")) {
         $members.Add([string]$recipient['guid'])
-        $script:StateCache.Index = $null
+        $script:Tenant.Index = $null
         Save-StubState $state
     }
     } finally { Unlock-StubState }
