@@ -26,6 +26,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sweep } from '../shared/composition';
 import { loadConfig } from '../shared/config';
+import { POWERSHELL_RUNTIME_DEFAULTS } from '../shared/exchange/childEnvironment';
 import { describePowerShell, findPowerShell, type FoundPowerShell } from '../shared/exchange/findPowerShell';
 import { silentLogger } from '../shared/logging';
 import { createTestCertificate, type TestCertificate } from '../sandbox/certificates';
@@ -268,7 +269,12 @@ async function measureReference(
       execFile(
         powerShell.launch.command,
         args,
-        { env: { ...process.env, ...tenant.env }, maxBuffer: 16 * 1024 * 1024, timeout: 3_600_000 },
+        // The same .NET runtime settings as the product's sessions: the comparison is of the work done.
+        {
+          env: { ...process.env, ...POWERSHELL_RUNTIME_DEFAULTS, ...tenant.env },
+          maxBuffer: 16 * 1024 * 1024,
+          timeout: 3_600_000,
+        },
         (error, out, err) => (error ? reject(new Error(`${error.message}\n${err}`)) : resolve(out)),
       ),
     );

@@ -69,9 +69,20 @@ describe('the child environment', () => {
       LANG: 'C.UTF-8',
       PSModulePath: '/opt/modules',
       POWERSHELL_TELEMETRY_OPTOUT: '1',
+      DOTNET_TieredPGO: '0',
+      DOTNET_TC_CallCountThreshold: '1000',
       TERM: 'dumb',
       NO_COLOR: '1',
     });
+  });
+
+  it("sets the session's .NET runtime defaults unless the worker chose its own", () => {
+    const env = childEnvironment(
+      { ...worker, DOTNET_TieredPGO: '1' },
+      { managedIdentity: false, platform: 'linux' },
+    );
+    expect(env.DOTNET_TieredPGO).toBe('1');
+    expect(env.DOTNET_TC_CallCountThreshold).toBe('1000');
   });
 
   it('adds the managed identity endpoint only for EXO_AUTH=managedIdentity', () => {
