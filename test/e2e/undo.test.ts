@@ -5,10 +5,11 @@
  * `already`; a property someone changed after the run is reported as drift and left alone (or
  * restored with --force); an undo of an undo and an unknown run are refused.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunHistory } from '../../shared/domain';
 import type { UndoReport } from '../../shared/undo/runUndo';
+import type { ExchangeStubTenant } from '../../sandbox/exchangeStubTenant';
 import { startAzuriteStorage, type AzuriteStorage } from '../support/azurite';
 import { EndToEndWorld, parseJsonDocument, parseReport, runCli } from '../support/cliHarness';
 
@@ -30,8 +31,8 @@ const PAT = { name: 'Pat Leaver', email: 'pat@contoso.com', lineManager: { email
  * The tenant's state file, with each group's members as a set: Exchange's membership has no order,
  * and a member added back is listed last.
  */
-function stateFile(path: string): unknown {
-  const state = JSON.parse(readFileSync(path, 'utf8')) as { groups: Array<{ members: string[] }> };
+function stateFile(tenant: ExchangeStubTenant): unknown {
+  const state = tenant.state();
   for (const group of state.groups) group.members = [...group.members].sort();
   return state;
 }
@@ -56,11 +57,11 @@ describe('undo of a run (CLI, Azurite table, real pwsh, stub Exchange)', () => {
   it('restores the basic leaver to exactly the state before the run, and a second undo is already', async () => {
     world = await EndToEndWorld.create(TENANT);
     const runId = world.addWaitingRun(PAT);
-    const before = stateFile(world.tenant.statePath);
+    const before = stateFile(world.tenant);
 
     const sweep = parseReport((await runCli(['sweep', '--json'], env(), 120_000)).stdout);
     expect(sweep.runs[0]).toMatchObject({ runId, outcome: 'completed', signalled: true });
-    const offboarded = stateFile(world.tenant.statePath);
+    const offboarded = stateFile(world.tenant);
     expect(offboarded).not.toEqual(before);
     const signalsAfterSweep = world.simulator.signals.length;
 
@@ -75,7 +76,7 @@ describe('undo of a run (CLI, Azurite table, real pwsh, stub Exchange)', () => {
       ['grantManagerFullAccess', 'planned'],
       ['convertToShared', 'planned'],
     ]);
-    expect(stateFile(world.tenant.statePath)).toEqual(offboarded);
+    expect(stateFile(world.tenant)).toEqual(offboarded);
     expect((await runCli(['history', `undo-${runId}`, '--json'], env())).code).toBe(2);
 
     world.tenant.clearCalls();
@@ -92,7 +93,7 @@ describe('undo of a run (CLI, Azurite table, real pwsh, stub Exchange)', () => {
     );
     // Only the two distribution groups the run left; the security group was never touched.
     expect(world.tenant.calls().filter((c) => c.cmdlet === 'Add-DistributionGroupMember')).toHaveLength(2);
-    expect(stateFile(world.tenant.statePath)).toEqual(before);
+    expect(stateFile(world.tenant)).toEqual(before);
     // Undo never signals the workflow.
     expect(world.simulator.signals.length).toBe(signalsAfterSweep);
 
@@ -114,7 +115,7 @@ describe('undo of a run (CLI, Azurite table, real pwsh, stub Exchange)', () => {
     const second = parseUndo((await runCli(['undo', runId, '--json'], env(), 120_000)).stdout);
     expect(second.steps.map((s) => s.status)).toEqual(['already', 'already', 'already', 'already']);
     expect(second).toMatchObject({ outcome: 'completed', attempt: 2 });
-    expect(stateFile(world.tenant.statePath)).toEqual(before);
+    expect(stateFile(world.tenant)).toEqual(before);
   }, 240_000);
 
   it('reports a property someone changed after the run as drift and leaves it, unless --force', async () => {

@@ -105,7 +105,6 @@ $script:MailboxTypes = [string[]]@('UserMailbox', 'SharedMailbox', 'RoomMailbox'
 $script:MailUserTypes = [string[]]@('MailUser', 'GuestMailUser')
 $script:GroupTypes = [string[]]@('MailUniversalDistributionGroup', 'MailUniversalSecurityGroup', 'MailNonUniversalGroup', 'GroupMailbox', 'RoomList', 'DynamicDistributionGroup')
 $script:StaticGroupTypes = [string[]]@('MailUniversalDistributionGroup', 'MailUniversalSecurityGroup', 'MailNonUniversalGroup', 'RoomList')
-$script:JsonOptions = [System.Text.Json.JsonSerializerOptions]::new()
 Import-StubNative
 $script:Tenant = [ExoWorkflowSync.Stub.StubTenant]::new($script:TenantFolder, $script:ReadLagMs)
 
@@ -855,53 +854,9 @@ function Invoke-StubFaults {
 }
 
 function Write-StubLog {
+    # One JSON line per call (StubNative.AppendCall: certificates by thumbprint, never a secret's value).
     param([string]$Name, [System.Collections.IDictionary]$Bound)
-    $path = $script:StubLogPath
-    if (-not [System.IO.File]::Exists($path)) { return }
-    $parameters = New-StubTable
-    foreach ($key in $Bound.Keys) { $parameters[[string]$key] = ConvertTo-StubLogValue $Bound[$key] }
-    $entry = New-StubTable
-    $entry['time'] = [datetime]::UtcNow.ToString('o', [System.Globalization.CultureInfo]::InvariantCulture)
-    $entry['pid'] = $PID
-    $entry['cmdlet'] = $Name
-    $entry['parameters'] = $parameters
-    $line = [System.Text.Json.JsonSerializer]::Serialize($entry, [object], $script:JsonOptions)
-    $bytes = [System.Text.Encoding]::UTF8.GetBytes($line + "`n")
-    # An exclusive open is the log's own lock (sessions append at once); the tenant lock stays free.
-    $stream = [ExoWorkflowSync.Stub.StubNative]::OpenExclusive($path, [System.IO.FileMode]::Append, [System.IO.FileAccess]::Write, 60000)
-    if ($null -eq $stream) { throw "The ExchangeOnlineManagement stub could not append to '$path' within 60 s." }
-    try { $stream.Write($bytes, 0, $bytes.Length) } finally { $stream.Dispose() }
-}
-
-function ConvertTo-StubLogValue {
-    param($Value)
-    if ($null -eq $Value) { return $null }
-    if ($Value -is [System.Management.Automation.PSObject]) { $Value = $Value.PSObject.BaseObject }
-    if ($Value -is [System.Security.Cryptography.X509Certificates.X509Certificate2]) {
-        # Never the certificate itself: tests identify it by thumbprint.
-        $certificate = New-StubTable
-        $certificate['thumbprint'] = $Value.Thumbprint
-        $certificate['hasPrivateKey'] = $Value.HasPrivateKey
-        return $certificate
-    }
-    if ($Value -is [System.Security.SecureString]) { return '[SecureString]' }
-    if ($Value -is [System.Management.Automation.PSCredential]) { return "[PSCredential $($Value.UserName)]" }
-    if ($Value -is [System.Management.Automation.SwitchParameter]) { return [bool]$Value.IsPresent }
-    if ($Value -is [bool]) { return [bool]$Value }
-    if ($Value -is [int] -or $Value -is [long] -or $Value -is [double]) { return $Value }
-    if ($Value -is [string]) { return [string]$Value }
-    if ($Value -is [System.Collections.IDictionary]) {
-        # PowerShell's foreach does not enumerate a hashtable (e.g. -GrantSendOnBehalfTo @{Add=...}).
-        $table = New-StubTable
-        foreach ($key in $Value.Keys) { $table[[string]$key] = ConvertTo-StubLogValue $Value[$key] }
-        return , $table
-    }
-    if ($Value -is [System.Collections.IEnumerable]) {
-        $list = [System.Collections.Generic.List[object]]::new()
-        foreach ($item in $Value) { $list.Add((ConvertTo-StubLogValue $item)) }
-        return , $list
-    }
-    return [string]$Value
+    [ExoWorkflowSync.Stub.StubNative]::AppendCall($script:StubLogPath, $Name, $Bound)
 }
 
 # ---------------------------------------------------------------------------------------------------------

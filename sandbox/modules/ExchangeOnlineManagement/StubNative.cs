@@ -96,6 +96,94 @@ namespace ExoWorkflowSync.Stub
             }
         }
 
+        /// <summary>
+        /// Appends one call to the call log (<tenant>/calls.jsonl, when it exists): { time, pid, cmdlet,
+        /// parameters }, the bound parameters as the tests read them: a certificate by thumbprint only,
+        /// never a secret's value, switches as booleans, anything else as PowerShell's [string] of it.
+        /// The exclusive open is the log's own lock (sessions append at once); the tenant lock stays free.
+        /// </summary>
+        public static void AppendCall(string path, string cmdlet, IDictionary bound)
+        {
+            if (!File.Exists(path)) return;
+            var buffer = new ArrayBufferWriter<byte>(1024);
+            using (var writer = new Utf8JsonWriter(buffer))
+            {
+                writer.WriteStartObject();
+                writer.WriteString("time", DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture));
+                writer.WriteNumber("pid", Environment.ProcessId);
+                writer.WriteString("cmdlet", cmdlet);
+                writer.WritePropertyName("parameters");
+                writer.WriteStartObject();
+                foreach (DictionaryEntry entry in bound)
+                {
+                    writer.WritePropertyName(System.Convert.ToString(entry.Key, CultureInfo.InvariantCulture));
+                    WriteLogValue(writer, entry.Value, 0);
+                }
+                writer.WriteEndObject();
+                writer.WriteEndObject();
+            }
+            byte[] line = new byte[buffer.WrittenCount + 1];
+            buffer.WrittenSpan.CopyTo(line);
+            line[line.Length - 1] = (byte)'\n';
+            FileStream stream = OpenExclusive(path, FileMode.Append, FileAccess.Write, 60000);
+            if (stream == null) throw new IOException("The ExchangeOnlineManagement stub could not append to '" + path + "' within 60 s.");
+            using (stream)
+            {
+                stream.Write(line, 0, line.Length);
+            }
+        }
+
+        static void WriteLogValue(Utf8JsonWriter writer, object value, int depth)
+        {
+            var wrapped = value as System.Management.Automation.PSObject;
+            if (wrapped != null) value = wrapped.BaseObject;
+            if (value == null) { writer.WriteNullValue(); return; }
+            var certificate = value as System.Security.Cryptography.X509Certificates.X509Certificate2;
+            if (certificate != null)
+            {
+                // Never the certificate itself: tests identify it by thumbprint.
+                writer.WriteStartObject();
+                writer.WriteBoolean("hasPrivateKey", certificate.HasPrivateKey);
+                writer.WriteString("thumbprint", certificate.Thumbprint);
+                writer.WriteEndObject();
+                return;
+            }
+            if (value is System.Security.SecureString) { writer.WriteStringValue("[SecureString]"); return; }
+            var credential = value as System.Management.Automation.PSCredential;
+            if (credential != null) { writer.WriteStringValue("[PSCredential " + credential.UserName + "]"); return; }
+            if (value is System.Management.Automation.SwitchParameter) { writer.WriteBooleanValue(((System.Management.Automation.SwitchParameter)value).IsPresent); return; }
+            if (value is bool) { writer.WriteBooleanValue((bool)value); return; }
+            if (value is int) { writer.WriteNumberValue((int)value); return; }
+            if (value is long) { writer.WriteNumberValue((long)value); return; }
+            if (value is double) { writer.WriteNumberValue((double)value); return; }
+            if (value is string) { writer.WriteStringValue((string)value); return; }
+            if (depth < 16)
+            {
+                var dictionary = value as IDictionary;
+                if (dictionary != null)
+                {
+                    // PowerShell's foreach does not enumerate a hashtable (e.g. -GrantSendOnBehalfTo @{Add=...}).
+                    writer.WriteStartObject();
+                    foreach (DictionaryEntry entry in dictionary)
+                    {
+                        writer.WritePropertyName(System.Convert.ToString(entry.Key, CultureInfo.InvariantCulture));
+                        WriteLogValue(writer, entry.Value, depth + 1);
+                    }
+                    writer.WriteEndObject();
+                    return;
+                }
+                var list = value as IEnumerable;
+                if (list != null)
+                {
+                    writer.WriteStartArray();
+                    foreach (object item in list) WriteLogValue(writer, item, depth + 1);
+                    writer.WriteEndArray();
+                    return;
+                }
+            }
+            writer.WriteStringValue(System.Management.Automation.LanguagePrimitives.ConvertTo<string>(value));
+        }
+
         static readonly string[] NameKeys = { "primarySmtpAddress", "userPrincipalName", "alias", "name" };
         static readonly string[] AllKeys = { "guid", "exchangeGuid", "externalDirectoryObjectId", "dn", "primarySmtpAddress", "userPrincipalName", "alias", "name" };
 
