@@ -409,8 +409,7 @@ function Get-MailboxPermission {
             InheritanceType = 'All'
         }
     }
-    foreach ($entry in (Get-StubList $state 'mailboxPermissions')) {
-        if ($entry['mailbox'] -ne $mailbox['guid']) { continue }
+    foreach ($entry in (Select-StubEntries $state 'mailboxPermissions' 'mailbox' $mailbox['guid'])) {
         if ($null -ne $userGuid -and $entry['user'] -ne $userGuid) { continue }
         [pscustomobject][ordered]@{
             Identity        = $mailbox['name']
@@ -458,8 +457,8 @@ function Add-MailboxPermission {
     }
     $principal = Resolve-StubPrincipal -Cmdlet $PSCmdlet -State $state -Identity $User
     if ($null -eq $principal) { return }
-    foreach ($entry in (Get-StubList $state 'mailboxPermissions')) {
-        if ($entry['mailbox'] -eq $mailbox['guid'] -and $entry['user'] -eq $principal['guid'] -and [bool]$entry['deny'] -eq [bool]$Deny) {
+    foreach ($entry in (Select-StubEntries $state 'mailboxPermissions' 'mailbox' $mailbox['guid'])) {
+        if ($entry['user'] -eq $principal['guid'] -and [bool]$entry['deny'] -eq [bool]$Deny) {
             $missing = @($AccessRights | Where-Object { @($entry['accessRights']) -notcontains $_ })
             if ($missing.Count -eq 0) {
                 $PSCmdlet.WriteWarning("An existing permission entry was found for user: $($principal['name']).")
@@ -522,8 +521,8 @@ function Get-RecipientPermission {
             InheritanceType   = 'None'
         }
     }
-    foreach ($entry in (Get-StubList $state 'recipientPermissions')) {
-        if ($null -ne $recipient -and $entry['recipient'] -ne $recipient['guid']) { continue }
+    $entries = if ($null -ne $recipient) { Select-StubEntries $state 'recipientPermissions' 'recipient' $recipient['guid'] } else { Get-StubList $state 'recipientPermissions' }
+    foreach ($entry in $entries) {
         if ($null -ne $trusteeGuid -and $entry['trustee'] -ne $trusteeGuid) { continue }
         $owner = Find-StubByGuid $state $entry['recipient']
         [pscustomobject][ordered]@{
@@ -558,8 +557,8 @@ function Add-RecipientPermission {
     if ($null -eq $recipient) { return }
     $principal = Resolve-StubPrincipal -Cmdlet $PSCmdlet -State $state -Identity $Trustee
     if ($null -eq $principal) { return }
-    foreach ($entry in (Get-StubList $state 'recipientPermissions')) {
-        if ($entry['recipient'] -eq $recipient['guid'] -and $entry['trustee'] -eq $principal['guid'] -and $entry['accessControlType'] -eq 'Allow') {
+    foreach ($entry in (Select-StubEntries $state 'recipientPermissions' 'recipient' $recipient['guid'])) {
+        if ($entry['trustee'] -eq $principal['guid'] -and $entry['accessControlType'] -eq 'Allow') {
             $PSCmdlet.WriteWarning("The appropriate access control entry is already present on object `"$($recipient['name'])`" for account `"$(Get-StubPrincipalLabel $state $principal['guid'])`".")
             return
         }
@@ -879,6 +878,13 @@ function Save-StubState {
     $script:Tenant.Save($State)
 }
 
+function Select-StubEntries {
+    # The entries of a state list whose Key equals Value (case-insensitive, as -eq): a permission
+    # lookup is by mailbox in Exchange, not a walk over every grant in the tenant in PowerShell.
+    param($State, [string]$List, [string]$Key, [string]$Value)
+    return , [ExoWorkflowSync.Stub.StubNative]::Where((Get-StubList $State $List), $Key, $Value)
+}
+
 function New-StubTable {
     return , [System.Collections.Hashtable]::new([System.StringComparer]::Ordinal)
 }
@@ -1026,6 +1032,8 @@ function Find-StubRecipientsForGet {
     param($Cmdlet, $State, [string]$Kind, $Identity, [string]$Anr, [string]$Filter, [string[]]$RecipientTypeDetails, $ResultSize, [string]$CmdletName)
     $index = Get-StubIndex $State
     $selected = $null
+    $tree = $null
+    $filtered = $false
     if ($Cmdlet.ParameterSetName -eq 'AnrSet') {
         $selected = foreach ($item in $index.all) {
             if (-not (Test-StubKind $item $Kind)) { continue }
@@ -1041,11 +1049,12 @@ function Find-StubRecipientsForGet {
         }
     } else {
         # No identity at all ($null or ''): everything, as Microsoft's docs warn.
-        $tree = $null
         if (-not [string]::IsNullOrEmpty($Filter)) { $tree = ConvertFrom-StubFilter -Cmdlet $Cmdlet -Filter $Filter }
         if ($null -ne $tree -and $tree.kind -eq 'compare' -and $tree.property -eq 'Members' -and $tree.operator -eq '-eq') {
-            # Answered from the membership link, as Exchange does, not by testing every group.
+            # Answered from the membership link, as Exchange does, not by testing every group: what it
+            # finds meets the filter (only the type still narrows it).
             $selected = @(Get-StubGroupsHolding -State $State -Dn ([string]$tree.value))
+            $filtered = $true
         } else {
             $selected = foreach ($item in $index.all) { if (Test-StubKind $item $Kind) { $item.entry } }
         }
@@ -1054,8 +1063,8 @@ function Find-StubRecipientsForGet {
     if ($null -ne $RecipientTypeDetails -and $RecipientTypeDetails.Count -gt 0) {
         $selected = @(foreach ($entry in $selected) { if ($RecipientTypeDetails -contains $entry['recipientTypeDetails']) { $entry } })
     }
-    if (-not [string]::IsNullOrEmpty($Filter)) {
-        $tree = ConvertFrom-StubFilter -Cmdlet $Cmdlet -Filter $Filter
+    if (-not [string]::IsNullOrEmpty($Filter) -and -not $filtered) {
+        if ($null -eq $tree) { $tree = ConvertFrom-StubFilter -Cmdlet $Cmdlet -Filter $Filter }
         $selected = @(foreach ($entry in $selected) { if (Test-StubFilter -State $State -Entry $entry -Node $tree) { $entry } })
     }
     $limit = 1000

@@ -184,6 +184,19 @@ namespace ExoWorkflowSync.Stub
             writer.WriteStringValue(System.Management.Automation.LanguagePrimitives.ConvertTo<string>(value));
         }
 
+        /// <summary>The items of a list of tables whose key holds the value (ordinal, ignoring case, as PowerShell's -eq).</summary>
+        public static List<object> Where(IEnumerable list, string key, string value)
+        {
+            var found = new List<object>();
+            if (list == null) return found;
+            foreach (object item in list)
+            {
+                var table = item as Hashtable;
+                if (table != null && string.Equals(Text(table[key]), value, StringComparison.OrdinalIgnoreCase)) found.Add(item);
+            }
+            return found;
+        }
+
         static readonly string[] NameKeys = { "primarySmtpAddress", "userPrincipalName", "alias", "name" };
         static readonly string[] AllKeys = { "guid", "exchangeGuid", "externalDirectoryObjectId", "dn", "primarySmtpAddress", "userPrincipalName", "alias", "name" };
 
