@@ -186,11 +186,6 @@ export interface RunSubjects {
   manager?: RecipientRef;
 }
 
-/** Read-only resolution of a run's people: who they are, or why the run must not touch them. */
-export type ExchangeResolution =
-  | { ok: true; subjects: RunSubjects; cmdletCalls: number }
-  | { ok: false; reason: string; cmdletCalls: number; final?: boolean };
-
 export interface ActionResult {
   name: ActionName;
   status: ActionStatus;

@@ -11,7 +11,6 @@ import type {
   ExchangeConnection,
   ExchangeLoad,
   ExchangeLook,
-  ExchangeResolution,
   ExchangeRunResult,
   ExchangeUndoApply,
   ExchangeUndoLook,
@@ -87,11 +86,6 @@ export interface ExchangeShell {
     connection: () => Promise<ExchangeConnection>,
     whatIf: boolean,
   ): Promise<ExchangeRunResult>;
-  /**
-   * Resolve and check the run's leaver and line manager without changing anything (the plan's
-   * first step, run before the first attempt pins them). Refusals come back as `ok: false`.
-   */
-  resolveRun(plan: RunPlan, connection: () => Promise<ExchangeConnection>): Promise<ExchangeResolution>;
   /**
    * Phase 1 (look): resolve the run's people and read, per action, what it would change, changing
    * nothing. A dry run is exactly this (`dryRun` true: no apply follows, nothing is kept).

@@ -7,7 +7,6 @@
 
       Connect-ExoSession      (followed by one data line: '#' + base64 JSON, read from stdin here)
       Invoke-ExoRunPlan       (the same)
-      Resolve-ExoRun          (the same; read-only lookups that pin who the run is about)
       Get-ExoRunLook          (the same; phase 1: resolve and read every action's before-image, change nothing)
       Invoke-ExoRunApply      (data line { runId, lookId }; phase 2: perform what that look planned)
       Disconnect-ExoSession
@@ -165,20 +164,6 @@ function Invoke-ExoRunPlan {
     param([AllowEmptyString()][string]$Payload)
     if (-not $PSBoundParameters.ContainsKey('Payload')) { $Payload = Read-ExoDataLine }
     Invoke-ExoEntryPoint -Payload $Payload -DefaultCode 'RunFailed' -Core { param($Context, $Data) Invoke-ExoRunPlanCore -Context $Context -Payload $Data }
-}
-
-function Resolve-ExoRun {
-    <#
-    .SYNOPSIS
-    Resolves and checks a run's leaver and line manager without changing anything (read-only lookups).
-    .DESCRIPTION
-    The same payload and checks as Invoke-ExoRunPlan; answers { ok, subjects } or { ok, refusal }. The
-    caller records the subjects (pins the run) before it lets Invoke-ExoRunPlan change anything.
-    #>
-    [CmdletBinding()]
-    param([AllowEmptyString()][string]$Payload)
-    if (-not $PSBoundParameters.ContainsKey('Payload')) { $Payload = Read-ExoDataLine }
-    Invoke-ExoEntryPoint -Payload $Payload -DefaultCode 'RunFailed' -Core { param($Context, $Data) Invoke-ExoRunPlanCore -Context $Context -Payload $Data -ResolveOnly }
 }
 
 function Get-ExoRunLook {
@@ -461,7 +446,7 @@ function New-ExoCertificate {
 # Run plan
 
 function Invoke-ExoRunPlanCore {
-    param($Context, [string]$Payload, [switch]$ResolveOnly, [switch]$LookOnly)
+    param($Context, [string]$Payload, [switch]$LookOnly)
     $request = Read-ExoPayload $Payload
 
     $whatIf = $request['whatIf']
@@ -520,16 +505,15 @@ function Invoke-ExoRunPlanCore {
             $pending.Add($action)
         }
     }
-    if ($pending.Count -eq 0 -and -not $ResolveOnly) { return }
+    if ($pending.Count -eq 0) { return }
 
     # Both people are resolved and checked before any change; every action then works on the resolved
-    # objects' Guids. The lookups are recorded on the first action (or, resolving only, on the run).
-    $needManager = [bool]$ResolveOnly
+    # objects' Guids (the caller pins the ones a first attempt's look resolved before its apply). The
+    # lookups are recorded on the first action.
+    $needManager = $false
     foreach ($action in $pending) { if ($script:ManagerActions -ccontains $action.name) { $needManager = $true } }
-    $lookups = if ($pending.Count -gt 0 -and -not $ResolveOnly) { $pending[0] } else { New-ExoActionResult 'lookups' }
-    if ($ResolveOnly) { $run.lookups = $lookups }
+    $lookups = $pending[0]
     $subjects = Resolve-ExoSubjects -Run $run -Action $lookups -Request $request -Policy $policy -Pinned $pinned -NeedManager $needManager
-    if ($ResolveOnly) { $run.actions.Clear() }
     if (-not $subjects.ok) {
         $run.refusal = $subjects.message
         # Retrying cannot help (no such mailbox, a refused identity, a protected recipient): the caller may give up at once.
@@ -541,8 +525,6 @@ function Invoke-ExoRunPlanCore {
         leaver  = ConvertTo-ExoSubjectView $subjects.leaver
         manager = if ($null -ne $subjects.manager) { ConvertTo-ExoSubjectView $subjects.manager } else { $null }
     }
-    if ($ResolveOnly) { return }
-
     $state = @{
         run            = $run
         whatIf         = $whatIf
@@ -1561,4 +1543,4 @@ if (-not (Test-Path -LiteralPath Function:\Get-ExoCatalogueLook)) { throw 'ExoAc
 . ([System.IO.Path]::Combine($PSScriptRoot, 'ExoUndo.ps1'))
 if (-not (Test-Path -LiteralPath Function:\Get-ExoUndoLookCore)) { throw 'ExoActions could not load ExoUndo.ps1.' }
 
-Export-ModuleMember -Function Connect-ExoSession, Invoke-ExoRunPlan, Resolve-ExoRun, Get-ExoRunLook, Invoke-ExoRunApply, Get-ExoUndoLook, Invoke-ExoUndoApply, Disconnect-ExoSession, Get-ExoStatus, Get-ExoProbe
+Export-ModuleMember -Function Connect-ExoSession, Invoke-ExoRunPlan, Get-ExoRunLook, Invoke-ExoRunApply, Get-ExoUndoLook, Invoke-ExoUndoApply, Disconnect-ExoSession, Get-ExoStatus, Get-ExoProbe

@@ -56,7 +56,7 @@ export function connectPayload(connection: ExchangeConnection): Record<string, u
   };
 }
 
-/** What Invoke-ExoRunPlan and Resolve-ExoRun read: the validated plan, the admin's policy, the pins. */
+/** What Invoke-ExoRunPlan and Get-ExoRunLook read: the validated plan, the admin's policy, the pins. */
 export function planPayload(plan: RunPlan, whatIf: boolean): Record<string, unknown> {
   return {
     runId: plan.runId,

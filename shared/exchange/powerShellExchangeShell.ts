@@ -28,7 +28,6 @@ import type {
   ExchangeApply,
   ExchangeConnection,
   ExchangeLook,
-  ExchangeResolution,
   ExchangeRunResult,
   ExchangeUndoApply,
   ExchangeUndoLook,
@@ -154,10 +153,6 @@ export class PowerShellExchangeShell implements ExchangeShell {
     return this.#exclusive(() => this.#runPlan(plan, connection, whatIf));
   }
 
-  resolveRun(plan: RunPlan, connection: () => Promise<ExchangeConnection>): Promise<ExchangeResolution> {
-    return this.#exclusive(() => this.#resolveRun(plan, connection));
-  }
-
   look(plan: RunPlan, connection: () => Promise<ExchangeConnection>, dryRun: boolean): Promise<ExchangeLook> {
     return this.#exclusive(() => this.#look(plan, connection, dryRun));
   }
@@ -281,34 +276,12 @@ export class PowerShellExchangeShell implements ExchangeShell {
     return appliedOf(answer.value);
   }
 
-  async #resolveRun(
-    plan: RunPlan,
-    connection: () => Promise<ExchangeConnection>,
-  ): Promise<ExchangeResolution> {
-    const answer = await this.#call(plan, connection, 'Resolve-ExoRun', planPayload(plan, true), true);
-    if (!answer.ok) return { ok: false, reason: answer.reason, cmdletCalls: 0 };
-    const result = answer.value;
-    const cmdletCalls = typeof result.cmdletCalls === 'number' ? result.cmdletCalls : 0;
-    if (typeof result.refusal === 'string' && result.refusal !== '') {
-      return {
-        ok: false,
-        reason: redact(result.refusal, 1000),
-        cmdletCalls,
-        ...(result.refusalFinal === true ? { final: true } : {}),
-      };
-    }
-    const subjects = subjectsOf(result.subjects);
-    if (!subjects) return { ok: false, reason: 'ExoActions did not say who the run is about.', cmdletCalls };
-    return { ok: true, subjects, cmdletCalls };
-  }
-
-  /** One run call (plan or resolution): connect on first need, then the answer or why there is none. */
+  /** One run call (plan, look or apply): connect on first need, then the answer or why there is none. */
   async #call(
     plan: Pick<RunPlan, 'runId'>,
     connection: () => Promise<ExchangeConnection>,
     command:
       | 'Invoke-ExoRunPlan'
-      | 'Resolve-ExoRun'
       | 'Get-ExoRunLook'
       | 'Invoke-ExoRunApply'
       | 'Get-ExoUndoLook'

@@ -16,7 +16,6 @@ import type {
   ExchangeConnection,
   ExchangeLoad,
   ExchangeLook,
-  ExchangeResolution,
   ExchangeRunResult,
   ExchangeUndoApply,
   ExchangeUndoLook,
@@ -152,10 +151,6 @@ export class SessionPool implements ExchangeShell, RunAdmission {
     return this.#governed(plan.runId, (shell) => shell.runPlan(plan, connection, whatIf));
   }
 
-  resolveRun(plan: RunPlan, connection: () => Promise<ExchangeConnection>): Promise<ExchangeResolution> {
-    return this.#governed(plan.runId, (shell) => shell.resolveRun(plan, connection));
-  }
-
   /** Phase 1 on any free session; the session is remembered for the look's apply. */
   async look(
     plan: RunPlan,
@@ -282,7 +277,6 @@ export class SessionPool implements ExchangeShell, RunAdmission {
       admit: () => this.admit(),
       load: () => this.load(),
       runPlan: (plan, connection, whatIf) => this.runPlan(plan, connection, whatIf),
-      resolveRun: (plan, connection) => this.resolveRun(plan, connection),
       look: (plan, connection, dryRun) => this.look(plan, connection, dryRun),
       apply: (plan, lookId, connection) => this.apply(plan, lookId, connection),
       undoLook: (plan, connection, dryRun) => this.undoLook(plan, connection, dryRun),

@@ -582,35 +582,40 @@ export async function runSweep(
       // Who the run is about: pinned by the first attempt, before anything changes; every later
       // attempt must resolve to the same objects (ExoActions checks the Guids).
       let pin = await deps.runRecords.get(run.runId);
-      if (!request.dryRun && (!pin || (plan.manager !== undefined && !pin.record.manager))) {
-        const resolution = await deps.exchange.resolveRun(withPin(plan, pin), connection);
-        exchangeUsed = true;
-        exchangeCmdletCalls += resolution.cmdletCalls;
-        if (!resolution.ok) {
-          if (resolution.final === true) context.final = true;
-          return failed(resolution.reason, refusedActions(plan, resolution.reason));
-        }
-        pin = await pinRun(step, run, resolution.subjects, pin);
-      }
       plan = withPin(plan, pin);
       if (pin)
         subjects = pin.record.manager
           ? { leaver: pin.record.leaver, manager: pin.record.manager }
           : { leaver: pin.record.leaver };
-      // Phase 1 (look): what each action would change, and its before-image. A dry run ends here.
+      // Phase 1 (look): who the run is about and what each action would change, with its
+      // before-image; it changes nothing. A dry run ends here.
       const look = await deps.exchange.look(plan, connection, request.dryRun);
       exchangeUsed = true;
       exchangeCmdletCalls += look.cmdletCalls;
       actions = look.actions.map(lookResult);
+      if (look.refusal !== undefined) {
+        if (journal && context.attempt !== undefined)
+          await journal.recordLooks(run.runId, context.attempt, journalLooks(look.actions));
+        if (look.refusalFinal === true) context.final = true;
+        return failed(look.refusal, pin ? actions : refusedActions(plan, look.refusal));
+      }
       if (look.subjects) subjects = look.subjects;
+      // The first attempt pins the people its look resolved (or a manager new since), still before
+      // any change; the same look's objects are what the apply changes.
+      if (!request.dryRun && (!pin || (look.subjects?.manager !== undefined && !pin.record.manager))) {
+        if (!look.subjects) {
+          const reason = 'ExoActions did not say who the run is about; nothing was changed';
+          return failed(reason, refusedActions(plan, reason));
+        }
+        pin = await pinRun(step, run, look.subjects, pin);
+        const mismatch = pinMismatch(pin, look.subjects);
+        if (mismatch) return failed(mismatch, refusedActions(plan, mismatch));
+        plan = withPin(plan, pin);
+      }
       // The before-images, written BEFORE anything changes: a crash from here on leaves a journal
       // whose planned actions have no result, i.e. "result unknown".
       if (journal && context.attempt !== undefined)
         await journal.recordLooks(run.runId, context.attempt, journalLooks(look.actions));
-      if (look.refusal !== undefined) {
-        if (look.refusalFinal === true) context.final = true;
-        return failed(look.refusal, actions);
-      }
       if (!request.dryRun && look.lookId !== undefined) {
         // Phase 2 (apply): the changes the look planned, in the same PowerShell session.
         const applied = await deps.exchange.apply(plan, look.lookId, connection);
@@ -748,6 +753,19 @@ export async function runSweep(
     );
     return deps.runRecords.get(run.runId);
   }
+}
+
+/**
+ * Why the stored pin is not the people this attempt's look resolved (another attempt pinned the run
+ * first), or undefined when it is: the apply would change the look's objects, so it must not run.
+ */
+function pinMismatch(pin: StoredRunRecord | undefined, resolved: RunSubjects): string | undefined {
+  if (!pin) return 'the run could not be pinned to the people it is about; nothing was changed';
+  if (pin.record.leaver.guid !== resolved.leaver.guid)
+    return `the run was pinned meanwhile to a different leaver mailbox (${pin.record.leaver.guid}) than this attempt resolved; nothing was changed`;
+  if (resolved.manager && pin.record.manager && pin.record.manager.guid !== resolved.manager.guid)
+    return `the run was pinned meanwhile to a different line manager (${pin.record.manager.guid}) than this attempt resolved; nothing was changed`;
+  return undefined;
 }
 
 /** The workflow's profile, when the settings have one for it. */

@@ -18,7 +18,6 @@ import type {
   ActionResult,
   ExchangeCertificate,
   ExchangeConnection,
-  ExchangeResolution,
   ExchangeRunResult,
   ExchangeUndoApply,
   ExchangeUndoLook,
@@ -122,10 +121,9 @@ export function fakeRecipient(address: string, type = 'UserMailbox'): RecipientR
 
 export class FakeExchangeShell implements ExchangeShell {
   readonly plans: { plan: RunPlan; whatIf: boolean }[] = [];
-  readonly resolutions: RunPlan[] = [];
   /** Who an address resolves to (default: a user mailbox with a Guid derived from the address). */
   recipients = new Map<string, RecipientRef>();
-  /** Refuse the run at resolution with this reason (e.g. a room mailbox). */
+  /** Refuse the run when its people are resolved (in its look) with this reason (e.g. a room mailbox). */
   refuse?: (plan: RunPlan) => string | undefined;
   readonly connections: ExchangeConnection[] = [];
   processesStarted = 0;
@@ -250,23 +248,6 @@ export class FakeExchangeShell implements ExchangeShell {
       steps: plan.steps.map((step) => ({ action: step.action, status: 'done', after: step.before })),
       cmdletCalls: plan.steps.length,
     };
-  }
-
-  async resolveRun(
-    plan: RunPlan,
-    connection: () => Promise<ExchangeConnection>,
-  ): Promise<ExchangeResolution> {
-    if (!this.started) {
-      this.started = true;
-      this.processesStarted += 1;
-      this.connections.push(await connection());
-    }
-    if (this.failWith) throw this.failWith;
-    this.resolutions.push(plan);
-    const resolved = this.resolve(plan);
-    return typeof resolved === 'string'
-      ? { ok: false, reason: resolved, cmdletCalls: 1 }
-      : { ok: true, subjects: resolved, cmdletCalls: 2 };
   }
 
   /** As ExoActions does: refusals first, then the pinned Guids must match. */

@@ -5,6 +5,7 @@
  * never costs the others or the report.
  */
 import { BASIC_ACTIONS } from '../../shared/config';
+import type { RunPlan } from '../../shared/domain';
 import { AppError, WorkflowApiError } from '../../shared/errors';
 import { silentLogger } from '../../shared/logging';
 import { runSweep, type SweepDependencies, type SweepSettings } from '../../shared/sweep/runSweep';
@@ -49,15 +50,20 @@ function setup() {
 const leaver = { email: 'jo@contoso.com', lineManager: { email: 'boss@contoso.com' } };
 
 describe('runSweep: who a run is about', () => {
-  it('pins the resolved leaver and manager on the first attempt, before the plan changes anything', async () => {
+  it('pins the leaver and manager its look resolved on the first attempt, before the apply changes anything', async () => {
     const { api, exchange, runRecords, deps } = setup();
     api.addRun({ runId: id(1), person: leaver });
+    const pinnedAtApply: unknown[] = [];
+    const apply = exchange.apply.bind(exchange);
+    exchange.apply = async (plan: RunPlan, lookId: string) => {
+      pinnedAtApply.push((await runRecords.get(plan.runId))?.record.leaver);
+      return apply(plan, lookId);
+    };
     const report = await runSweep(deps, settings, { dryRun: false });
-    expect(exchange.resolutions).toHaveLength(1);
-    expect(exchange.plans[0]?.plan.pinned).toEqual({
-      leaver: fakeRecipient('jo@contoso.com'),
-      manager: fakeRecipient('boss@contoso.com'),
-    });
+    // One look (no separate resolution call): unpinned, it resolves the people itself.
+    expect(exchange.plans).toHaveLength(1);
+    expect(exchange.plans[0]?.plan.pinned).toBeUndefined();
+    expect(pinnedAtApply).toEqual([fakeRecipient('jo@contoso.com')]);
     expect((await runRecords.get(id(1)))?.record).toMatchObject({
       runId: id(1),
       leaver: fakeRecipient('jo@contoso.com'),
@@ -82,9 +88,10 @@ describe('runSweep: who a run is about', () => {
     });
     api.addRun({ runId: id(2), person: { email: 'ordinary@contoso.com' } });
     const report = await runSweep(deps, settings, { dryRun: false });
-    // Pinned already: no second resolution, the plan carries the pin and Exchange refuses it.
-    expect(exchange.resolutions.map((plan) => plan.runId)).toEqual([id(2)]);
+    // Pinned already: the look carries the pin and Exchange refuses it.
     expect(exchange.plans[0]?.plan.pinned?.leaver.guid).toBe(fakeRecipient('someone.else@contoso.com').guid);
+    expect(exchange.plans[1]?.plan.pinned).toBeUndefined();
+    expect((await runRecords.get(id(1)))?.record.leaver).toEqual(fakeRecipient('someone.else@contoso.com'));
     expect(report.runs[0]).toMatchObject({
       outcome: 'failed',
       signalled: false,
@@ -112,7 +119,8 @@ describe('runSweep: who a run is about', () => {
       error: expect.stringContaining('RoomMailbox'),
     });
     expect(report.runs[0]?.actions.map((a) => a.status)).toEqual(['failed', 'failed', 'failed', 'failed']);
-    expect(exchange.plans.map((p) => p.plan.runId)).toEqual([id(2)]);
+    // Its look refused it: nothing pinned, nothing applied.
+    expect(exchange.plans.map((p) => p.plan.runId)).toEqual([id(1), id(2)]);
     expect(await runRecords.get(id(1))).toBeUndefined();
     expect(api.signalled).toEqual([id(2)]);
   });
@@ -127,7 +135,7 @@ describe('runSweep: who a run is about', () => {
       pinnedAt: '2026-11-28T12:00:00.000Z',
     });
     await runSweep(deps, settings, { dryRun: false });
-    expect(exchange.resolutions[0]?.pinned?.leaver.guid).toBe(fakeRecipient('jo@contoso.com').guid);
+    expect(exchange.plans[0]?.plan.pinned?.leaver.guid).toBe(fakeRecipient('jo@contoso.com').guid);
     expect((await runRecords.get(id(1)))?.record.manager).toEqual(fakeRecipient('boss@contoso.com'));
     expect(api.signalled).toEqual([id(1)]);
   });
@@ -137,8 +145,33 @@ describe('runSweep: who a run is about', () => {
     api.addRun({ runId: id(1), person: leaver });
     const report = await runSweep(deps, settings, { dryRun: true });
     expect(report.runs[0]?.outcome).toBe('planned');
-    expect(exchange.resolutions).toHaveLength(0);
+    expect(exchange.plans.map((p) => p.whatIf)).toEqual([true]);
     expect(await runRecords.get(id(1))).toBeUndefined();
+  });
+
+  it('changes nothing when another attempt pinned the run to different people between its look and its pin', async () => {
+    const { api, exchange, runRecords, deps } = setup();
+    api.addRun({ runId: id(1), person: leaver });
+    const create = runRecords.create.bind(runRecords);
+    runRecords.create = async (record) => {
+      // Another worker got there first, with a different mailbox behind the same address.
+      await create({ ...record, leaver: fakeRecipient('someone.else@contoso.com') });
+      return create(record);
+    };
+    let applies = 0;
+    const apply = exchange.apply.bind(exchange);
+    exchange.apply = async (plan: RunPlan, lookId: string) => {
+      applies += 1;
+      return apply(plan, lookId);
+    };
+    const report = await runSweep(deps, settings, { dryRun: false });
+    expect(applies).toBe(0);
+    expect(report.runs[0]).toMatchObject({
+      outcome: 'failed',
+      signalled: false,
+      error: expect.stringContaining('pinned meanwhile to a different leaver mailbox'),
+    });
+    expect(api.signalled).toEqual([]);
   });
 
   it('fails a run whose leaver is a protected recipient before any Exchange call', async () => {
