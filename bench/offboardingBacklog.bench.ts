@@ -29,6 +29,7 @@ import { loadConfig } from '../shared/config';
 import { POWERSHELL_RUNTIME_DEFAULTS } from '../shared/exchange/childEnvironment';
 import { describePowerShell, findPowerShell, type FoundPowerShell } from '../shared/exchange/findPowerShell';
 import { silentLogger } from '../shared/logging';
+import { readyToRunPowerShell } from './readyToRunPowerShell';
 import { createTestCertificate, type TestCertificate } from '../sandbox/certificates';
 import { seedLargeTenant, STUB_APP_ID, STUB_ORGANIZATION } from '../sandbox/exchangeStubTenant';
 import { SaasManagerSimulator } from '../sandbox/saasManagerSimulator';
@@ -294,10 +295,14 @@ async function measureReference(
 const fmt = (n: number, digits = 0) => n.toFixed(digits);
 
 async function main(): Promise<void> {
-  const powerShell = findPowerShell(process.env);
+  const installed = findPowerShell(process.env);
+  const powerShell = readyToRunPowerShell(installed, join(__dirname, '..'), (line) => console.log(line));
+  // The composition root finds its PowerShell the way production can be told to: NODE_POWERSHELL.
+  process.env.NODE_POWERSHELL = powerShell.executable;
   const described = await describePowerShell(powerShell);
+  const readyToRun = powerShell === installed ? '' : ', ReadyToRun-compiled as Microsoft ships it';
   console.log(
-    `offboarding backlog: stub Exchange ${CMDLET_MS} ms per cmdlet, ${CONNECT_MS} ms per connect; PowerShell ${described.version} (${described.source}); ${FULL ? 'the script on every leaver' : 'the script on a few leavers, scaled (BENCH_FULL=1 for all)'}`,
+    `offboarding backlog: stub Exchange ${CMDLET_MS} ms per cmdlet, ${CONNECT_MS} ms per connect; PowerShell ${described.version} (${installed.source}${readyToRun}); ${FULL ? 'the script on every leaver' : 'the script on a few leavers, scaled (BENCH_FULL=1 for all)'}`,
   );
   const certificate = createTestCertificate({ keySize: 2048 });
   for (const shape of SHAPES.filter((candidate) => candidate.name.includes(process.env.BENCH_SHAPE ?? ''))) {

@@ -144,7 +144,7 @@ describe('a minimal environment (no TERM, no NO_COLOR)', () => {
 
 describe('the child environment', () => {
   platformIt(
-    'holds only allow-listed names, TERM=dumb and NO_COLOR=1, and no secret of the worker',
+    'holds only allow-listed names, TERM=dumb, NO_COLOR=1 and the runtime defaults, and no secret of the worker',
     async () => {
       const shell = newShell(tenant, {
         env: workerEnvironment(tenant, { POWERSHELL_TELEMETRY_OPTOUT: '1', LANG: 'C.UTF-8' }),
@@ -160,11 +160,22 @@ describe('the child environment', () => {
       expect(others).toEqual([]);
       const env = Object.fromEntries(session?.env ?? []);
       expect(Object.keys(env).sort()).toEqual(
-        ['HOME', 'LANG', 'NO_COLOR', 'PATH', 'POWERSHELL_TELEMETRY_OPTOUT', 'PSModulePath', 'TERM'].sort(),
+        [
+          'HOME',
+          'LANG',
+          'NO_COLOR',
+          'PATH',
+          'POWERSHELL_TELEMETRY_OPTOUT',
+          'PSModulePath',
+          'TERM',
+          'DOTNET_TieredPGO',
+          'DOTNET_TC_CallCountThreshold',
+        ].sort(),
       );
       expect(env).toMatchObject({
         TERM: 'dumb',
         NO_COLOR: '1',
+        DOTNET_TieredPGO: '0',
         PSModulePath: expect.stringContaining(tenant.modulesDir),
       });
       const raw = readFileSync(`/proc/${session?.pid}/environ`, 'utf8');
