@@ -205,6 +205,17 @@ async function measureProduct(
         (call) => call.cmdlet !== 'Connect-ExchangeOnline' && call.cmdlet !== 'Disconnect-ExchangeOnline',
       );
     if (process.env.BENCH_DEBUG) {
+      // When each session (pid) made its first and last call, from the sweep's start.
+      const sweepStart = Date.now() - wallMs;
+      const spans = new Map<number, [number, number]>();
+      for (const call of tenant.calls()) {
+        const at = Date.parse(call.time) - sweepStart;
+        const span = spans.get(call.pid);
+        spans.set(call.pid, span ? [span[0], at] : [at, at]);
+      }
+      console.log(
+        `  sessions' first and last calls (ms after the sweep began): ${[...spans.values()].map(([a, b]) => `${a}-${b}`).join(', ')}`,
+      );
       const byName = new Map<string, number>();
       for (const call of cmdlets) byName.set(call.cmdlet, (byName.get(call.cmdlet) ?? 0) + 1);
       console.log(
