@@ -168,14 +168,14 @@ describe('the child environment', () => {
           'POWERSHELL_TELEMETRY_OPTOUT',
           'PSModulePath',
           'TERM',
-          'DOTNET_TieredPGO',
-          'DOTNET_TC_CallCountThreshold',
+          'DOTNET_TieredCompilation',
+          'DOTNET_JITMinOpts',
         ].sort(),
       );
       expect(env).toMatchObject({
         TERM: 'dumb',
         NO_COLOR: '1',
-        DOTNET_TieredPGO: '0',
+        DOTNET_JITMinOpts: '1',
         PSModulePath: expect.stringContaining(tenant.modulesDir),
       });
       const raw = readFileSync(`/proc/${session?.pid}/environ`, 'utf8');

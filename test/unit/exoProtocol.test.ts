@@ -69,8 +69,8 @@ describe('the child environment', () => {
       LANG: 'C.UTF-8',
       PSModulePath: '/opt/modules',
       POWERSHELL_TELEMETRY_OPTOUT: '1',
-      DOTNET_TieredPGO: '0',
-      DOTNET_TC_CallCountThreshold: '1000',
+      DOTNET_TieredCompilation: '0',
+      DOTNET_JITMinOpts: '1',
       TERM: 'dumb',
       NO_COLOR: '1',
     });
@@ -78,11 +78,11 @@ describe('the child environment', () => {
 
   it("sets the session's .NET runtime defaults unless the worker chose its own", () => {
     const env = childEnvironment(
-      { ...worker, DOTNET_TieredPGO: '1' },
+      { ...worker, DOTNET_TieredCompilation: '1' },
       { managedIdentity: false, platform: 'linux' },
     );
-    expect(env.DOTNET_TieredPGO).toBe('1');
-    expect(env.DOTNET_TC_CallCountThreshold).toBe('1000');
+    expect(env.DOTNET_TieredCompilation).toBe('1');
+    expect(env.DOTNET_JITMinOpts).toBe('1');
   });
 
   it('adds the managed identity endpoint only for EXO_AUTH=managedIdentity', () => {
