@@ -28,7 +28,12 @@ export interface ChildEnvironmentOptions {
  * tiering off and the JIT in MinOpts, a method is compiled once, cheaply; the engine itself runs
  * the ReadyToRun code Microsoft's packages ship. Measured on the stub tenant (pwsh 7.6.9 ReadyToRun,
  * 20 ms per cmdlet): 25 leavers on 2 sessions, 3.7 s of CPU per session by default and 2.8 s with
- * these; 200 leavers on 4 sessions, 6.6 s and 5.2 s per session, and the sweep 8% quicker.
+ * these; 200 leavers on 4 sessions, 6.6 s and 5.2 s per session, and the sweep 8% quicker. The price
+ * is steady-state speed (MinOpts code is slower): 500 leavers on 4 sessions cost 18.8 s of CPU per
+ * session against 17.1 s (the sweep 5% slower), and one session of 12,700 cmdlets 10% more. At
+ * Exchange Online's real latency, hundreds of milliseconds per cmdlet, that is noise next to a run's
+ * waiting, while the warm-up is a second of CPU at every session start (four at once on a 1-vCPU
+ * EP1 instance), so the defaults favour the start.
  * DOTNET_TieredCompilation is a documented runtime setting; DOTNET_JITMinOpts is a JIT setting that
  * release builds read (jitconfigvalues.h) but the docs do not list: an unknown value is ignored,
  * never an error, and a worker that sets either variable itself gets its own value.

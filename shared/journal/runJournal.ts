@@ -56,7 +56,17 @@ const CHUNK = 30_000;
 const MAX_JSON = 600_000;
 const MAX_ATTEMPT_NUMBER = 9999;
 
+/** Attempts whose action rows this journal wrote (for recordResults); the oldest are forgotten. */
+const MAX_REMEMBERED_ATTEMPTS = 512;
+
 export class RowRunJournal implements RunJournal {
+  /**
+   * Per attempt this journal looked at: the action name of each row index it wrote. recordResults
+   * finds its rows here instead of reading the run's whole partition back (on Table Storage a query
+   * that returns every before-image again, once per run).
+   */
+  readonly #lookedActions = new Map<string, Map<number, string>>();
+
   constructor(
     private readonly rows: JournalRows,
     private readonly records?: RunRecords,
@@ -75,7 +85,10 @@ export class RowRunJournal implements RunJournal {
 
   async recordLooks(runId: string, attempt: number, looks: readonly JournalLook[]): Promise<void> {
     const lookedAt = new Date().toISOString();
+    const remembered = this.#remember(runId, attempt);
     for (const [index, look] of looks.entries()) {
+      // Before the write: should it fail halfway, recordResults still finds the rows (or reads them).
+      remembered.set(index + 1, look.name);
       await this.rows.upsert(runId, actionKey(attempt, index + 1), {
         kind: 'action',
         attempt,
@@ -91,13 +104,24 @@ export class RowRunJournal implements RunJournal {
   }
 
   async recordResults(runId: string, attempt: number, results: readonly JournalResult[]): Promise<void> {
-    const rows = await this.rows.partition(runId);
+    // The lowest index with the name, as the partition's row-key order would find it.
+    const remembered = [...(this.#lookedActions.get(journalKey(runId, attempt)) ?? [])].sort(
+      ([a], [b]) => a - b,
+    );
+    const rememberedKey = (name: string): string | undefined => {
+      const index = remembered.find(([, named]) => named === name)?.[0];
+      return index === undefined ? undefined : actionKey(attempt, index);
+    };
+    // Only a result this journal did not see looked at (another process's look) needs the partition.
+    const rows = results.every((result) => rememberedKey(result.name) !== undefined)
+      ? undefined
+      : await this.rows.partition(runId);
     const at = new Date().toISOString();
     for (const result of results) {
-      const found = rows.find(
+      const found = rows?.find(
         ({ rowKey, row }) => rowKey.startsWith(`${attemptKey(attempt)}-action-`) && row.name === result.name,
       );
-      const key = found?.rowKey ?? actionKey(attempt, 90 + rows.length);
+      const key = rememberedKey(result.name) ?? found?.rowKey ?? actionKey(attempt, 90 + (rows?.length ?? 0));
       await this.rows.merge(runId, key, {
         kind: 'action',
         attempt,
@@ -124,6 +148,7 @@ export class RowRunJournal implements RunJournal {
   }
 
   async endAttempt(runId: string, attempt: number, end: AttemptEnd): Promise<void> {
+    this.#lookedActions.delete(journalKey(runId, attempt));
     const { subjects, plan, ...rest } = end;
     await this.rows.merge(runId, attemptKey(attempt), {
       ...withoutUndefined(rest),
@@ -212,9 +237,25 @@ export class RowRunJournal implements RunJournal {
     for (const runId of stale) await this.rows.deletePartition(runId);
     return stale.size;
   }
+
+  #remember(runId: string, attempt: number): Map<number, string> {
+    const key = journalKey(runId, attempt);
+    let remembered = this.#lookedActions.get(key);
+    if (!remembered) {
+      if (this.#lookedActions.size >= MAX_REMEMBERED_ATTEMPTS)
+        this.#lookedActions.delete(this.#lookedActions.keys().next().value as string);
+      remembered = new Map();
+      this.#lookedActions.set(key, remembered);
+    }
+    return remembered;
+  }
 }
 
 // -------------------------------------------------------------------------------------------------
+
+function journalKey(runId: string, attempt: number): string {
+  return `${runId}/${attempt}`;
+}
 
 function attemptKey(attempt: number): string {
   return `attempt-${String(attempt).padStart(4, '0')}`;

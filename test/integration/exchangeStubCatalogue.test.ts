@@ -4,10 +4,9 @@
  * parameter sets, warnings for unchanged settings, Exchange-shaped errors, and state that changes.
  * Called directly from a PowerShell script (no ExoActions), loaded by name through PSModulePath.
  */
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { powerShellCommand } from '../support/exchangeShellTesting';
+import { runStubScript } from '../support/exchangeShellTesting';
 import { createTestCertificate } from '../../sandbox/certificates';
 import { ExchangeStubTenant } from '../../sandbox/exchangeStubTenant';
 
@@ -123,22 +122,12 @@ beforeAll(async () => {
   });
   const script = path.join(tenant.dir, 'StubCatalogue.ps1');
   writeFileSync(script, SCRIPT);
-  const stdout = await new Promise<string>((resolve, reject) => {
-    execFile(
-      ...powerShellCommand(['-NoLogo', '-NoProfile', '-NonInteractive', '-File', script]),
-      {
-        env: {
-          ...process.env,
-          ...tenant.env,
-          TEST_PFX: cert.pfx.toString('base64'),
-          TEST_APPID: tenant.appId,
-        },
-        timeout: 40_000,
-      },
-      (error, out, stderr) =>
-        error || stderr.trim() ? reject(new Error(`${stderr || error?.message}\n${out}`)) : resolve(out),
-    );
-  });
+  const stdout = await runStubScript(
+    tenant,
+    script,
+    { TEST_PFX: cert.pfx.toString('base64'), TEST_APPID: tenant.appId },
+    { timeoutMs: 40_000, stdoutOnFailure: true },
+  );
   steps = new Map(
     stdout
       .split(/\r?\n/)

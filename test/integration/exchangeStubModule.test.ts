@@ -2,10 +2,9 @@
  * The stub ExchangeOnlineManagement module behaves like Exchange Online where the boundary depends on
  * it. Called directly from a PowerShell script (no ExoActions), loaded by name through PSModulePath.
  */
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { powerShellCommand } from '../support/exchangeShellTesting';
+import { runStubScript } from '../support/exchangeShellTesting';
 import { createTestCertificate } from '../../sandbox/certificates';
 import { ExchangeStubTenant } from '../../sandbox/exchangeStubTenant';
 
@@ -83,23 +82,16 @@ beforeAll(async () => {
   });
   const script = path.join(tenant.dir, 'Stub.ps1');
   writeFileSync(script, SCRIPT);
-  const stdout = await new Promise<string>((resolve, reject) => {
-    execFile(
-      ...powerShellCommand(['-NoLogo', '-NoProfile', '-NonInteractive', '-File', script]),
-      {
-        env: {
-          ...process.env,
-          ...tenant.env,
-          TEST_PFX: cert.pfx.toString('base64'),
-          TEST_DER: cert.der.toString('base64'),
-          TEST_APPID: tenant.appId,
-        },
-        timeout: 30_000,
-      },
-      (error, out, stderr) =>
-        error || stderr.trim() ? reject(new Error(stderr || error?.message)) : resolve(out),
-    );
-  });
+  const stdout = await runStubScript(
+    tenant,
+    script,
+    {
+      TEST_PFX: cert.pfx.toString('base64'),
+      TEST_DER: cert.der.toString('base64'),
+      TEST_APPID: tenant.appId,
+    },
+    { timeoutMs: 30_000 },
+  );
   stdoutLines = stdout.split(/\r?\n/).filter((line) => line.length > 0);
   steps = new Map(
     stdoutLines

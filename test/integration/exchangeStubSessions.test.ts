@@ -3,10 +3,9 @@
  * one is seen by the others, none is lost, and they follow one another through the tenant's change
  * journal rather than re-reading the whole tenant after each write (StubTenant in StubNative.cs).
  */
-import { execFile } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { powerShellCommand } from '../support/exchangeShellTesting';
+import { runStubScript } from '../support/exchangeShellTesting';
 import { createTestCertificate } from '../../sandbox/certificates';
 import { ExchangeStubTenant } from '../../sandbox/exchangeStubTenant';
 
@@ -68,26 +67,19 @@ beforeAll(() => {
 afterAll(() => tenant.dispose());
 
 function runSession(script: string, session: number, done: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      ...powerShellCommand(['-NoLogo', '-NoProfile', '-NonInteractive', '-File', script]),
-      {
-        env: {
-          ...process.env,
-          ...tenant.env,
-          TEST_PFX: cert.pfx.toString('base64'),
-          TEST_APPID: tenant.appId,
-          TEST_SESSION: String(session),
-          TEST_SESSIONS: String(SESSIONS),
-          TEST_PER_SESSION: String(LEAVERS_PER_SESSION),
-          TEST_DONE: done,
-        },
-        timeout: 120_000,
-      },
-      (error, out, stderr) =>
-        error || stderr.trim() ? reject(new Error(stderr || error?.message)) : resolve(out),
-    );
-  });
+  return runStubScript(
+    tenant,
+    script,
+    {
+      TEST_PFX: cert.pfx.toString('base64'),
+      TEST_APPID: tenant.appId,
+      TEST_SESSION: String(session),
+      TEST_SESSIONS: String(SESSIONS),
+      TEST_PER_SESSION: String(LEAVERS_PER_SESSION),
+      TEST_DONE: done,
+    },
+    { timeoutMs: 120_000 },
+  );
 }
 
 it('keeps every session’s changes, shows each to the others, and follows them through the journal', async () => {

@@ -64,6 +64,41 @@ function contract(name: string, make: () => { rows: JournalRows; records: RunRec
       });
     });
 
+    it('finds the rows it looked at without reading the partition back; another process reads it', async () => {
+      const { rows, records } = make();
+      let partitionReads = 0;
+      const counted: JournalRows = {
+        create: (...args) => rows.create(...args),
+        upsert: (...args) => rows.upsert(...args),
+        merge: (...args) => rows.merge(...args),
+        get: (...args) => rows.get(...args),
+        partition: (runId) => {
+          partitionReads += 1;
+          return rows.partition(runId);
+        },
+        rowsNamed: (...args) => rows.rowsNamed(...args),
+        deletePartition: (...args) => rows.deletePartition(...args),
+      };
+      const looked = new RowRunJournal(counted, records);
+      const attempt = await looked.startAttempt(start(RUN));
+      await looked.recordLooks(RUN, attempt, [
+        { name: 'convertToShared', status: 'planned', before: { recipientTypeDetails: 'UserMailbox' } },
+        { name: 'grantManagerSendAs', status: 'planned', before: { sendAs: false } },
+      ]);
+      await looked.recordResults(RUN, attempt, [{ name: 'grantManagerSendAs', status: 'done' }]);
+      expect(partitionReads).toBe(0);
+
+      // A journal that did not write the looks (another worker) finds them by reading the run.
+      const other = new RowRunJournal(counted, records);
+      await other.recordResults(RUN, attempt, [{ name: 'convertToShared', status: 'done' }]);
+      expect(partitionReads).toBe(1);
+      const actions = (await other.read(RUN))?.attempts[0]?.actions ?? [];
+      expect(actions.map((a) => [a.index, a.name, a.result?.status])).toEqual([
+        [1, 'convertToShared', 'done'],
+        [2, 'grantManagerSendAs', 'done'],
+      ]);
+    });
+
     it('keeps a before-image far larger than one table property, and the signal with its answer', async () => {
       const { rows, records } = make();
       const journal = new RowRunJournal(rows, records);

@@ -2,6 +2,7 @@
  * What the Exchange shell tests share: a shell on the resolved PowerShell wired to a stub tenant,
  * process checks, and the setup-error assertion.
  */
+import { execFile } from 'node:child_process';
 import { ExchangeError } from '../../shared/errors';
 import { findPowerShell } from '../../shared/exchange/findPowerShell';
 import {
@@ -16,6 +17,29 @@ export const executable = powerShell.executable;
 /** `execFile` arguments that start the resolved PowerShell as a session does (one process). */
 export function powerShellCommand(args: string[]): [string, string[]] {
   return [powerShell.launch.command, [...powerShell.launch.args, ...args]];
+}
+
+/**
+ * Runs a test script (`-File`) on the resolved PowerShell with the stub tenant's environment plus
+ * `env`, and resolves to its stdout. Anything on stderr fails it, with stdout appended when asked.
+ */
+export function runStubScript(
+  tenant: ExchangeStubTenant,
+  script: string,
+  env: Record<string, string>,
+  options: { timeoutMs: number; stdoutOnFailure?: boolean },
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      ...powerShellCommand(['-NoLogo', '-NoProfile', '-NonInteractive', '-File', script]),
+      { env: { ...process.env, ...tenant.env, ...env }, timeout: options.timeoutMs },
+      (error, out, stderr) => {
+        if (!error && !stderr.trim()) return resolve(out);
+        const problem = stderr || error?.message || '';
+        reject(new Error(options.stdoutOnFailure ? `${problem}\n${out}` : problem));
+      },
+    );
+  });
 }
 
 export function newShell(

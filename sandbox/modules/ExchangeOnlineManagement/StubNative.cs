@@ -22,14 +22,6 @@ namespace ExoWorkflowSync.Stub
 {
     public static class StubNative
     {
-        public static object ParseState(string text)
-        {
-            using (JsonDocument document = JsonDocument.Parse(text))
-            {
-                return Convert(document.RootElement);
-            }
-        }
-
         /// <summary>This process's view of the tenant (see StubTenant); set when the module is imported.</summary>
         public static StubTenant Tenant;
 
@@ -152,11 +144,7 @@ namespace ExoWorkflowSync.Stub
             var credential = value as System.Management.Automation.PSCredential;
             if (credential != null) { writer.WriteStringValue("[PSCredential " + credential.UserName + "]"); return; }
             if (value is System.Management.Automation.SwitchParameter) { writer.WriteBooleanValue(((System.Management.Automation.SwitchParameter)value).IsPresent); return; }
-            if (value is bool) { writer.WriteBooleanValue((bool)value); return; }
-            if (value is int) { writer.WriteNumberValue((int)value); return; }
-            if (value is long) { writer.WriteNumberValue((long)value); return; }
-            if (value is double) { writer.WriteNumberValue((double)value); return; }
-            if (value is string) { writer.WriteStringValue((string)value); return; }
+            if (CanonicalJson.TryWriteScalar(writer, value)) return;
             if (depth < 16)
             {
                 var dictionary = value as IDictionary;
@@ -172,14 +160,7 @@ namespace ExoWorkflowSync.Stub
                     writer.WriteEndObject();
                     return;
                 }
-                var list = value as IEnumerable;
-                if (list != null)
-                {
-                    writer.WriteStartArray();
-                    foreach (object item in list) WriteLogValue(writer, item, depth + 1);
-                    writer.WriteEndArray();
-                    return;
-                }
+                if (CanonicalJson.TryWriteList(writer, value, item => WriteLogValue(writer, item, depth + 1))) return;
             }
             writer.WriteStringValue(System.Management.Automation.LanguagePrimitives.ConvertTo<string>(value));
         }
@@ -956,11 +937,7 @@ namespace ExoWorkflowSync.Stub
             var wrapped = value as System.Management.Automation.PSObject;
             if (wrapped != null) value = wrapped.BaseObject;
             if (value == null) { writer.WriteNullValue(); return; }
-            if (value is string) { writer.WriteStringValue((string)value); return; }
-            if (value is bool) { writer.WriteBooleanValue((bool)value); return; }
-            if (value is int) { writer.WriteNumberValue((int)value); return; }
-            if (value is long) { writer.WriteNumberValue((long)value); return; }
-            if (value is double) { writer.WriteNumberValue((double)value); return; }
+            if (TryWriteScalar(writer, value)) return;
             if (value is decimal) { writer.WriteNumberValue((decimal)value); return; }
             if (value is float) { writer.WriteNumberValue((float)value); return; }
             if (value is short || value is byte || value is sbyte || value is ushort || value is uint) { writer.WriteNumberValue(System.Convert.ToInt64(value, CultureInfo.InvariantCulture)); return; }
@@ -992,15 +969,30 @@ namespace ExoWorkflowSync.Stub
                 writer.WriteEndObject();
                 return;
             }
-            var list = value as IEnumerable;
-            if (list != null)
-            {
-                writer.WriteStartArray();
-                foreach (object item in list) WriteValue(writer, item, depth + 1);
-                writer.WriteEndArray();
-                return;
-            }
+            if (TryWriteList(writer, value, item => WriteValue(writer, item, depth + 1))) return;
             writer.WriteStringValue(System.Convert.ToString(value, CultureInfo.InvariantCulture));
+        }
+
+        /// <summary>Strings, booleans and the usual numbers, as themselves (both the state and the call log).</summary>
+        internal static bool TryWriteScalar(Utf8JsonWriter writer, object value)
+        {
+            if (value is string) { writer.WriteStringValue((string)value); return true; }
+            if (value is bool) { writer.WriteBooleanValue((bool)value); return true; }
+            if (value is int) { writer.WriteNumberValue((int)value); return true; }
+            if (value is long) { writer.WriteNumberValue((long)value); return true; }
+            if (value is double) { writer.WriteNumberValue((double)value); return true; }
+            return false;
+        }
+
+        /// <summary>Any other sequence (not a string, which TryWriteScalar took) as a JSON array of its items.</summary>
+        internal static bool TryWriteList(Utf8JsonWriter writer, object value, Action<object> writeItem)
+        {
+            var list = value as IEnumerable;
+            if (list == null) return false;
+            writer.WriteStartArray();
+            foreach (object item in list) writeItem(item);
+            writer.WriteEndArray();
+            return true;
         }
     }
 }
