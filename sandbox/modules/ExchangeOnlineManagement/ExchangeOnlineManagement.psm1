@@ -89,7 +89,6 @@ $script:ServerName = 'AM6PR04A010DC02.EURPRD04.PROD.OUTLOOK.COM'
 $script:Connection = $null
 # <tenant>/modules/ExchangeOnlineManagement/ -> <tenant>/
 $script:TenantFolder = [System.IO.Path]::GetFullPath([System.IO.Path]::Combine($PSScriptRoot, '..', '..'))
-$script:StubStatePath = [System.IO.Path]::Combine($script:TenantFolder, 'tenant.json')
 $script:StubLogPath = [System.IO.Path]::Combine($script:TenantFolder, 'calls.jsonl')
 # How stale a read may be with respect to another session's writes (see Read-StubState).
 $script:ReadLagMs = 250
@@ -868,8 +867,12 @@ function Read-StubState {
     # (ExchangeStubTenant writes tenant.edited with the state) is seen by the next call. Other
     # sessions' writes are followed through the tenant's change journal (StubTenant in StubNative.cs).
     param([switch]$MayLag)
-    if (-not [System.IO.File]::Exists($script:StubStatePath)) { throw "The ExchangeOnlineManagement stub state file '$($script:StubStatePath)' does not exist." }
-    return $script:Tenant.Read([bool]$MayLag)
+    try {
+        return $script:Tenant.Read([bool]$MayLag)
+    } catch [System.Management.Automation.MethodInvocationException] {
+        # The reason alone (a disposed tenant's missing file), not PowerShell's 'Exception calling "Read"'.
+        throw $_.Exception.InnerException.Message
+    }
 }
 
 function Save-StubState {

@@ -366,6 +366,8 @@ namespace ExoWorkflowSync.Stub
         /// </summary>
         public Hashtable Read(bool mayLag)
         {
+            // A disposed tenant fails every call, even one this copy could answer from memory.
+            if (!File.Exists(statePath)) throw MissingState();
             string editNow = ReadEdit();
             if (State != null && editNow == edit)
             {
@@ -422,6 +424,11 @@ namespace ExoWorkflowSync.Stub
             checkedAt = Environment.TickCount64;
         }
 
+        FileNotFoundException MissingState()
+        {
+            return new FileNotFoundException("The ExchangeOnlineManagement stub state file '" + statePath + "' does not exist.");
+        }
+
         string ReadEdit()
         {
             try
@@ -438,7 +445,7 @@ namespace ExoWorkflowSync.Stub
         {
             FullReads++;
             long before = JournalLength();
-            if (!File.Exists(statePath)) throw new FileNotFoundException("The ExchangeOnlineManagement stub state file '" + statePath + "' does not exist.");
+            if (!File.Exists(statePath)) throw MissingState();
             Hashtable state;
             using (JsonDocument document = JsonDocument.Parse(File.ReadAllBytes(statePath)))
             {
