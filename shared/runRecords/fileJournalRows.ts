@@ -6,10 +6,11 @@
  * place, so a crash never leaves half a row. Run claims keep two sweeps off one run.
  */
 import { randomUUID } from 'node:crypto';
-import { link, mkdir, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { link, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError } from '../errors';
 import type { JournalRows, Row } from '../journal/runJournal';
+import { writeInRunFolder } from './runFolder';
 
 const SAFE_KEY = /^[A-Za-z0-9_-]{1,64}$/;
 const MAX_ROW_BYTES = 2 * 1024 * 1024;
@@ -123,8 +124,7 @@ export class FileJournalRows implements JournalRows {
     const folder = join(this.directory, runId);
     const temporary = join(folder, `.row.${process.pid}.${randomUUID()}.tmp`);
     try {
-      await mkdir(folder, { recursive: true, mode: 0o700 });
-      await writeFile(temporary, JSON.stringify(row, null, 1), { mode: 0o600 });
+      await writeInRunFolder(folder, temporary, JSON.stringify(row, null, 1));
     } catch (error) {
       throw fileError('write', runId, error);
     }

@@ -6,12 +6,13 @@
  * on one machine off the same run, so no wider locking is needed.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { link, readFile, rename, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { AppError } from '../errors';
 import type { RunRecords } from '../ports';
 import type { RunRecord, StoredRunRecord } from '../domain';
+import { writeInRunFolder } from './runFolder';
 
 const SAFE_RUN_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const MAX_RECORD_BYTES = 64 * 1024;
@@ -85,8 +86,7 @@ export class FileRunRecords implements RunRecords {
     const folder = join(this.directory, record.runId);
     const temporary = join(folder, `.run.${process.pid}.${randomUUID()}.tmp`);
     try {
-      await mkdir(folder, { recursive: true, mode: 0o700 });
-      await writeFile(temporary, JSON.stringify(record, null, 2), { mode: 0o600 });
+      await writeInRunFolder(folder, temporary, JSON.stringify(record, null, 2));
     } catch (error) {
       throw fileError('write', record.runId, error);
     }
