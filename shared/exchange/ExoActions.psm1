@@ -1314,7 +1314,8 @@ function Write-ExoResult {
 
 function ConvertTo-ExoPlain {
     # Plain .NET values only (no PSObject wrappers), so System.Text.Json sees strings, numbers, booleans,
-    # dictionaries and lists.
+    # dictionaries and lists. Strings, booleans and nulls, most of a result, are taken in the loops
+    # themselves: a PowerShell function call per leaf was a tenth of a session's CPU.
     param($Value, [int]$Depth)
     if ($Depth -gt 16) { return '[too deep]' }
     if ($null -eq $Value) { return $null }
@@ -1328,13 +1329,16 @@ function ConvertTo-ExoPlain {
         foreach ($key in $Value.Keys) {
             # '_' keys are this process's own bookkeeping (a look's planned changes): never written out.
             if (([string]$key).StartsWith('_')) { continue }
-            $dictionary[[string]$key] = ConvertTo-ExoPlain $Value[$key] ($Depth + 1)
+            $item = $Value[$key]
+            $dictionary[[string]$key] = if ($null -eq $item) { $null } elseif ($item -is [string]) { [string]$item } elseif ($item -is [bool]) { [bool]$item } else { ConvertTo-ExoPlain $item ($Depth + 1) }
         }
         return , $dictionary
     }
     if ($Value -is [System.Collections.IEnumerable]) {
         $list = [System.Collections.Generic.List[object]]::new()
-        foreach ($item in $Value) { $list.Add((ConvertTo-ExoPlain $item ($Depth + 1))) }
+        foreach ($item in $Value) {
+            if ($null -eq $item) { $list.Add($null) } elseif ($item -is [string]) { $list.Add([string]$item) } elseif ($item -is [bool]) { $list.Add([bool]$item) } else { $list.Add((ConvertTo-ExoPlain $item ($Depth + 1))) }
+        }
         return , $list
     }
     return [string]$Value
