@@ -104,16 +104,13 @@ export class RowRunJournal implements RunJournal {
   }
 
   async recordResults(runId: string, attempt: number, results: readonly JournalResult[]): Promise<void> {
-    // The lowest index with the name, as the partition's row-key order would find it.
-    const remembered = [...(this.#lookedActions.get(journalKey(runId, attempt)) ?? [])].sort(
-      ([a], [b]) => a - b,
-    );
-    const rememberedKey = (name: string): string | undefined => {
-      const index = remembered.find(([, named]) => named === name)?.[0];
-      return index === undefined ? undefined : actionKey(attempt, index);
-    };
+    // Each name's lowest index, as the partition's row-key order would find it.
+    const rememberedKeys = new Map<string, string>();
+    const looked = [...(this.#lookedActions.get(journalKey(runId, attempt)) ?? [])].sort(([a], [b]) => a - b);
+    for (const [index, name] of looked)
+      if (!rememberedKeys.has(name)) rememberedKeys.set(name, actionKey(attempt, index));
     // Only a result this journal did not see looked at (another process's look) needs the partition.
-    const rows = results.every((result) => rememberedKey(result.name) !== undefined)
+    const rows = results.every((result) => rememberedKeys.has(result.name))
       ? undefined
       : await this.rows.partition(runId);
     const at = new Date().toISOString();
@@ -121,7 +118,8 @@ export class RowRunJournal implements RunJournal {
       const found = rows?.find(
         ({ rowKey, row }) => rowKey.startsWith(`${attemptKey(attempt)}-action-`) && row.name === result.name,
       );
-      const key = rememberedKey(result.name) ?? found?.rowKey ?? actionKey(attempt, 90 + (rows?.length ?? 0));
+      const key =
+        rememberedKeys.get(result.name) ?? found?.rowKey ?? actionKey(attempt, 90 + (rows?.length ?? 0));
       await this.rows.merge(runId, key, {
         kind: 'action',
         attempt,
