@@ -36,6 +36,7 @@ import type {
   UndoPlan,
 } from '../domain';
 import { childEnvironment } from './childEnvironment';
+import { sessionSettingsFor, settingsArguments, type SessionSettings } from './sessionSettings';
 import { connectErrorCode, connectHint, describeProcessError } from './connectErrors';
 import {
   actionResults,
@@ -78,6 +79,8 @@ export interface PowerShellExchangeShellOptions {
   logger?: Logger;
   /** Throttling signals of each run call (the session pool's governor, issue 14). */
   onThrottle?: (events: ThrottleEvent[]) => void;
+  /** The settings file each process starts with (default: sessionSettingsFor the launch; see sessionSettings.ts). */
+  settings?: SessionSettings;
 }
 
 const SETUP_HINT = POWERSHELL_SETUP_HINT;
@@ -108,6 +111,7 @@ export class PowerShellExchangeShell implements ExchangeShell {
   readonly #connectTimeoutMs: number;
   readonly #startTimeoutMs: number;
   readonly #env: NodeJS.ProcessEnv;
+  readonly #settings: SessionSettings;
   readonly #logger: Logger | undefined;
   readonly #onThrottle: ((events: ThrottleEvent[]) => void) | undefined;
   #session: Session | undefined;
@@ -125,6 +129,7 @@ export class PowerShellExchangeShell implements ExchangeShell {
     this.#env = options.env ?? process.env;
     this.#logger = options.logger;
     this.#onThrottle = options.onThrottle;
+    this.#settings = options.settings ?? sessionSettingsFor(this.#launch);
   }
 
   /**
@@ -443,6 +448,7 @@ export class PowerShellExchangeShell implements ExchangeShell {
       pid: session.processId,
       powerShellVersion: parsed.value.powerShellVersion,
       processesStarted: this.#processesStarted,
+      settings: this.#settings.kind === 'file' ? this.#settings.path : this.#settings.reason,
     });
     return session;
   }
@@ -451,7 +457,11 @@ export class PowerShellExchangeShell implements ExchangeShell {
     const shell = new PinnedPowerShell({
       executable: this.#launch.command,
       launchArguments: this.#launch.args,
-      executableOptions: { '-NoProfile': true, '-NonInteractive': true },
+      executableOptions: {
+        '-NoProfile': true,
+        '-NonInteractive': true,
+        ...settingsArguments(this.#settings),
+      },
       spawnOptions: { env: childEnvironment(this.#env, { managedIdentity: this.#managedIdentityEnv }) },
       throwOnInvocationError: false,
       invocationTimeout: 0,

@@ -5,7 +5,9 @@
  * - the child gets an allow-listed environment, read back from /proc/<pid>/environ;
  * - no pwsh or dotnet process of ours is left after a session closes, after a timeout kills it, or when
  *   the PowerShell is a launcher that starts a child of its own;
- * - a transcription policy records no certificate bytes (payloads are data lines, not command text).
+ * - a transcription policy records no certificate bytes (payloads are data lines, not command text);
+ * - each session starts with our settings file, which really turns PowerShell's command lifecycle
+ *   logging off (read back from the running engine's syslog provider).
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -16,7 +18,8 @@ import type { FoundPowerShell } from '../../shared/exchange/findPowerShell';
 import type { PowerShellExchangeShell } from '../../shared/exchange/powerShellExchangeShell';
 import type { RunPlan } from '../../shared/domain';
 import { createTestCertificate } from '../../sandbox/certificates';
-import { newShell, powerShell } from '../support/exchangeShellTesting';
+import { newShell, powerShell, powerShellCommand } from '../support/exchangeShellTesting';
+import { sessionSettingsFor } from '../../shared/exchange/sessionSettings';
 import { ExchangeStubTenant } from '../../sandbox/exchangeStubTenant';
 
 const cert = createTestCertificate({ keySize: 1024 });
@@ -99,6 +102,8 @@ afterEach(async () => {
 });
 
 const platformIt = process.platform === 'linux' ? it : it.skip;
+// PowerShell logs through syslog on Linux and macOS only (ETW on Windows).
+const linuxIt = process.platform === 'win32' ? it.skip : it;
 if (process.platform !== 'linux') {
   process.stderr.write('[tests] SKIPPED /proc-based PowerShell boundary tests: they need Linux\n');
 }
@@ -271,6 +276,50 @@ describe('no process outlives its session', () => {
     shells.push(killed);
     await killed.runPlan(convert('next@contoso.com'), connection, false);
     expect(await eventually(() => processesOf(tenant).length === 0)).toBe(true);
+  });
+});
+
+describe('the session settings file', () => {
+  /** The keyword filter of the running engine's syslog provider (internal: read by reflection). */
+  const KEYWORDS_SCRIPT = [
+    "$provider = [psobject].Assembly.GetType('System.Management.Automation.Tracing.PSSysLogProvider')",
+    "$sysLog = $provider.GetField('s_provider', [Reflection.BindingFlags]'NonPublic,Static').GetValue($null)",
+    "$filter = $sysLog.GetType().GetField('_keywordFilter', [Reflection.BindingFlags]'NonPublic,Instance').GetValue($sysLog)",
+    "$cmdlets = [uint64][Enum]::Parse([psobject].Assembly.GetType('System.Management.Automation.Internal.PSKeyword'), 'Cmdlets')",
+    '[Console]::Out.WriteLine((($filter -band $cmdlets) -ne 0).ToString())',
+  ].join('; ');
+
+  async function cmdletsKeywordOn(extra: string[]): Promise<string> {
+    const [command, args] = powerShellCommand([
+      ...extra,
+      '-NoProfile',
+      '-NonInteractive',
+      '-Command',
+      KEYWORDS_SCRIPT,
+    ]);
+    return new Promise<string>((resolve, reject) =>
+      execFile(command, args, { env: { ...process.env, TERM: 'dumb' }, timeout: 30_000 }, (error, out) =>
+        error ? reject(new Error(error.message)) : resolve(out.trim()),
+      ),
+    );
+  }
+
+  platformIt('is what each session starts with', async () => {
+    const shell = newShell(tenant, { env: workerEnvironment(tenant) });
+    shells.push(shell);
+    await shell.runPlan(convert('leaver@contoso.com'), async () => tenant.certificateConnection(cert), false);
+
+    const settings = sessionSettingsFor(powerShell.launch);
+    expect(settings.kind).toBe('file');
+    if (settings.kind !== 'file') return;
+    expect(processesOf(tenant)[0]?.cmdline).toContain(` -SettingsFile ${settings.path} `);
+  });
+
+  linuxIt("turns the real engine's command lifecycle logging off, which pwsh has on by default", async () => {
+    const settings = sessionSettingsFor(powerShell.launch);
+    if (settings.kind !== 'file') throw new Error(`no settings file: ${settings.reason}`);
+    expect(await cmdletsKeywordOn([])).toBe('True');
+    expect(await cmdletsKeywordOn(['-SettingsFile', settings.path])).toBe('False');
   });
 });
 
