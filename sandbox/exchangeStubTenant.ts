@@ -12,7 +12,16 @@
  *   tenant.dispose();
  */
 import { randomUUID } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ExchangeConnection } from '../shared/domain';
@@ -295,13 +304,35 @@ export class ExchangeStubTenant {
     return { PSModulePath: existing ? `${this.modulesDir}${path.delimiter}${existing}` : this.modulesDir };
   }
 
+  /**
+   * The tenant as of now: the state file, then the changes the sessions journalled after its version
+   * (a session rewrites the whole file only now and then; see StubTenant.Save in StubNative.cs).
+   */
   state(): StubState {
-    const { stubVersion: _version, ...state } = JSON.parse(
+    const { stubVersion, stubJournalOffset, ...state } = JSON.parse(
       readFileSync(this.statePath, 'utf8'),
     ) as StubState & {
       stubVersion?: string;
+      stubJournalOffset?: number;
     };
+    replayJournal(state, this.journal(stubJournalOffset ?? 0), stubVersion ?? '');
     return state;
+  }
+
+  /** The journal's complete lines from a byte offset (none before a session's first write). */
+  private journal(offset: number): string[] {
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(path.join(this.dir, 'tenant.journal'));
+    } catch {
+      return [];
+    }
+    const tail = bytes.subarray(offset).toString('utf8');
+    // A line still being written (no newline yet) is left for the next read.
+    return tail
+      .slice(0, tail.lastIndexOf('\n') + 1)
+      .split('\n')
+      .filter((line) => line.length > 0);
   }
 
   /** Every cmdlet call since creation (or the last clearCalls), in order. */
@@ -436,13 +467,52 @@ export class ExchangeStubTenant {
     // Atomic replace: a PowerShell process may be reading the file at the same moment.
     const temporary = `${this.statePath}.${process.pid}.${randomUUID()}.tmp`;
     // A fresh version: no session's change journal leads to it, so each re-reads the whole file.
-    writeFileSync(temporary, JSON.stringify({ ...state, stubVersion: randomUUID() }));
+    // The journal's length now: the sessions' next changes follow from this version, after it.
+    let journalLength = 0;
+    try {
+      journalLength = statSync(path.join(this.dir, 'tenant.journal')).size;
+    } catch {
+      // no session has written yet
+    }
+    writeFileSync(
+      temporary,
+      JSON.stringify({ ...state, stubJournalOffset: journalLength, stubVersion: randomUUID() }),
+    );
     renameSync(temporary, this.statePath);
     // A fresh token: the stub's sessions see this change on their next call, even a read that may
     // otherwise lag another session's writes by a moment (see Read-StubState in the module).
     const edited = path.join(this.dir, 'tenant.edited');
     writeFileSync(`${edited}.tmp`, randomUUID());
     renameSync(`${edited}.tmp`, edited);
+  }
+}
+
+interface JournalLine {
+  from: string;
+  to: string;
+  ops: Array<{ o: 'del' | 'put' | 'add' | 'set'; k: string; i?: number; v?: unknown }>;
+}
+
+/** Applies the journal's changes that follow from `version`, in order (the chain StubTenant.CatchUp follows). */
+function replayJournal(state: Record<string, unknown>, lines: string[], version: string): void {
+  let current = version;
+  for (const text of lines) {
+    const line = JSON.parse(text) as JournalLine;
+    if (line.from !== current) continue;
+    for (const op of line.ops) {
+      const list = () => {
+        const value = state[op.k];
+        if (Array.isArray(value)) return value as unknown[];
+        const fresh: unknown[] = [];
+        state[op.k] = fresh;
+        return fresh;
+      };
+      if (op.o === 'del') delete state[op.k];
+      else if (op.o === 'put') state[op.k] = op.v;
+      else if (op.o === 'add') list().push(op.v);
+      else list()[op.i ?? 0] = op.v;
+    }
+    current = line.to;
   }
 }
 

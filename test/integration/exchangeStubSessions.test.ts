@@ -1,9 +1,10 @@
 /**
  * Several sessions (pwsh processes) share one stub tenant, as the session pool's do: every change by
  * one is seen by the others, none is lost, and they follow one another through the tenant's change
- * journal rather than re-reading the whole tenant after each write (StubTenant in StubNative.cs).
+ * journal rather than re-reading the whole tenant after each write (StubTenant in StubNative.cs);
+ * a write appends its change, and the whole state file is rewritten only now and then.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runStubScript } from '../support/exchangeShellTesting';
 import { createTestCertificate } from '../../sandbox/certificates';
@@ -110,4 +111,59 @@ it('keeps every session’s changes, shows each to the others, and follows them 
   expect(tenant.group('Everyone').members).toHaveLength(2);
   expect(state.mailboxPermissions.filter((p) => p.accessRights.includes('FullAccess'))).toHaveLength(all);
   expect(existsSync(path.join(tenant.dir, 'tenant.journal'))).toBe(true);
+});
+
+it('writes the whole state only now and then: a new session and the tests catch up through the journal', async () => {
+  const small = ExchangeStubTenant.create({
+    certificate: cert,
+    mailboxes: ['a', 'b', 'c', 'boss'].map((name) => ({ address: `${name}@contoso.com` })),
+  });
+  try {
+    const connect = String.raw`
+$ErrorActionPreference = 'Stop'
+$pfx = [Convert]::FromBase64String($env:TEST_PFX)
+$cert = [System.Security.Cryptography.X509Certificates.X509CertificateLoader]::LoadPkcs12($pfx, '', [System.Security.Cryptography.X509Certificates.X509KeyStorageFlags]::EphemeralKeySet, $null)
+Import-Module -Name ExchangeOnlineManagement
+Connect-ExchangeOnline -Certificate $cert -AppId $env:TEST_APPID -Organization 'contoso.onmicrosoft.com' -ShowBanner:$false
+`;
+    const writer = path.join(small.dir, 'Writer.ps1');
+    writeFileSync(
+      writer,
+      `${connect}foreach ($name in 'a', 'b', 'c') { Set-Mailbox -Identity "$name@contoso.com" -Type Shared }\n`,
+    );
+    const reader = path.join(small.dir, 'Reader.ps1');
+    writeFileSync(
+      reader,
+      `${connect}[Console]::Out.WriteLine(@(Get-Mailbox -Identity $null | Where-Object { $_.RecipientTypeDetails -eq 'SharedMailbox' }).Count)\n`,
+    );
+    const env = { TEST_PFX: cert.pfx.toString('base64'), TEST_APPID: small.appId };
+    await runStubScript(small, writer, env, { timeoutMs: 60_000 });
+
+    // Three small writes: all in the journal, none rewrote the state file (still the seeded tenant).
+    const file = JSON.parse(readFileSync(path.join(small.dir, 'tenant.json'), 'utf8')) as {
+      mailboxes: Array<{ recipientTypeDetails: string }>;
+      stubJournalOffset: number;
+    };
+    expect(file.mailboxes.filter((m) => m.recipientTypeDetails === 'SharedMailbox')).toHaveLength(0);
+    expect(file.stubJournalOffset).toBe(0);
+    expect(statSync(path.join(small.dir, 'tenant.journal')).size).toBeGreaterThan(0);
+
+    // What the tests and a session started afterwards see is the journal's end.
+    const shared = () => small.state().mailboxes.filter((m) => m.recipientTypeDetails === 'SharedMailbox');
+    expect(
+      shared()
+        .map((m) => m.primarySmtpAddress)
+        .sort(),
+    ).toEqual(['a@contoso.com', 'b@contoso.com', 'c@contoso.com']);
+    expect((await runStubScript(small, reader, env, { timeoutMs: 60_000 })).trim()).toBe('3');
+
+    // A test's own change, on top of the journal, is what the next session sees.
+    small.updateMailbox('a@contoso.com', (mailbox) => {
+      mailbox.recipientTypeDetails = 'UserMailbox';
+    });
+    expect(shared()).toHaveLength(2);
+    expect((await runStubScript(small, reader, env, { timeoutMs: 60_000 })).trim()).toBe('2');
+  } finally {
+    small.dispose();
+  }
 });

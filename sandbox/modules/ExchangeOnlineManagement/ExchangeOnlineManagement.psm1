@@ -18,8 +18,10 @@
   The tenant is the folder this module was copied into (ExchangeStubTenant puts a copy at
   <tenant>/modules/ExchangeOnlineManagement, so PSModulePath alone selects both the module and its
   tenant; the product gives PowerShell an allow-listed environment, so no variable could carry it):
-  Tenant state: JSON at <tenant>/tenant.json, always whole and current, written atomically; sessions
-  follow one another's writes through <tenant>/tenant.journal (StubTenant in StubNative.cs).
+  Tenant state: a change journal, <tenant>/tenant.journal, that every write appends to, and the whole
+  state at <tenant>/tenant.json, rewritten (atomically) only once the journal has grown by as much; a
+  reader loads the file and catches up through the journal from the offset the file names, and the
+  sessions follow one another's writes the same way (StubTenant in StubNative.cs).
   Call log: one JSON line per cmdlet call at <tenant>/calls.jsonl (certificates logged by thumbprint only).
 
   Recipients carry EmailAddresses as Exchange does (SMTP:primary, smtp:secondary, other proxies such as

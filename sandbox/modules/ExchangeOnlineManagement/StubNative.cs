@@ -334,6 +334,11 @@ namespace ExoWorkflowSync.Stub
     public sealed class StubTenant
     {
         const string VersionKey = "stubVersion";
+        // Where in the journal the state file's version ends: a reader catches up from there.
+        const string OffsetKey = "stubJournalOffset";
+        // A write appends its change to the journal; the whole state file is rewritten only once the
+        // journal has grown by as much as the file (or this much), so a write costs about its change.
+        const long MinCheckpointBytes = 64 * 1024;
         static readonly UTF8Encoding Utf8 = new UTF8Encoding(false);
         readonly string statePath;
         readonly string journalPath;
@@ -343,6 +348,8 @@ namespace ExoWorkflowSync.Stub
         long journalOffset;
         string edit;
         long checkedAt;
+        long checkpointOffset = -1;
+        long stateBytes;
         // Top-level key -> its canonical JSON, or for a list the canonical JSON of each item.
         Dictionary<string, object> snapshot;
 
@@ -382,29 +389,15 @@ namespace ExoWorkflowSync.Stub
             return State;
         }
 
-        /// <summary>Writes the state (the copy Read gave, changed in place) and journals what changed.</summary>
+        /// <summary>
+        /// Journals what changed in the state (the copy Read gave, changed in place), and now and then
+        /// writes the whole state file: readers load the file and catch up through the journal.
+        /// </summary>
         public void Save(Hashtable state)
         {
             bool same = ReferenceEquals(state, State) && snapshot != null;
             Dictionary<string, object> fresh = Snapshot(state);
             string next = Guid.NewGuid().ToString("N");
-            var text = new StringBuilder();
-            text.Append('{');
-            bool first = true;
-            foreach (KeyValuePair<string, object> pair in fresh)
-            {
-                if (!first) text.Append(',');
-                first = false;
-                AppendKey(text, pair.Key);
-                AppendValue(text, pair.Value);
-            }
-            if (!first) text.Append(',');
-            AppendKey(text, VersionKey);
-            text.Append(JsonSerializer.Serialize(next));
-            text.Append('}');
-            string temporary = statePath + "." + Environment.ProcessId + "." + Guid.NewGuid().ToString("N") + ".tmp";
-            File.WriteAllText(temporary, text.ToString(), Utf8);
-            File.Move(temporary, statePath, true);
 
             var line = new StringBuilder();
             line.Append("{\"from\":").Append(JsonSerializer.Serialize(version ?? "")).Append(",\"to\":").Append(JsonSerializer.Serialize(next)).Append(",\"ops\":[");
@@ -417,6 +410,31 @@ namespace ExoWorkflowSync.Stub
                 stream.Write(bytes, 0, bytes.Length);
                 journalOffset = stream.Position;
             }
+
+            // A replaced state, or a journal grown as long as the file since this session last wrote or
+            // read it: write the file (atomically), with the journal offset its version ends at.
+            if (!same || checkpointOffset < 0 || journalOffset - checkpointOffset >= Math.Max(MinCheckpointBytes, stateBytes))
+            {
+                var text = new StringBuilder();
+                text.Append('{');
+                foreach (KeyValuePair<string, object> pair in fresh)
+                {
+                    AppendKey(text, pair.Key);
+                    AppendValue(text, pair.Value);
+                    text.Append(',');
+                }
+                AppendKey(text, OffsetKey);
+                text.Append(journalOffset.ToString(CultureInfo.InvariantCulture)).Append(',');
+                AppendKey(text, VersionKey);
+                text.Append(JsonSerializer.Serialize(next));
+                text.Append('}');
+                string temporary = statePath + "." + Environment.ProcessId + "." + Guid.NewGuid().ToString("N") + ".tmp";
+                File.WriteAllText(temporary, text.ToString(), Utf8);
+                File.Move(temporary, statePath, true);
+                stateBytes = text.Length;
+                checkpointOffset = journalOffset;
+            }
+
             if (!ReferenceEquals(state, State)) Index = null;
             State = state;
             snapshot = fresh;
@@ -447,17 +465,24 @@ namespace ExoWorkflowSync.Stub
             long before = JournalLength();
             if (!File.Exists(statePath)) throw MissingState();
             Hashtable state;
-            using (JsonDocument document = JsonDocument.Parse(File.ReadAllBytes(statePath)))
+            byte[] file = File.ReadAllBytes(statePath);
+            using (JsonDocument document = JsonDocument.Parse(file))
             {
                 state = (Hashtable)StubNative.Convert(document.RootElement);
             }
             version = state[VersionKey] as string ?? string.Empty;
             state.Remove(VersionKey);
+            // The file's version ends there in the journal (a session wrote it); a file the test's side
+            // wrote names the journal's length then. Without one, the journal as it was before the read.
+            object offset = state[OffsetKey];
+            state.Remove(OffsetKey);
             State = state;
             Index = null;
             snapshot = Snapshot(state);
             edit = editNow;
-            journalOffset = before < 0 ? 0 : before;
+            journalOffset = offset is long at ? at : offset is int small ? small : offset is double real ? (long)real : (before < 0 ? 0 : before);
+            checkpointOffset = journalOffset;
+            stateBytes = file.Length;
             // Lines appended while the file was read: the ones up to this version are already in it.
             if (!CatchUp(true)) journalOffset = Math.Max(JournalLength(), 0);
             checkedAt = Environment.TickCount64;
@@ -663,7 +688,7 @@ namespace ExoWorkflowSync.Stub
             var snapshot = new Dictionary<string, object>(StringComparer.Ordinal);
             foreach (string key in keys)
             {
-                if (key == VersionKey) continue;
+                if (key == VersionKey || key == OffsetKey) continue;
                 object value = state[key];
                 if (IsList(value))
                 {
