@@ -13,10 +13,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
+  closeSync,
   cpSync,
   existsSync,
+  fstatSync,
   mkdtempSync,
+  openSync,
   readFileSync,
+  readSync,
   renameSync,
   rmSync,
   statSync,
@@ -321,13 +325,20 @@ export class ExchangeStubTenant {
 
   /** The journal's complete lines from a byte offset (none before a session's first write). */
   private journal(offset: number): string[] {
-    let bytes: Buffer;
+    let tail: string;
     try {
-      bytes = readFileSync(path.join(this.dir, 'tenant.journal'));
+      // Only the part after the state file's version: the journal before it can be long.
+      const file = openSync(path.join(this.dir, 'tenant.journal'), 'r');
+      try {
+        const bytes = Buffer.alloc(Math.max(fstatSync(file).size - offset, 0));
+        readSync(file, bytes, 0, bytes.length, offset);
+        tail = bytes.toString('utf8');
+      } finally {
+        closeSync(file);
+      }
     } catch {
       return [];
     }
-    const tail = bytes.subarray(offset).toString('utf8');
     // A line still being written (no newline yet) is left for the next read.
     return tail
       .slice(0, tail.lastIndexOf('\n') + 1)

@@ -348,7 +348,7 @@ namespace ExoWorkflowSync.Stub
         long journalOffset;
         string edit;
         long checkedAt;
-        long checkpointOffset = -1;
+        long checkpointOffset;
         long stateBytes;
         // Top-level key -> its canonical JSON, or for a list the canonical JSON of each item.
         Dictionary<string, object> snapshot;
@@ -411,9 +411,9 @@ namespace ExoWorkflowSync.Stub
                 journalOffset = stream.Position;
             }
 
-            // A replaced state, or a journal grown as long as the file since this session last wrote or
-            // read it: write the file (atomically), with the journal offset its version ends at.
-            if (!same || checkpointOffset < 0 || journalOffset - checkpointOffset >= Math.Max(MinCheckpointBytes, stateBytes))
+            // A replaced state (not the one Read gave), or a journal grown as long as the file since this
+            // session last wrote or read it: write the file (atomically), with the journal offset its version ends at.
+            if (!same || journalOffset - checkpointOffset >= Math.Max(MinCheckpointBytes, stateBytes))
             {
                 var text = new StringBuilder();
                 text.Append('{');
@@ -480,7 +480,7 @@ namespace ExoWorkflowSync.Stub
             Index = null;
             snapshot = Snapshot(state);
             edit = editNow;
-            journalOffset = offset is long at ? at : offset is int small ? small : offset is double real ? (long)real : (before < 0 ? 0 : before);
+            journalOffset = offset is long at ? at : Math.Max(before, 0);
             checkpointOffset = journalOffset;
             stateBytes = file.Length;
             // Lines appended while the file was read: the ones up to this version are already in it.
