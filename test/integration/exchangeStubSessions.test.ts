@@ -13,15 +13,19 @@ import { ExchangeStubTenant } from '../../sandbox/exchangeStubTenant';
 const LEAVERS_PER_SESSION = 6;
 const SESSIONS = 3;
 
-// Session $env:TEST_SESSION offboards its own leavers and takes each out of the two lists all of them
-// share; then it waits for the others (their done files) and reports what it sees of the whole tenant.
-const SCRIPT = String.raw`
+// Every script's start: connect to the tenant with the test certificate (TEST_PFX, TEST_APPID).
+const CONNECT = String.raw`
 $ErrorActionPreference = 'Stop'
 $WarningPreference = 'SilentlyContinue'
 $pfx = [Convert]::FromBase64String($env:TEST_PFX)
 $cert = [System.Security.Cryptography.X509Certificates.X509CertificateLoader]::LoadPkcs12($pfx, '', [System.Security.Cryptography.X509Certificates.X509KeyStorageFlags]::EphemeralKeySet, $null)
 Import-Module -Name ExchangeOnlineManagement
 Connect-ExchangeOnline -Certificate $cert -AppId $env:TEST_APPID -Organization 'contoso.onmicrosoft.com' -ShowBanner:$false
+`;
+
+// Session $env:TEST_SESSION offboards its own leavers and takes each out of the two lists all of them
+// share; then it waits for the others (their done files) and reports what it sees of the whole tenant.
+const SCRIPT = `${CONNECT}${String.raw`
 $session = [int]$env:TEST_SESSION
 for ($i = 1; $i -le [int]$env:TEST_PER_SESSION; $i++) {
   $leaver = "s$session-leaver$i@contoso.com"
@@ -42,7 +46,7 @@ $sales = @(Get-DistributionGroupMember -Identity 'Sales').Count
 $granted = @(Get-MailboxPermission -Identity 's1-leaver1@contoso.com' | Where-Object { $_.User -eq 'boss@contoso.com' }).Count
 $tenant = & (Get-Module ExchangeOnlineManagement) { $script:Tenant }
 [Console]::Out.WriteLine("shared=$shared sales=$sales granted=$granted fullReads=$($tenant.FullReads)")
-`;
+`}`;
 
 const cert = createTestCertificate({ keySize: 1024 });
 let tenant: ExchangeStubTenant;
@@ -119,22 +123,15 @@ it('writes the whole state only now and then: a new session and the tests catch 
     mailboxes: ['a', 'b', 'c', 'boss'].map((name) => ({ address: `${name}@contoso.com` })),
   });
   try {
-    const connect = String.raw`
-$ErrorActionPreference = 'Stop'
-$pfx = [Convert]::FromBase64String($env:TEST_PFX)
-$cert = [System.Security.Cryptography.X509Certificates.X509CertificateLoader]::LoadPkcs12($pfx, '', [System.Security.Cryptography.X509Certificates.X509KeyStorageFlags]::EphemeralKeySet, $null)
-Import-Module -Name ExchangeOnlineManagement
-Connect-ExchangeOnline -Certificate $cert -AppId $env:TEST_APPID -Organization 'contoso.onmicrosoft.com' -ShowBanner:$false
-`;
     const writer = path.join(small.dir, 'Writer.ps1');
     writeFileSync(
       writer,
-      `${connect}foreach ($name in 'a', 'b', 'c') { Set-Mailbox -Identity "$name@contoso.com" -Type Shared }\n`,
+      `${CONNECT}foreach ($name in 'a', 'b', 'c') { Set-Mailbox -Identity "$name@contoso.com" -Type Shared }\n`,
     );
     const reader = path.join(small.dir, 'Reader.ps1');
     writeFileSync(
       reader,
-      `${connect}[Console]::Out.WriteLine(@(Get-Mailbox -Identity $null | Where-Object { $_.RecipientTypeDetails -eq 'SharedMailbox' }).Count)\n`,
+      `${CONNECT}[Console]::Out.WriteLine(@(Get-Mailbox -Identity $null | Where-Object { $_.RecipientTypeDetails -eq 'SharedMailbox' }).Count)\n`,
     );
     const env = { TEST_PFX: cert.pfx.toString('base64'), TEST_APPID: small.appId };
     await runStubScript(small, writer, env, { timeoutMs: 60_000 });
