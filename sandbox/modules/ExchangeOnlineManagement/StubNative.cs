@@ -588,7 +588,18 @@ namespace ExoWorkflowSync.Stub
 
         static readonly FieldInfo TableVersion = typeof(Hashtable).GetField("_version", BindingFlags.NonPublic | BindingFlags.Instance);
         static readonly FieldInfo ListVersion = typeof(List<object>).GetField("_version", BindingFlags.NonPublic | BindingFlags.Instance);
+        // Compiled readers of those fields: FieldInfo.GetValue (reflection, a boxed int) on every table and
+        // list of the tenant at every write was most of a Signature walk.
+        static readonly Func<Hashtable, int> TableVersionOf = VersionReader<Hashtable>(TableVersion);
+        static readonly Func<List<object>, int> ListVersionOf = VersionReader<List<object>>(ListVersion);
         static long uncachable;
+
+        static Func<T, int> VersionReader<T>(FieldInfo field)
+        {
+            if (field == null || field.FieldType != typeof(int)) return null;
+            var target = System.Linq.Expressions.Expression.Parameter(typeof(T), "target");
+            return System.Linq.Expressions.Expression.Lambda<Func<T, int>>(System.Linq.Expressions.Expression.Field(target, field), target).Compile();
+        }
 
         static long Mix(long hash, long value)
         {
@@ -605,11 +616,11 @@ namespace ExoWorkflowSync.Stub
         /// </summary>
         static long Signature(object value, int depth)
         {
-            if (depth > 64 || TableVersion == null || ListVersion == null) return Interlocked.Increment(ref uncachable);
+            if (depth > 64 || TableVersionOf == null || ListVersionOf == null) return Interlocked.Increment(ref uncachable);
             var table = value as Hashtable;
             if (table != null && table.GetType() == typeof(Hashtable))
             {
-                long hash = Mix(RuntimeHelpers.GetHashCode(table), (int)TableVersion.GetValue(table));
+                long hash = Mix(RuntimeHelpers.GetHashCode(table), TableVersionOf(table));
                 hash = Mix(hash, table.Count);
                 foreach (DictionaryEntry entry in table)
                 {
@@ -620,7 +631,7 @@ namespace ExoWorkflowSync.Stub
             var list = value as List<object>;
             if (list != null)
             {
-                long hash = Mix(RuntimeHelpers.GetHashCode(list), (int)ListVersion.GetValue(list));
+                long hash = Mix(RuntimeHelpers.GetHashCode(list), ListVersionOf(list));
                 hash = Mix(hash, list.Count);
                 foreach (object item in list)
                 {
@@ -645,7 +656,10 @@ namespace ExoWorkflowSync.Stub
 
         static bool IsContainer(object value)
         {
-            return value is IEnumerable && !(value is string);
+            // The common cases by exact type first: an interface test on every leaf was a cost of its own.
+            if (value == null || value is string || value is bool || value is long || value is double) return false;
+            if (value is Hashtable || value is List<object>) return true;
+            return value is IEnumerable;
         }
 
         string CachedJson(object item, Dictionary<object, CachedItem> into)
