@@ -33,7 +33,7 @@ Set-StrictMode -Version 3.0
 
 # The helpers that run several times for every cmdlet, as static methods: a PowerShell function call
 # costs about 60 us (parameter binding, a new scope) and a static method about 6 us, measured on pwsh
-# 7.6.9. They do exactly what the functions of the same purpose below do (Get-ExoProp, Limit-ExoText).
+# 7.6.9. Get-ExoProp and Limit-ExoText are these, for the code that calls them as functions.
 class ExoText {
     # Property access that tolerates objects without the property (strict mode would throw).
     static [object] Prop([object]$Object, [string]$Name) {
@@ -116,25 +116,24 @@ class ExoText {
             $dictionary = [System.Collections.Generic.Dictionary[string, object]]::new()
             foreach ($key in $Value.Keys) {
                 if (([string]$key).StartsWith('_')) { continue }
-                $item = $Value[$key]
-                if ($null -eq $item) { $dictionary[[string]$key] = $null }
-                elseif ($item -is [string]) { $dictionary[[string]$key] = [string]$item }
-                elseif ($item -is [bool]) { $dictionary[[string]$key] = [bool]$item }
-                else { $dictionary[[string]$key] = [ExoText]::Plain($item, $Depth + 1) }
+                $dictionary[[string]$key] = [ExoText]::PlainItem($Value[$key], $Depth)
             }
             return $dictionary
         }
         if ($Value -is [System.Collections.IEnumerable]) {
             $list = [System.Collections.Generic.List[object]]::new()
-            foreach ($item in $Value) {
-                if ($null -eq $item) { $list.Add($null) }
-                elseif ($item -is [string]) { $list.Add([string]$item) }
-                elseif ($item -is [bool]) { $list.Add([bool]$item) }
-                else { $list.Add([ExoText]::Plain($item, $Depth + 1)) }
-            }
+            foreach ($item in $Value) { $list.Add([ExoText]::PlainItem($item, $Depth)) }
             return $list
         }
         return [string]$Value
+    }
+
+    # An item of a container at $Depth: a leaf as it is, at any depth; a container one level deeper.
+    hidden static [object] PlainItem([object]$Item, [int]$Depth) {
+        if ($null -eq $Item) { return $null }
+        if ($Item -is [string]) { return [string]$Item }
+        if ($Item -is [bool]) { return [bool]$Item }
+        return [ExoText]::Plain($Item, $Depth + 1)
     }
 }
 
@@ -1508,11 +1507,7 @@ function ConvertTo-ExoBool {
 function Get-ExoProp {
     # Property access that tolerates objects without the property (strict mode would throw).
     param($Object, [string]$Name)
-    if ($null -eq $Object) { return $null }
-    if ($Object -is [System.Collections.IDictionary]) { return $Object[$Name] }
-    $property = $Object.PSObject.Properties[$Name]
-    if ($null -eq $property) { return $null }
-    return $property.Value
+    return [ExoText]::Prop($Object, $Name)
 }
 
 # ---------------------------------------------------------------------------------------------------------
@@ -1533,10 +1528,7 @@ function Get-ExoErrorMessage {
 function Limit-ExoText {
     # One line, no control or format characters (ANSI escapes, bidi overrides), bounded length.
     param([string]$Text, [int]$Max = 300)
-    if ($null -eq $Text) { return '' }
-    $clean = [regex]::Replace($Text, '[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]+', ' ').Trim()
-    if ($clean.Length -gt $Max) { $clean = $clean.Substring(0, $Max) + '...' }
-    return $clean
+    return [ExoText]::Limit($Text, $Max)
 }
 
 function Format-ExoShown {
