@@ -128,6 +128,28 @@ class ExoText {
         return [string]$Value
     }
 
+    # A payload's JSON as PowerShell values: objects as Hashtables with case-sensitive keys (JSON's are),
+    # arrays as lists, numbers as doubles; at most 16 levels deep.
+    static [object] FromJson([System.Text.Json.JsonElement]$Element, [int]$Depth) {
+        if ($Depth -gt 16) { throw 'The payload is nested too deeply.' }
+        $kind = $Element.ValueKind
+        if ($kind -eq [System.Text.Json.JsonValueKind]::Object) {
+            $table = [System.Collections.Hashtable]::new([System.StringComparer]::Ordinal)
+            foreach ($property in $Element.EnumerateObject()) { $table[$property.Name] = [ExoText]::FromJson($property.Value, $Depth + 1) }
+            return $table
+        }
+        if ($kind -eq [System.Text.Json.JsonValueKind]::Array) {
+            $list = [System.Collections.Generic.List[object]]::new()
+            foreach ($item in $Element.EnumerateArray()) { $list.Add([ExoText]::FromJson($item, $Depth + 1)) }
+            return $list
+        }
+        if ($kind -eq [System.Text.Json.JsonValueKind]::String) { return $Element.GetString() }
+        if ($kind -eq [System.Text.Json.JsonValueKind]::Number) { return $Element.GetDouble() }
+        if ($kind -eq [System.Text.Json.JsonValueKind]::True) { return $true }
+        if ($kind -eq [System.Text.Json.JsonValueKind]::False) { return $false }
+        return $null
+    }
+
     # An item of a container at $Depth: a leaf as it is, at any depth; a container one level deeper.
     hidden static [object] PlainItem([object]$Item, [int]$Depth) {
         if ($null -eq $Item) { return $null }
@@ -383,7 +405,7 @@ function Get-ExoProbe {
         if ($null -ne $best) {
             $result.exchangeModuleVersion = $best.Version.ToString()
             $result.exchangeModulePath = [string]$best.ModuleBase
-            $result.exchangeModuleDescription = Limit-ExoText ([string]$best.Description) 300
+            $result.exchangeModuleDescription = [ExoText]::Limit([string]$best.Description, 300)
         }
     } catch {
         $result = New-ExoErrorResult -ErrorRecord $_ -DefaultCode 'ProbeFailed'
@@ -577,7 +599,7 @@ function Invoke-ExoRunPlanCore {
 
     $run = [ordered]@{
         ok          = $true
-        runId       = Limit-ExoText ([string]$request['runId']) 200
+        runId       = [ExoText]::Limit([string]$request['runId'], 200)
         whatIf      = $whatIf
         actions     = [System.Collections.Generic.List[object]]::new()
         cmdletCalls = 0
@@ -606,7 +628,7 @@ function Invoke-ExoRunPlanCore {
         $action = New-ExoActionResult $name
         $run.actions.Add($action)
         if ($skipReason -is [string] -and $skipReason.Length -gt 0) {
-            Set-ExoActionStatus $action 'skipped' (Limit-ExoText $skipReason 300)
+            Set-ExoActionStatus $action 'skipped' ([ExoText]::Limit($skipReason, 300))
         } else {
             $pending.Add($action)
         }
@@ -679,7 +701,7 @@ function Use-ExoLook {
     param($Context, [string]$Payload, [string]$Kind)
     $request = Read-ExoPayload $Payload
     $lookId = $request['lookId']
-    $runId = Limit-ExoText ([string]$request['runId']) 200
+    $runId = [ExoText]::Limit([string]$request['runId'], 200)
     if ($lookId -isnot [string] -or -not $script:Looks.Contains($lookId)) {
         throw (New-ExoException 'LookNotFound' "This PowerShell process holds no $Kind for this run (it was restarted, or the look was applied already); nothing was changed.")
     }
@@ -845,20 +867,20 @@ function Resolve-ExoPerson {
 
 function ConvertTo-ExoSubject {
     param($Recipient)
-    $guid = [string](Get-ExoProp $Recipient 'Guid')
-    $primary = [string](Get-ExoProp $Recipient 'PrimarySmtpAddress')
-    $displayName = [string](Get-ExoProp $Recipient 'DisplayName')
-    if ($displayName.Length -eq 0) { $displayName = [string](Get-ExoProp $Recipient 'Name') }
+    $guid = [string][ExoText]::Prop($Recipient, 'Guid')
+    $primary = [string][ExoText]::Prop($Recipient, 'PrimarySmtpAddress')
+    $displayName = [string][ExoText]::Prop($Recipient, 'DisplayName')
+    if ($displayName.Length -eq 0) { $displayName = [string][ExoText]::Prop($Recipient, 'Name') }
     return @{
         guid        = $guid
-        dn          = [string](Get-ExoProp $Recipient 'DistinguishedName')
-        address     = Limit-ExoText $primary 254
-        displayName = Limit-ExoText $displayName 120
-        type        = Limit-ExoText ([string](Get-ExoProp $Recipient 'RecipientTypeDetails')) 60
+        dn          = [string][ExoText]::Prop($Recipient, 'DistinguishedName')
+        address     = [ExoText]::Limit($primary, 254)
+        displayName = [ExoText]::Limit($displayName, 120)
+        type        = [ExoText]::Limit([string][ExoText]::Prop($Recipient, 'RecipientTypeDetails'), 60)
         label       = [ExoText]::RecipientLabel($Recipient)
         # For the catalogue: the Name Exchange shows in links (ForwardingAddress, GrantSendOnBehalfTo) and
         # the object as Exchange returned it (its current properties are what the actions look at).
-        name        = [string](Get-ExoProp $Recipient 'Name')
+        name        = [string][ExoText]::Prop($Recipient, 'Name')
         raw         = $Recipient
     }
 }
@@ -915,7 +937,7 @@ function Test-ExoProtected {
         $holders = Invoke-ExoCmdlet -Run $Run -Action $Action -Name 'Get-Recipient' -Parameters ([ordered]@{ Filter = $filter; ResultSize = 'Unlimited' })
         foreach ($holder in $holders) {
             $hit = $null
-            if ($groups.TryGetValue([string](Get-ExoProp $holder 'Guid'), [ref]$hit)) {
+            if ($groups.TryGetValue([string][ExoText]::Prop($holder, 'Guid'), [ref]$hit)) {
                 return @{ ok = $false; final = $true; message = "The $($subject.role) $($subject.who.label) is a member of the protected group $($hit.group.label) (EXO_PROTECTED_RECIPIENTS lists $($hit.entry)); no run may change it or grant to it. Nothing was changed." }
             }
         }
@@ -1059,9 +1081,9 @@ function Get-ExoLookGrantFullAccess {
     $entries = [System.Collections.Generic.List[object]]::new()
     $has = $false
     foreach ($entry in $existing) {
-        $rights = [string]((@(Get-ExoProp $entry 'AccessRights') | ForEach-Object { [string]$_ }) -join ', ')
+        $rights = @([ExoText]::Prop($entry, 'AccessRights')) -join ', '
         $deny = ConvertTo-ExoBool (Get-ExoProp $entry 'Deny')
-        $entries.Add([ordered]@{ accessRights = (Limit-ExoText $rights 200); deny = $deny; isInherited = (ConvertTo-ExoBool (Get-ExoProp $entry 'IsInherited')) })
+        $entries.Add([ordered]@{ accessRights = ([ExoText]::Limit($rights, 200)); deny = $deny; isInherited = (ConvertTo-ExoBool (Get-ExoProp $entry 'IsInherited')) })
         if ((Test-ExoRights (Get-ExoProp $entry 'AccessRights') 'FullAccess') -and -not $deny) { $has = $true }
     }
     $Action.before = [ordered]@{ mailbox = $mailbox.guid; trustee = $manager.guid; fullAccess = $has; entries = $entries }
@@ -1093,9 +1115,9 @@ function Get-ExoLookGrantSendAs {
     $entries = [System.Collections.Generic.List[object]]::new()
     $has = $false
     foreach ($entry in $existing) {
-        $allow = [string](Get-ExoProp $entry 'AccessControlType')
-        $rights = [string]((@(Get-ExoProp $entry 'AccessRights') | ForEach-Object { [string]$_ }) -join ', ')
-        $entries.Add([ordered]@{ accessRights = (Limit-ExoText $rights 200); accessControlType = (Limit-ExoText $allow 20) })
+        $allow = [string][ExoText]::Prop($entry, 'AccessControlType')
+        $rights = @([ExoText]::Prop($entry, 'AccessRights')) -join ', '
+        $entries.Add([ordered]@{ accessRights = ([ExoText]::Limit($rights, 200)); accessControlType = ([ExoText]::Limit($allow, 20)) })
         if ((Test-ExoRights (Get-ExoProp $entry 'AccessRights') 'SendAs') -and ($allow.Length -eq 0 -or $allow -eq 'Allow')) { $has = $true }
     }
     $Action.before = [ordered]@{ mailbox = $mailbox.guid; trustee = $manager.guid; sendAs = $has; entries = $entries }
@@ -1132,13 +1154,13 @@ function Get-ExoLookRemoveFromGroups {
     $memberOf = [System.Collections.Generic.List[object]]::new()
     foreach ($group in $groups) {
         $label = [ExoText]::RecipientLabel($group)
-        $type = [string](Get-ExoProp $group 'RecipientTypeDetails')
-        $groupGuid = [string](Get-ExoProp $group 'Guid')
+        $type = [string][ExoText]::Prop($group, 'RecipientTypeDetails')
+        $groupGuid = [string][ExoText]::Prop($group, 'Guid')
         $memberOf.Add([ordered]@{
-                guid        = Limit-ExoText $groupGuid 40
-                address     = Limit-ExoText ([string](Get-ExoProp $group 'PrimarySmtpAddress')) 254
-                displayName = Limit-ExoText ([string](Get-ExoProp $group 'DisplayName')) 120
-                type        = Limit-ExoText $type 60
+                guid        = [ExoText]::Limit($groupGuid, 40)
+                address     = [ExoText]::Limit([string][ExoText]::Prop($group, 'PrimarySmtpAddress'), 254)
+                displayName = [ExoText]::Limit([string][ExoText]::Prop($group, 'DisplayName'), 120)
+                type        = [ExoText]::Limit($type, 60)
             })
         if ($type -eq $script:SecurityGroupType) { $context.security.Add($label); continue }
         if ($type -eq $script:Microsoft365GroupType) { $context.unified.Add($label); continue }
@@ -1201,8 +1223,8 @@ function Invoke-ExoApplyRemoveFromGroups {
             })
         $observed = $true
         foreach ($group in $after) {
-            $afterGroups.Add([string](Get-ExoProp $group 'Guid'))
-            if ($failedGuids.Contains([string](Get-ExoProp $group 'Guid'))) { continue }
+            $afterGroups.Add([string][ExoText]::Prop($group, 'Guid'))
+            if ($failedGuids.Contains([string][ExoText]::Prop($group, 'Guid'))) { continue }
             $stillListed.Add([ExoText]::RecipientLabel($group))
         }
     }
@@ -1327,7 +1349,7 @@ function Add-ExoWarnings {
     foreach ($record in @($Records)) {
         if ($null -eq $record) { continue }
         $message = if ($record -is [System.Management.Automation.WarningRecord]) { $record.Message } else { [string]$record }
-        $List.Add((Limit-ExoText $message 1000))
+        $List.Add(([ExoText]::Limit($message, 1000)))
     }
 }
 
@@ -1413,7 +1435,7 @@ function Read-ExoPayload {
     $value = $null
     try {
         $document = [System.Text.Json.JsonDocument]::Parse($json, $script:JsonDocumentOptions)
-        try { $value = ConvertFrom-ExoJsonElement $document.RootElement 0 } finally { $document.Dispose() }
+        try { $value = [ExoText]::FromJson($document.RootElement, 0) } finally { $document.Dispose() }
     } catch {
         throw (New-ExoException 'PayloadInvalid' 'The payload is not valid JSON.')
     }
@@ -1421,29 +1443,6 @@ function Read-ExoPayload {
         throw (New-ExoException 'PayloadInvalid' 'The payload is not a JSON object.')
     }
     return $value
-}
-
-function ConvertFrom-ExoJsonElement {
-    param([System.Text.Json.JsonElement]$Element, [int]$Depth)
-    if ($Depth -gt 16) { throw 'The payload is nested too deeply.' }
-    switch ($Element.ValueKind) {
-        'Object' {
-            # Case-sensitive keys: JSON's are.
-            $table = [System.Collections.Hashtable]::new([System.StringComparer]::Ordinal)
-            foreach ($property in $Element.EnumerateObject()) { $table[$property.Name] = ConvertFrom-ExoJsonElement $property.Value ($Depth + 1) }
-            return , $table
-        }
-        'Array' {
-            $list = [System.Collections.Generic.List[object]]::new()
-            foreach ($item in $Element.EnumerateArray()) { $list.Add((ConvertFrom-ExoJsonElement $item ($Depth + 1))) }
-            return , $list
-        }
-        'String' { return $Element.GetString() }
-        'Number' { return $Element.GetDouble() }
-        'True' { return $true }
-        'False' { return $false }
-        default { return $null }
-    }
 }
 
 function Test-ExoAddress {
@@ -1522,7 +1521,7 @@ function Get-ExoErrorMessage {
     }
     $message = $exception.Message
     if ([string]::IsNullOrWhiteSpace($message)) { $message = [string]$ErrorRecord }
-    return Limit-ExoText $message 1000
+    return [ExoText]::Limit($message, 1000)
 }
 
 function Limit-ExoText {
@@ -1534,7 +1533,7 @@ function Limit-ExoText {
 function Format-ExoShown {
     # A hostile value shown in a message: cleaned and short.
     param([string]$Value)
-    return Limit-ExoText $Value 80
+    return [ExoText]::Limit($Value, 80)
 }
 
 function Format-ExoQuoted {

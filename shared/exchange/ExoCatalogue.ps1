@@ -182,10 +182,10 @@ function Get-ExoLookAutoReply {
     $config = if ($current.Count -gt 0) { $current[0] } else { $null }
     $before = [ordered]@{
         mailbox          = $mailbox.guid
-        autoReplyState   = [string](Get-ExoProp $config 'AutoReplyState')
-        internalMessage  = [string](Get-ExoProp $config 'InternalMessage')
-        externalMessage  = [string](Get-ExoProp $config 'ExternalMessage')
-        externalAudience = [string](Get-ExoProp $config 'ExternalAudience')
+        autoReplyState   = [string][ExoText]::Prop($config, 'AutoReplyState')
+        internalMessage  = [string][ExoText]::Prop($config, 'InternalMessage')
+        externalMessage  = [string][ExoText]::Prop($config, 'ExternalMessage')
+        externalAudience = [string][ExoText]::Prop($config, 'ExternalAudience')
     }
     $look = New-ExoLook -Detail "$($mailbox.label) already has this automatic reply on (external audience $audience)." -Before $before
     $same = $before.autoReplyState -eq 'Enabled' -and $before.externalAudience -eq $audience -and
@@ -232,8 +232,8 @@ function Get-ExoLookForwarding {
     $before = [ordered]@{
         mailbox                    = $mailbox.guid
         # As Exchange shows the link (the target's Name); restore by that identity.
-        forwardingAddress          = [string](Get-ExoProp $raw 'ForwardingAddress')
-        forwardingSmtpAddress      = [string](Get-ExoProp $raw 'ForwardingSmtpAddress')
+        forwardingAddress          = [string][ExoText]::Prop($raw, 'ForwardingAddress')
+        forwardingSmtpAddress      = [string][ExoText]::Prop($raw, 'ForwardingSmtpAddress')
         deliverToMailboxAndForward = ConvertTo-ExoBool (Get-ExoProp $raw 'DeliverToMailboxAndForward')
     }
     $copy = if ($keepCopy) { 'keeping a copy in the mailbox' } else { 'without keeping a copy' }
@@ -319,14 +319,14 @@ function Get-ExoLookDevices {
     $labels = [System.Collections.Generic.List[string]]::new()
     $look = New-ExoLook -Detail "$($mailbox.label) has no mobile devices." -Before ([ordered]@{ mailbox = $mailbox.guid; mobileDevices = $seen })
     foreach ($device in $devices) {
-        $guid = [string](Get-ExoProp $device 'Guid')
+        $guid = [string][ExoText]::Prop($device, 'Guid')
         $label = Format-ExoDeviceLabel $device
         $seen.Add([ordered]@{
-                guid         = Limit-ExoText $guid 40
-                deviceId     = Limit-ExoText ([string](Get-ExoProp $device 'DeviceId')) 120
-                friendlyName = Limit-ExoText ([string](Get-ExoProp $device 'FriendlyName')) 120
-                deviceModel  = Limit-ExoText ([string](Get-ExoProp $device 'DeviceModel')) 120
-                deviceOS     = Limit-ExoText ([string](Get-ExoProp $device 'DeviceOS')) 120
+                guid         = [ExoText]::Limit($guid, 40)
+                deviceId     = [ExoText]::Limit([string][ExoText]::Prop($device, 'DeviceId'), 120)
+                friendlyName = [ExoText]::Limit([string][ExoText]::Prop($device, 'FriendlyName'), 120)
+                deviceModel  = [ExoText]::Limit([string][ExoText]::Prop($device, 'DeviceModel'), 120)
+                deviceOS     = [ExoText]::Limit([string][ExoText]::Prop($device, 'DeviceOS'), 120)
             })
         $parsed = [guid]::Empty
         if (-not [guid]::TryParse($guid, [ref]$parsed)) {
@@ -344,10 +344,10 @@ function Get-ExoLookDevices {
 
 function Format-ExoDeviceLabel {
     param($Device)
-    $name = Limit-ExoText ([string](Get-ExoProp $Device 'FriendlyName')) 60
-    if ($name.Length -eq 0) { $name = Limit-ExoText ([string](Get-ExoProp $Device 'DeviceModel')) 60 }
+    $name = [ExoText]::Limit([string][ExoText]::Prop($Device, 'FriendlyName'), 60)
+    if ($name.Length -eq 0) { $name = [ExoText]::Limit([string][ExoText]::Prop($Device, 'DeviceModel'), 60) }
     $details = @(foreach ($property in 'DeviceModel', 'DeviceOS', 'DeviceId') {
-            $value = Limit-ExoText ([string](Get-ExoProp $Device $property)) 60
+            $value = [ExoText]::Limit([string][ExoText]::Prop($Device, $property), 60)
             if ($value.Length -gt 0 -and $value -ne $name) { $value }
         }) -join ', '
     if ($details.Length -gt 0) { return "'$name' ($details)" }
@@ -373,10 +373,10 @@ function Get-ExoLookInboxRules {
         $forwards = @(Get-ExoProp $rule 'ForwardTo') + @(Get-ExoProp $rule 'ForwardAsAttachmentTo') + @(Get-ExoProp $rule 'RedirectTo') | Where-Object { $null -ne $_ -and ([string]$_).Length -gt 0 }
         $deletes = (ConvertTo-ExoBool (Get-ExoProp $rule 'DeleteMessage')) -or (ConvertTo-ExoBool (Get-ExoProp $rule 'SoftDeleteMessage'))
         if ($scope -ne 'all' -and @($forwards).Count -eq 0 -and -not $deletes) { continue }
-        $identity = [string](Get-ExoProp $rule 'Identity')
-        $label = Format-ExoQuoted ([string](Get-ExoProp $rule 'Name'))
+        $identity = [string][ExoText]::Prop($rule, 'Identity')
+        $label = Format-ExoQuoted ([string][ExoText]::Prop($rule, 'Name'))
         if ($identity.Length -eq 0) { return New-ExoLook 'failed' "Exchange returned the inbox rule $label without its Identity; nothing was changed." $look.before }
-        $changed.Add([ordered]@{ identity = Limit-ExoText $identity 300; name = Limit-ExoText ([string](Get-ExoProp $rule 'Name')) 200; enabled = $true })
+        $changed.Add([ordered]@{ identity = [ExoText]::Limit($identity, 300); name = [ExoText]::Limit([string][ExoText]::Prop($rule, 'Name'), 200); enabled = $true })
         $labels.Add($label)
         Add-ExoChange $look 'Disable-InboxRule' ([ordered]@{ Identity = $identity; Mailbox = $mailbox.guid; Confirm = [switch]$false }) -Label $label -GoneIsDone
     }
@@ -406,8 +406,8 @@ function Get-ExoLookMeetings {
     $meetings = [System.Collections.Generic.List[object]]::new()
     $labels = [System.Collections.Generic.List[string]]::new()
     foreach ($meeting in $preview) {
-        $subject = Limit-ExoText ([string](Get-ExoProp $meeting 'Subject')) 120
-        $start = Limit-ExoText ([string](Get-ExoProp $meeting 'Start')) 40
+        $subject = [ExoText]::Limit([string][ExoText]::Prop($meeting, 'Subject'), 120)
+        $start = [ExoText]::Limit([string][ExoText]::Prop($meeting, 'Start'), 40)
         $meetings.Add([ordered]@{ subject = $subject; start = $start })
         $labels.Add("'$subject' ($start)")
     }
@@ -440,7 +440,7 @@ function Get-ExoLookHold {
         if ($null -eq $days) { return New-ExoLook 'failed' "The hold duration must be a whole number of days from 1 to $($script:MaxHoldDays); nothing was changed." }
     }
     $enabled = ConvertTo-ExoBool (Get-ExoProp $mailbox.raw 'LitigationHoldEnabled')
-    $duration = [string](Get-ExoProp $mailbox.raw 'LitigationHoldDuration')
+    $duration = [string][ExoText]::Prop($mailbox.raw, 'LitigationHoldDuration')
     $currentDays = Get-ExoHoldDays $duration
     $wanted = if ($null -eq $days) { 'an unlimited' } else { "a $days-day" }
     $look = New-ExoLook -Detail "$($mailbox.label) is already on litigation hold ($(if ($null -eq $currentDays) { 'unlimited' } else { "$currentDays days" }))." -Before ([ordered]@{ mailbox = $mailbox.guid; litigationHoldEnabled = $enabled; litigationHoldDuration = $duration })
@@ -487,8 +487,8 @@ function Add-ExoSharedLicenceWarning {
         $Action.warnings.Add("Could not read the size of $($mailbox.label) to check its licence needs: $(Get-ExoErrorMessage $_)")
     }
     $raw = $mailbox.raw
-    $archiveGuid = [string](Get-ExoProp $raw 'ArchiveGuid')
-    if ([string](Get-ExoProp $raw 'ArchiveStatus') -eq 'Active' -or ($archiveGuid.Length -gt 0 -and $archiveGuid -ne $script:EmptyGuid)) { $reasons.Add('it has an archive mailbox') }
+    $archiveGuid = [string][ExoText]::Prop($raw, 'ArchiveGuid')
+    if ([string][ExoText]::Prop($raw, 'ArchiveStatus') -eq 'Active' -or ($archiveGuid.Length -gt 0 -and $archiveGuid -ne $script:EmptyGuid)) { $reasons.Add('it has an archive mailbox') }
     if (ConvertTo-ExoBool (Get-ExoProp $raw 'LitigationHoldEnabled')) { $reasons.Add('it is on litigation hold') }
     elseif ($State.pendingActions -ccontains 'litigationHold') { $reasons.Add('this run puts it on litigation hold') }
     $holds = @(Get-ExoProp $raw 'InPlaceHolds' | Where-Object { $null -ne $_ -and ([string]$_).Length -gt 0 })

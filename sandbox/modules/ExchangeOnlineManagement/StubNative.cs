@@ -125,6 +125,20 @@ namespace ExoWorkflowSync.Stub
             }
         }
 
+        /// <summary>
+        /// The tenant's latency for a cmdlet (latencyMs: a number of milliseconds, or { cmdlet: ms, default: ms }),
+        /// slept on this thread: Exchange Online's round trip, as it would be waited for.
+        /// </summary>
+        public static void WaitLatency(IDictionary state, string cmdlet)
+        {
+            object latency = state["latencyMs"];
+            object chosen = latency;
+            if (latency is IDictionary byCmdlet) chosen = byCmdlet[cmdlet] ?? byCmdlet["default"];
+            if (chosen == null) return;
+            int ms = System.Convert.ToInt32(chosen, CultureInfo.InvariantCulture);
+            if (ms > 0) System.Threading.Thread.Sleep(ms);
+        }
+
         static void WriteLogValue(Utf8JsonWriter writer, object value, int depth)
         {
             var wrapped = value as System.Management.Automation.PSObject;
