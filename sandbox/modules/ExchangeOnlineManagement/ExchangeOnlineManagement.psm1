@@ -109,6 +109,8 @@ $script:GroupTypes = [string[]]@('MailUniversalDistributionGroup', 'MailUniversa
 $script:StaticGroupTypes = [string[]]@('MailUniversalDistributionGroup', 'MailUniversalSecurityGroup', 'MailNonUniversalGroup', 'RoomList')
 Import-StubNative
 $script:Tenant = [ExoWorkflowSync.Stub.StubTenant]::new($script:TenantFolder, $script:ReadLagMs)
+# Which recipients each kind of lookup sees (StubNative.IsKind): mailbox, group, principal, recipient.
+[ExoWorkflowSync.Stub.StubNative]::SetRecipientTypes($script:MailboxTypes, $script:MailUserTypes)
 
 # ---------------------------------------------------------------------------------------------------------
 # Connection
@@ -909,26 +911,13 @@ function Get-StubIndex {
     return [ExoWorkflowSync.Stub.StubNative]::BuildIndex($State)
 }
 
-function Test-StubKind {
-    # mailbox: what Get-Mailbox sees; group: mail-enabled groups; principal: what can hold a permission;
-    # recipient: anything Get-Recipient sees.
-    param($Item, [string]$Kind)
-    $type = [string]$Item.entry['recipientTypeDetails']
-    switch ($Kind) {
-        'mailbox' { return (-not $Item.group) -and $script:MailboxTypes -contains $type }
-        'group' { return [bool]$Item.group }
-        'principal' {
-            if ($Item.group) { return $type -eq 'MailUniversalSecurityGroup' }
-            return $script:MailboxTypes -contains $type -or $script:MailUserTypes -contains $type
-        }
-        default { return $true }
-    }
-}
-
 function Get-StubGroupsHolding {
     param($State, [string]$Dn)
     $index = Get-StubIndex $State
-    $member = @(Find-StubMatches -State $State -Identity $Dn -Kind 'recipient' | Where-Object { [string]::Equals([string]$_['dn'], $Dn, [System.StringComparison]::OrdinalIgnoreCase) })
+    # A loop, not Where-Object: every membership query comes here, and a pipeline costs several times more.
+    $member = @(foreach ($entry in (Find-StubMatches -State $State -Identity $Dn -Kind 'recipient')) {
+            if ([string]::Equals([string]$entry['dn'], $Dn, [System.StringComparison]::OrdinalIgnoreCase)) { $entry }
+        })
     if ($member.Count -eq 0) { return }
     $holders = $null
     if ($index.membersOf.TryGetValue([string]$member[0]['guid'], [ref]$holders)) {
@@ -982,7 +971,7 @@ function Find-StubMatches {
     if ($AllowWildcard -and $text.Contains('*')) {
         $pattern = '\A' + ([regex]::Escape($text) -replace '\\\*', '.*') + '\z'
         foreach ($item in $index.all) {
-            if (-not (Test-StubKind $item $Kind)) { continue }
+            if (-not [ExoWorkflowSync.Stub.StubNative]::IsKind($item, $Kind)) { continue }
             foreach ($value in $item.names) {
                 if ([regex]::IsMatch($value, $pattern, [System.Text.RegularExpressions.RegexOptions]::IgnoreCase)) { $item.entry; break }
             }
@@ -992,7 +981,7 @@ function Find-StubMatches {
     $list = $null
     if (-not $index.byValue.TryGetValue($text, [ref]$list)) { return }
     foreach ($item in $list) {
-        if (Test-StubKind $item $Kind) { $item.entry }
+        if ([ExoWorkflowSync.Stub.StubNative]::IsKind($item, $Kind)) { $item.entry }
     }
 }
 
@@ -1031,7 +1020,7 @@ function Find-StubRecipientsForGet {
     $filtered = $false
     if ($Cmdlet.ParameterSetName -eq 'AnrSet') {
         $selected = foreach ($item in $index.all) {
-            if (-not (Test-StubKind $item $Kind)) { continue }
+            if (-not [ExoWorkflowSync.Stub.StubNative]::IsKind($item, $Kind)) { continue }
             foreach ($key in 'name', 'alias', 'displayName', 'primarySmtpAddress') {
                 if (([string]$item.entry[$key]).StartsWith($Anr, [System.StringComparison]::OrdinalIgnoreCase)) { $item.entry; break }
             }
@@ -1051,7 +1040,7 @@ function Find-StubRecipientsForGet {
             $selected = @(Get-StubGroupsHolding -State $State -Dn ([string]$tree.value))
             $filtered = $true
         } else {
-            $selected = foreach ($item in $index.all) { if (Test-StubKind $item $Kind) { $item.entry } }
+            $selected = foreach ($item in $index.all) { if ([ExoWorkflowSync.Stub.StubNative]::IsKind($item, $Kind)) { $item.entry } }
         }
     }
     $selected = @($selected)

@@ -125,6 +125,35 @@ namespace ExoWorkflowSync.Stub
             }
         }
 
+        static HashSet<string> mailboxTypes = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        static HashSet<string> mailUserTypes = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+
+        /// <summary>The module's recipient type lists ($script:MailboxTypes, $script:MailUserTypes), set once at import.</summary>
+        public static void SetRecipientTypes(string[] mailboxes, string[] mailUsers)
+        {
+            mailboxTypes = new HashSet<string>(mailboxes, StringComparer.OrdinalIgnoreCase);
+            mailUserTypes = new HashSet<string>(mailUsers, StringComparer.OrdinalIgnoreCase);
+        }
+
+        /// <summary>
+        /// Whether an index item is seen by a lookup of this kind. mailbox: what Get-Mailbox sees; group:
+        /// mail-enabled groups; principal: what can hold a permission; recipient: anything Get-Recipient sees.
+        /// </summary>
+        public static bool IsKind(Hashtable item, string kind)
+        {
+            bool group = item["group"] is bool flag && flag;
+            string type = Text((item["entry"] as Hashtable)?["recipientTypeDetails"]);
+            switch (kind?.ToLowerInvariant())
+            {
+                case "mailbox": return !group && mailboxTypes.Contains(type);
+                case "group": return group;
+                case "principal":
+                    if (group) return string.Equals(type, "MailUniversalSecurityGroup", StringComparison.OrdinalIgnoreCase);
+                    return mailboxTypes.Contains(type) || mailUserTypes.Contains(type);
+                default: return true;
+            }
+        }
+
         /// <summary>
         /// The tenant's latency for a cmdlet (latencyMs: a number of milliseconds, or { cmdlet: ms, default: ms }),
         /// slept on this thread: Exchange Online's round trip, as it would be waited for.
