@@ -85,6 +85,18 @@ describe('the child environment', () => {
     expect(env.DOTNET_JITMinOpts).toBe('1');
   });
 
+  it("opts the session out of PowerShell's telemetry unless the worker chose otherwise", () => {
+    const { POWERSHELL_TELEMETRY_OPTOUT: _chosen, ...unset } = worker;
+    expect(
+      childEnvironment(unset, { managedIdentity: false, platform: 'linux' }).POWERSHELL_TELEMETRY_OPTOUT,
+    ).toBe('1');
+    const env = childEnvironment(
+      { ...worker, POWERSHELL_TELEMETRY_OPTOUT: '0' },
+      { managedIdentity: false, platform: 'linux' },
+    );
+    expect(env.POWERSHELL_TELEMETRY_OPTOUT).toBe('0');
+  });
+
   it('adds the managed identity endpoint only for EXO_AUTH=managedIdentity', () => {
     const env = childEnvironment(worker, { managedIdentity: true, platform: 'linux' });
     expect(env).toMatchObject({ IDENTITY_ENDPOINT: worker.IDENTITY_ENDPOINT, IDENTITY_HEADER: 'header' });
