@@ -34,6 +34,12 @@ export interface ChildEnvironmentOptions {
  * Exchange Online's real latency, hundreds of milliseconds per cmdlet, that is noise next to a run's
  * waiting, while the warm-up is a second of CPU at every session start (four at once on a 1-vCPU
  * EP1 instance), so the defaults favour the start.
+ * Tried on 2026-12-04 and left out (offboardingBacklog bench, BENCH_QUICK=1 BENCH_LEAVERS=200):
+ * tiering on with DOTNET_TieredPGO=0 was slower (200 leavers on 4 / 8 sessions 22.5 / 29.5 s against
+ * 20.6 / 19.4 s; the big tenant on 4 sessions 7.3 s against 5.9 s). Turning the thread pool's
+ * spinning off (DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0, a few percent of an idle session's
+ * CPU in a trace), background GC off and a 32 MB gen 0 stayed inside run-to-run noise, the GC
+ * settings at 10 to 15 MB more RSS per session.
  * DOTNET_TieredCompilation is a documented runtime setting; DOTNET_JITMinOpts is a JIT setting that
  * release builds read (jitconfigvalues.h) but the docs do not list: an unknown value is ignored,
  * never an error, and a worker that sets either variable itself gets its own value.
