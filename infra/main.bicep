@@ -297,12 +297,15 @@ var appSettings = {
   // Verify (issue 17): the daily drift report, off unless scheduled
   VERIFY_SCHEDULE: VERIFY_SCHEDULE
   VERIFY_SINCE_DAYS: VERIFY_SINCE_DAYS
-  // Fan-out (issue 14): the queue trigger takes at most EXO_SESSIONS messages at once per instance
-  // (batchSize = sessions, newBatchThreshold 0), so instances x sessions stays within the cap.
+  // Fan-out (issue 14): the queue trigger takes EXO_SESSIONS messages at a time per instance and the
+  // next batch when as many are left (batchSize = newBatchThreshold = sessions): at most twice the
+  // sessions in progress, the runs ahead of the pool (sessionPool.ts), which makes no more Exchange
+  // sessions than EXO_SESSIONS. So instances x sessions stays within the cap.
   EXO_SESSIONS: EXO_SESSIONS
   SWEEP_MODE: SWEEP_MODE
   AzureWebJobsStorage__queueServiceUri: storage.outputs.queueEndpoint
   AzureFunctionsJobHost__extensions__queues__batchSize: string(sessionsPerInstance)
+  AzureFunctionsJobHost__extensions__queues__newBatchThreshold: string(sessionsPerInstance)
 }
 
 module function 'app/function.bicep' = {

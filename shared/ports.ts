@@ -170,7 +170,7 @@ export interface RunJournal {
 }
 
 export interface RunAdmission {
-  /** The most runs ever in flight at once (the number of sessions). */
+  /** The most runs ever in flight at once (the sessions, and the runs ahead of them: SessionPool). */
   readonly maxRunsInFlight: number;
   /** Wait until the governor lets one more run start; call the returned function when it has ended. */
   admit(): Promise<() => void>;

@@ -5,6 +5,12 @@
  * so one burst counts once); after `quietMs` without a signal the limit rises by one (additive
  * increase), up to the number of sessions. The session that saw the signal has already waited (the
  * Retry-After, inside ExoActions); the time is counted here as back-off.
+ *
+ * At full speed (no throttling, the limit at the number of sessions) `runsAhead` more runs are
+ * admitted. They take no session of their own: a run spends part of its time on our side (its claim,
+ * the re-read, the journal, the signal), and a run ahead uses a session that would sit idle meanwhile.
+ * Exchange still sees at most one call per session. Once Exchange throttles, the runs ahead go first:
+ * the limit is then the runs in flight, so it bounds Exchange's calls at once as well.
  */
 import type { Logger } from '../ports';
 
@@ -21,7 +27,10 @@ export interface ThrottleEvent {
 }
 
 export interface ThrottleGovernorOptions {
+  /** The number of sessions: the most runs in flight once Exchange has throttled. */
   maxInFlight: number;
+  /** Runs admitted beyond maxInFlight at full speed (default 0); see above. */
+  runsAhead?: number;
   /** No signal for this long raises the limit by one (default 60 s). */
   quietMs?: number;
   /** Signals within this long of a decrease do not halve the limit again (default 2 s). */
@@ -33,6 +42,7 @@ export interface ThrottleGovernorOptions {
 
 export class ThrottleGovernor {
   readonly maxInFlight: number;
+  readonly runsAhead: number;
   readonly #quietMs: number;
   readonly #decreaseGuardMs: number;
   readonly #now: () => number;
@@ -49,6 +59,7 @@ export class ThrottleGovernor {
 
   constructor(options: ThrottleGovernorOptions) {
     this.maxInFlight = Math.max(1, Math.floor(options.maxInFlight));
+    this.runsAhead = Math.max(0, Math.floor(options.runsAhead ?? 0));
     this.#limit = this.maxInFlight;
     this.#quietMs = options.quietMs ?? 60_000;
     this.#decreaseGuardMs = options.decreaseGuardMs ?? 2_000;
@@ -56,8 +67,9 @@ export class ThrottleGovernor {
     this.#logger = options.logger;
   }
 
+  /** Runs that may be in flight now: the sessions and the runs ahead at full speed, fewer once throttled. */
   get limit(): number {
-    return this.#limit;
+    return this.#limit >= this.maxInFlight ? this.maxInFlight + this.runsAhead : this.#limit;
   }
 
   get inFlight(): number {
@@ -92,7 +104,7 @@ export class ThrottleGovernor {
           this.#wake();
         });
       };
-      if (this.#waiting.length === 0 && this.#inFlight < this.#limit) start();
+      if (this.#waiting.length === 0 && this.#inFlight < this.limit) start();
       else this.#waiting.push(start);
     });
   }
@@ -107,15 +119,15 @@ export class ThrottleGovernor {
     this.#lastSignal = now;
     if (now - this.#lastDecrease < this.#decreaseGuardMs) return;
     this.#lastDecrease = now;
-    const before = this.#limit;
+    const before = this.limit;
     this.#limit = Math.max(1, Math.floor(this.#limit / 2));
     const cmdlets = [...new Set(events.map((event) => event.cmdlet))].join(', ');
     const kinds = [...new Set(events.map((event) => event.kind))].join(', ');
     this.#logger?.warn(
-      before === this.#limit
-        ? `Exchange is throttling (${kinds} on ${cmdlets}); staying at ${this.#limit} run(s) in flight`
-        : `Exchange is throttling (${kinds} on ${cmdlets}); slowing down from ${before} to ${this.#limit} run(s) in flight`,
-      { throttleEvents: this.#events, runsInFlightLimit: this.#limit },
+      before === this.limit
+        ? `Exchange is throttling (${kinds} on ${cmdlets}); staying at ${this.limit} run(s) in flight`
+        : `Exchange is throttling (${kinds} on ${cmdlets}); slowing down from ${before} to ${this.limit} run(s) in flight`,
+      { throttleEvents: this.#events, runsInFlightLimit: this.limit },
     );
   }
 
@@ -127,16 +139,16 @@ export class ThrottleGovernor {
     this.#lastIncrease = now;
     this.#limit += 1;
     this.#logger?.info(
-      `no throttling for ${Math.round(this.#quietMs / 1000)} s; raising to ${this.#limit} run(s) in flight`,
+      `no throttling for ${Math.round(this.#quietMs / 1000)} s; raising to ${this.limit} run(s) in flight`,
       {
-        runsInFlightLimit: this.#limit,
+        runsInFlightLimit: this.limit,
       },
     );
     this.#wake();
   }
 
   #wake(): void {
-    while (this.#waiting.length > 0 && this.#inFlight < this.#limit) this.#waiting.shift()?.();
+    while (this.#waiting.length > 0 && this.#inFlight < this.limit) this.#waiting.shift()?.();
   }
 }
 

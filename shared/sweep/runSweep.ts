@@ -174,8 +174,9 @@ export async function runSweep(
           workflowName: step.workflowName,
           waiting: waitingIds.length,
         });
-        // Up to maxRunsInFlight runs at once (the session pool), as many as the governor admits; each
-        // run is still one processRun (claim, re-read, plan, Exchange, signal). Reports keep list order.
+        // Up to maxRunsInFlight runs at once (the session pool's sessions and the runs ahead of them),
+        // as many as the governor admits; each run is still one processRun (claim, re-read, plan,
+        // Exchange, signal), and holds a session only for its Exchange calls. Reports keep list order.
         let next = 0;
         let stop = false;
         const reports: RunReport[] = [];

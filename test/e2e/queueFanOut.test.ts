@@ -19,6 +19,8 @@ interface WorkerSummary {
   handled: number;
   failedAttempts: number;
   poisoned: number;
+  /** Most messages the driver had in progress at once (host.json: batchSize + newBatchThreshold at most). */
+  peakInProgress: number;
   logs: string[];
 }
 
@@ -109,6 +111,8 @@ describe('queue mode: fan-out to two workers (Azurite, real pwsh, stub Exchange)
     expect(handled).toBe(good.length);
     const poisoned = workers.reduce((sum, worker) => sum + worker.poisoned, 0);
     expect(poisoned).toBe(1);
+    for (const worker of workers) expect(worker.peakInProgress).toBeLessThanOrEqual(8);
+    expect(Math.max(...workers.map((worker) => worker.peakInProgress))).toBeGreaterThan(0);
     // maxDequeueCount (3) attempts of the doomed run, each failed, then one poison report naming it.
     expect(workers.reduce((sum, worker) => sum + worker.failedAttempts, 0)).toBe(3);
     const reports = workers

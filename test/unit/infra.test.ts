@@ -55,8 +55,9 @@ const PLATFORM_SETTINGS: readonly string[] = [
   'WEBSITES_ENABLE_APP_SERVICE_STORAGE',
   'APPLICATIONINSIGHTS_CONNECTION_STRING',
   'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
-  // host.json's extensions.queues.batchSize, kept equal to EXO_SESSIONS (issue 14).
+  // host.json's extensions.queues.batchSize and newBatchThreshold, kept equal to EXO_SESSIONS (issue 14).
   'AzureFunctionsJobHost__extensions__queues__batchSize',
+  'AzureFunctionsJobHost__extensions__queues__newBatchThreshold',
   ...IDENTITY_BASED_STORAGE,
 ];
 
@@ -492,6 +493,22 @@ describe('Functions host files for Azure and `func start`', () => {
       id: 'Microsoft.Azure.Functions.ExtensionBundle',
       version: '[4.*, 5.0.0)',
     });
+  });
+
+  it('lets an instance take as many queue messages again as it has sessions, in host.json and in Azure', () => {
+    const host = JSON.parse(read('host.json')) as {
+      extensions?: { queues?: { batchSize?: number; newBatchThreshold?: number } };
+    };
+    // batchSize + newBatchThreshold messages at once: the sessions and the pool's runs ahead of them.
+    const sessions = Number(DEFAULTS.EXO_SESSIONS);
+    expect(host.extensions?.queues).toMatchObject({ batchSize: sessions, newBatchThreshold: sessions });
+    const settings = bicepAppSettings();
+    expect(settings.get('AzureFunctionsJobHost__extensions__queues__batchSize')).toBe(
+      'string(sessionsPerInstance)',
+    );
+    expect(settings.get('AzureFunctionsJobHost__extensions__queues__newBatchThreshold')).toBe(
+      'string(sessionsPerInstance)',
+    );
   });
 
   it('ships local.settings.json for Azurite with every setting and no secret value', () => {

@@ -13,7 +13,7 @@ const throttled = (cmdlet = 'Get-MailboxPermission', waitMs = 500): ThrottleEven
   gaveUp: false,
 });
 
-function governor(maxInFlight: number, quietMs = 10_000) {
+function governor(maxInFlight: number, quietMs = 10_000, runsAhead = 0) {
   let now = 0;
   const warnings: string[] = [];
   const infos: string[] = [];
@@ -23,7 +23,14 @@ function governor(maxInFlight: number, quietMs = 10_000) {
     warn: (message) => void warnings.push(message),
     error() {},
   };
-  const g = new ThrottleGovernor({ maxInFlight, quietMs, decreaseGuardMs: 1000, now: () => now, logger });
+  const g = new ThrottleGovernor({
+    maxInFlight,
+    runsAhead,
+    quietMs,
+    decreaseGuardMs: 1000,
+    now: () => now,
+    logger,
+  });
   return { g, warnings, infos, advance: (ms: number) => (now += ms) };
 }
 
@@ -85,6 +92,43 @@ describe('ThrottleGovernor', () => {
     (await g.admit())();
     expect(g.limit).toBe(4);
     expect(infos[0]).toMatch(/no throttling for 10 s; raising to 3 run\(s\) in flight/);
+  });
+
+  it('admits the runs ahead only at full speed: once throttled, the limit bounds the sessions in use too', async () => {
+    const { g, warnings, infos, advance } = governor(4, 10_000, 4);
+    expect(g.limit).toBe(8);
+    const releases = await Promise.all(Array.from({ length: 8 }, () => g.admit()));
+    let ninth = false;
+    const waiting = g.admit().then((release) => {
+      ninth = true;
+      return release;
+    });
+    await Promise.resolve();
+    expect(ninth).toBe(false);
+    expect(g.inFlight).toBe(8);
+
+    g.record([throttled()]);
+    // Halved from the 4 sessions, and no runs ahead: 2 in flight at most from now on.
+    expect(g.limit).toBe(2);
+    expect(warnings[0]).toMatch(/slowing down from 8 to 2 run\(s\) in flight/);
+    for (const release of releases.slice(0, 6)) release();
+    await Promise.resolve();
+    expect(ninth).toBe(false); // 2 still in flight: not below the limit
+    releases[6]?.();
+    (await waiting)();
+    expect(ninth).toBe(true);
+
+    // Back at the number of sessions after two quiet periods: the runs ahead come back with it.
+    advance(10_000);
+    (await g.admit())();
+    expect(g.limit).toBe(3);
+    advance(10_000);
+    (await g.admit())();
+    expect(g.limit).toBe(8);
+    expect(infos.at(-1)).toMatch(/raising to 8 run\(s\) in flight/);
+    releases[7]?.();
+    expect(g.inFlight).toBe(0);
+    expect(g.peakInFlight).toBe(8);
   });
 
   it('never goes below one run in flight', () => {
