@@ -186,26 +186,8 @@ export class SessionPool implements ExchangeShell, RunAdmission {
   }
 
   /** Phase 1 on any free session; the session is remembered for the look's apply. */
-  async look(
-    plan: RunPlan,
-    connection: () => Promise<ExchangeConnection>,
-    dryRun: boolean,
-  ): Promise<ExchangeLook> {
-    let holder: Slot | undefined;
-    const result = await this.#governed(
-      plan.runId,
-      (shell, slot) => {
-        holder = slot;
-        return shell.look(plan, connection, dryRun);
-      },
-      (look) => look.lookId,
-    );
-    if (result.lookId !== undefined && holder) {
-      // Bounded like the module's own store of looks (an apply that never comes is forgotten).
-      if (this.#looks.size >= 256) this.#looks.delete(this.#looks.keys().next().value as string);
-      this.#looks.set(result.lookId, holder);
-    }
-    return result;
+  look(plan: RunPlan, connection: () => Promise<ExchangeConnection>, dryRun: boolean): Promise<ExchangeLook> {
+    return this.#lookOnAnySession(plan.runId, (shell) => shell.look(plan, connection, dryRun));
   }
 
   /**
@@ -213,71 +195,32 @@ export class SessionPool implements ExchangeShell, RunAdmission {
    * session that has been replaced since has lost the look: its apply is refused by ExoActions
    * (LookNotFound), nothing changes.
    */
-  async apply(
+  apply(
     plan: RunPlan,
     lookId: string,
     connection: () => Promise<ExchangeConnection>,
   ): Promise<ExchangeApply> {
-    const slot = this.#looks.get(lookId);
-    this.#looks.delete(lookId);
-    if (!slot || !this.#slots.includes(slot)) {
-      return this.#governed(plan.runId, (shell) => shell.apply(plan, lookId, connection));
-    }
-    await this.#acquireSlot(slot, lookId);
-    try {
-      slot.events = [];
-      const value = await slot.shell.apply(plan, lookId, connection);
-      this.governor.record(slot.events);
-      return value;
-    } finally {
-      slot.events = [];
-      this.#release(slot);
-    }
+    return this.#applyOnLookSession(plan.runId, lookId, (shell) => shell.apply(plan, lookId, connection));
   }
 
   /** Undo, phase 1, on any free session; remembered for its apply like a run's look. */
-  async undoLook(
+  undoLook(
     plan: UndoPlan,
     connection: () => Promise<ExchangeConnection>,
     dryRun: boolean,
   ): Promise<ExchangeUndoLook> {
-    let holder: Slot | undefined;
-    const result = await this.#governed(
-      plan.undoId,
-      (shell, slot) => {
-        holder = slot;
-        return shell.undoLook(plan, connection, dryRun);
-      },
-      (look) => look.lookId,
-    );
-    if (result.lookId !== undefined && holder) {
-      if (this.#looks.size >= 256) this.#looks.delete(this.#looks.keys().next().value as string);
-      this.#looks.set(result.lookId, holder);
-    }
-    return result;
+    return this.#lookOnAnySession(plan.undoId, (shell) => shell.undoLook(plan, connection, dryRun));
   }
 
   /** Undo, phase 2, on the session that made the look (as apply). */
-  async undoApply(
+  undoApply(
     plan: UndoPlan,
     lookId: string,
     connection: () => Promise<ExchangeConnection>,
   ): Promise<ExchangeUndoApply> {
-    const slot = this.#looks.get(lookId);
-    this.#looks.delete(lookId);
-    if (!slot || !this.#slots.includes(slot)) {
-      return this.#governed(plan.undoId, (shell) => shell.undoApply(plan, lookId, connection));
-    }
-    await this.#acquireSlot(slot, lookId);
-    try {
-      slot.events = [];
-      const value = await slot.shell.undoApply(plan, lookId, connection);
-      this.governor.record(slot.events);
-      return value;
-    } finally {
-      slot.events = [];
-      this.#release(slot);
-    }
+    return this.#applyOnLookSession(plan.undoId, lookId, (shell) =>
+      shell.undoApply(plan, lookId, connection),
+    );
   }
 
   probe(): Promise<ShellProbe> {
@@ -330,6 +273,49 @@ export class SessionPool implements ExchangeShell, RunAdmission {
       probe: () => this.probe(),
       close: () => Promise.resolve(),
     };
+  }
+
+  /** A look (a run's or an undo's) on any free session, which is then kept for its apply. */
+  async #lookOnAnySession<T extends { lookId?: string }>(
+    id: string,
+    call: (shell: ExchangeShell) => Promise<T>,
+  ): Promise<T> {
+    let holder: Slot | undefined;
+    const result = await this.#governed(
+      id,
+      (shell, slot) => {
+        holder = slot;
+        return call(shell);
+      },
+      (look) => look.lookId,
+    );
+    if (result.lookId !== undefined && holder) {
+      // Bounded like the module's own store of looks (an apply that never comes is forgotten).
+      if (this.#looks.size >= 256) this.#looks.delete(this.#looks.keys().next().value as string);
+      this.#looks.set(result.lookId, holder);
+    }
+    return result;
+  }
+
+  /** The apply of a look, on the session that holds the look (any session when that one is gone). */
+  async #applyOnLookSession<T>(
+    id: string,
+    lookId: string,
+    call: (shell: ExchangeShell) => Promise<T>,
+  ): Promise<T> {
+    const slot = this.#looks.get(lookId);
+    this.#looks.delete(lookId);
+    if (!slot || !this.#slots.includes(slot)) return this.#governed(id, (shell) => call(shell));
+    await this.#acquireSlot(slot, lookId);
+    try {
+      slot.events = [];
+      const value = await call(slot.shell);
+      this.governor.record(slot.events);
+      return value;
+    } finally {
+      slot.events = [];
+      this.#release(slot);
+    }
   }
 
   /**
