@@ -138,9 +138,14 @@ export async function runSweep(
     warnings.push(...certificateWarnings(certificate, clock.now())),
   );
 
-  const outOfTime = (): boolean =>
+  // reserveMs is what one run may still take once started; `reserves` 2 for a run that may first wait
+  // for a session another run is using (a run ahead of the sessions, see SessionPool).
+  const outOfTime = (reserves = 1): boolean =>
     request.deadline !== undefined &&
-    clock.now().getTime() + (request.reserveMs ?? 0) > request.deadline.getTime();
+    clock.now().getTime() + (request.reserveMs ?? 0) * reserves > request.deadline.getTime();
+  const sessions = Math.max(1, loadBefore?.sessions ?? 1);
+  const runEndWaiters: Array<() => void> = [];
+  const aRunEnded = (): Promise<void> => new Promise((resolve) => runEndWaiters.push(resolve));
 
   try {
     const steps: WaitingStep[] = [];
@@ -185,6 +190,13 @@ export async function runSweep(
             const release = deps.admission ? await deps.admission.admit() : undefined;
             try {
               if (stop || next >= waitingIds.length) return;
+              // Near the end of the budget a run starts only when it would not wait for a session:
+              // waiting for another run's calls and then making its own could outlast the deadline.
+              if (inFlight >= sessions && !outOfTime() && outOfTime(2)) {
+                release?.();
+                await aRunEnded();
+                continue;
+              }
               const index = next++;
               const runId = waitingIds[index] as string;
               if (outOfTime()) {
@@ -201,7 +213,10 @@ export async function runSweep(
               });
               inFlight += 1;
               peakInFlight = Math.max(peakInFlight, inFlight);
-              const report = await processRun(step, runId).finally(() => (inFlight -= 1));
+              const report = await processRun(step, runId).finally(() => {
+                inFlight -= 1;
+                for (const wake of runEndWaiters.splice(0)) wake();
+              });
               reports[index] = report;
               request.onProgress?.({ kind: 'runDone', run: report });
               if (report.error !== undefined && abortAfter !== undefined) stop = true;

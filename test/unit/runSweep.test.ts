@@ -1,5 +1,6 @@
 import { BASIC_ACTIONS } from '../../shared/config';
 import { CertificateError, WorkflowApiError } from '../../shared/errors';
+import { SessionPool } from '../../shared/exchange/sessionPool';
 import { silentLogger } from '../../shared/logging';
 import { exitCodeFor } from '../../shared/sweep/report';
 import { runSweep, type SweepDependencies, type SweepSettings } from '../../shared/sweep/runSweep';
@@ -278,6 +279,33 @@ describe('runSweep', () => {
     expect(report.runs).toHaveLength(3);
     expect(report.deferred).toBe(2);
     expect(report.warnings.join(' ')).toMatch(/2 waiting run\(s\) were left for the next sweep/);
+  });
+
+  it('starts a run ahead of the sessions only while it could wait for one and still finish in time', async () => {
+    const { deps, api, exchange, clock } = setup();
+    for (let n = 1; n <= 4; n += 1) api.addRun({ runId: id(n), person: { email: `u${n}@contoso.com` } });
+    const original = exchange.runPlan.bind(exchange);
+    exchange.runPlan = async (...args) => {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      clock.advance(30_000);
+      return original(...args);
+    };
+    // One session and one run ahead of it: a run ahead may first wait for the other run's call.
+    const pool = new SessionPool({ size: 1, createSession: () => exchange });
+    const started = clock.now().getTime();
+    const deadline = new Date(started + 100_000);
+    const report = await runSweep({ ...deps, exchange: pool, admission: pool }, settings, {
+      dryRun: false,
+      deadline,
+      reserveMs: 40_000,
+    });
+    // Run 2 went ahead at 0 s (80 s of reserves left), run 3 waited for a free session at 30 s and
+    // started at 60 s, run 4 found no time at 90 s. Every run ended by the deadline.
+    expect(report.runs.map((run) => run.runId)).toEqual([id(1), id(2), id(3)]);
+    expect(report.deferred).toBe(1);
+    expect(clock.now().getTime() - started).toBe(90_000);
+    expect(clock.now().getTime()).toBeLessThanOrEqual(deadline.getTime());
+    expect(report.stats.peakRunsInFlight).toBe(2);
   });
 
   describe('rerun', () => {
