@@ -16,9 +16,9 @@
  * waits for the next free session while another finishes. Measured on the offboardingBacklog bench
  * (200 leavers, BENCH_QUICK=1, 2 cores, medians of 3 runs taken in turn with the pool as it was):
  * 4 sessions 20.9 s -> 19.6 s, 8 sessions 17.4 s -> 16.1 s. Half as many runs ahead gained less,
- * twice as many lost it again (CPU contention). With Azure Table Storage and SaaS Manager round trips
- * instead of local files, a run's own side is longer and the gain larger. Still at most one call per session, so never more Exchange sessions
- * than EXO_SESSIONS.
+ * twice as many lost it again (CPU contention). In Azure a run's own side is Table Storage and SaaS
+ * Manager round trips rather than local files, so more of a session's time is at stake (not measured
+ * here). Still at most one call per session, so never more Exchange sessions than EXO_SESSIONS.
  *
  * Between a run's look and its apply the session is held for that run (up to `holdMs`, while the look
  * is journalled), not lent to a run waiting ahead: the apply must run in the process that holds the
