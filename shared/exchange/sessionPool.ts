@@ -232,10 +232,7 @@ export class SessionPool implements ExchangeShell, RunAdmission {
     this.#closing ??= (async () => {
       const slots = this.#slots.splice(0);
       livePools.delete(this);
-      for (const slot of slots) {
-        clearTimeout(slot.holdTimer);
-        slot.heldFor = undefined;
-      }
+      for (const slot of slots) this.#stopHolding(slot);
       this.#looks.clear();
       // An apply still waiting for its session goes on and is refused (the look dies with the process).
       for (const slot of slots) for (const waiter of slot.pinned.splice(0)) waiter();
@@ -305,7 +302,7 @@ export class SessionPool implements ExchangeShell, RunAdmission {
   ): Promise<T> {
     const slot = this.#looks.get(lookId);
     this.#looks.delete(lookId);
-    if (!slot || !this.#slots.includes(slot)) return this.#governed(id, (shell) => call(shell));
+    if (!slot || !this.#slots.includes(slot)) return this.#governed(id, call);
     await this.#acquireSlot(slot, lookId);
     try {
       slot.events = [];
@@ -380,11 +377,17 @@ export class SessionPool implements ExchangeShell, RunAdmission {
     slot.heldFor = lookId;
     slot.holdTimer = setTimeout(() => {
       if (slot.heldFor !== lookId) return;
-      slot.heldFor = undefined;
-      slot.holdTimer = undefined;
+      this.#stopHolding(slot);
       this.#release(slot);
     }, this.#holdMs);
     slot.holdTimer.unref?.();
+  }
+
+  /** The session is no longer kept for an apply (it came, it is overdue, or the pool closes). */
+  #stopHolding(slot: Slot): void {
+    clearTimeout(slot.holdTimer);
+    slot.heldFor = undefined;
+    slot.holdTimer = undefined;
   }
 
   #acquire(): Promise<Slot> {
@@ -424,9 +427,7 @@ export class SessionPool implements ExchangeShell, RunAdmission {
    */
   #acquireSlot(slot: Slot, lookId: string): Promise<void> {
     if (slot.heldFor === lookId) {
-      clearTimeout(slot.holdTimer);
-      slot.heldFor = undefined;
-      slot.holdTimer = undefined;
+      this.#stopHolding(slot);
       return Promise.resolve();
     }
     if (!slot.busy) {

@@ -9,8 +9,8 @@
  * At full speed (no throttling, the limit at the number of sessions) `runsAhead` more runs are
  * admitted. They take no session of their own: a run spends part of its time on our side (its claim,
  * the re-read, the journal, the signal), and a run ahead uses a session that would sit idle meanwhile.
- * Exchange still sees at most one call per session. Once Exchange throttles, the runs ahead go first:
- * the limit is then the runs in flight, so it bounds Exchange's calls at once as well.
+ * Exchange still sees at most one call per session. Once Exchange throttles, no runs are admitted
+ * ahead: the limit is then on all runs in flight, so it bounds Exchange's calls at once as well.
  */
 import type { Logger } from '../ports';
 
